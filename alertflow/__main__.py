@@ -1,0 +1,5 @@
+"""`python -m alertflow` is the `alertflow` command."""
+
+from alertflow.cli import main
+
+main()

@@ -1,0 +1,28 @@
+"""The root `alertflow` command; each command group lives in its own module and is added here."""
+
+from __future__ import annotations
+
+import typer
+
+from alertflow import __version__
+from alertflow.cli import config, db
+
+app = typer.Typer(
+    name="alertflow",
+    help="alertflow: IDS alerts in, prioritized alerts, incidents and playbooks out.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold secrets
+)
+app.add_typer(db.app, name="db")
+app.add_typer(config.app, name="config")
+
+
+@app.command()
+def version() -> None:
+    """Print the alertflow version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,67 @@
+"""Process settings, read from `ALERTFLOW_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+
+class Settings(BaseSettings):
+    """Where alertflow keeps its data and how it logs."""
+
+    model_config = SettingsConfigDict(env_prefix="ALERTFLOW_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".alertflow",
+        description="Directory for the embedded SQLite database, checkpoints and the local Prefect home.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the alert store; sqlite:///<data_dir>/alertflow.db when unset, "
+        "mysql+pymysql://user:pass@host:3306/db for MariaDB/MySQL.",
+    )
+    log_level: str = Field(default="INFO", description="Python logging level name.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
+        return level
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The URL to connect with: the configured one, or the SQLite file in the data dir."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir.expanduser() / 'alertflow.db'}"
+
+    def masked(self) -> dict[str, Any]:
+        """Every setting as printable text, passwords and secrets replaced by '***'."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "database_url":
+                value = mask_url(self.resolved_database_url)
+            elif isinstance(value, SecretStr):
+                value = "***" if value.get_secret_value() else ""
+            shown[name] = str(value)
+        return shown
+
+
+def mask_url(url: str) -> str:
+    """A database URL with its password replaced by '***'."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL may still hold a secret: show nothing of it
+        return "*** (unparsable URL)"
+
+
+def get_settings() -> Settings:
+    """Fresh settings from the current environment (cheap; no caching so tests can monkeypatch)."""
+    return Settings()

@@ -1,0 +1,32 @@
+"""The alert store: SQLModel tables, engine setup, migrations and batch queries.
+
+Importing this package registers every table on `SQLModel.metadata`, which the
+migrations compare against.
+"""
+
+from alertmodel.alert import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF, Alert, AlertBase, AlertRead
+from alertmodel.catalog import Category, CategoryProfile, Node
+from alertmodel.incident import INCIDENT_STATES, Incident, IncidentEvent
+from alertmodel.intake import DeadLetter, FilterPolicy
+from alertmodel.response import OUTBOX_STATES, Outbox, PlaybookRun, ResponseProfile
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "ALERT_FIELD_WIDTHS",
+    "INCIDENT_STATES",
+    "INDEF",
+    "OUTBOX_STATES",
+    "Alert",
+    "AlertBase",
+    "AlertRead",
+    "Category",
+    "CategoryProfile",
+    "DeadLetter",
+    "FilterPolicy",
+    "Incident",
+    "IncidentEvent",
+    "Node",
+    "Outbox",
+    "PlaybookRun",
+    "ResponseProfile",
+]

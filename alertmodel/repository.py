@@ -1,0 +1,42 @@
+"""Batch writes that ignore rows already stored under the same unique key, on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, select
+from sqlalchemy.dialects import mysql, sqlite
+
+from alertmodel.alert import Alert
+
+
+def insert_ignoring_duplicates(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: Sequence[str]
+) -> None:
+    """INSERT `rows` in one executemany; a row whose unique `key` is already stored is skipped.
+
+    MariaDB gets `ON DUPLICATE KEY UPDATE key=key` rather than `INSERT IGNORE`, which
+    would also swallow truncation and type errors.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        stmt: Any = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(key))
+    elif dialect in ("mysql", "mariadb"):
+        ins = mysql.insert(table)
+        stmt = ins.on_duplicate_key_update({key[0]: ins.inserted[key[0]]})
+    else:
+        raise NotImplementedError(f"alertflow stores alerts in SQLite or MariaDB/MySQL, not {dialect}")
+    conn.execute(stmt, list(rows))
+
+
+def insert_alerts(conn: Connection, alerts: Iterable[Mapping[str, Any]]) -> None:
+    """Store alert rows (column name → value); an already-stored `alert_uuid` is ignored."""
+    insert_ignoring_duplicates(conn, Alert.__table__, list(alerts), ("alert_uuid",))
+
+
+def count_alerts(conn: Connection) -> int:
+    """How many alerts are stored."""
+    return int(conn.execute(select(func.count()).select_from(Alert.__table__)).scalar_one())

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Install (Debian packages) and start the services the integration tests talk to, all on loopback.
+# Idempotent: a service already running is left alone. Exits non-zero when one does not come up.
+#   scripts/services.sh up        install what is missing, start MariaDB and ActiveMQ (STOMP 127.0.0.1:61613)
+#   scripts/services.sh status    print what answers
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap)
+
+need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  need_root
+  echo "services.sh: installing ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+port_open() { timeout 1 bash -c "</dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+wait_for() {  # wait_for NAME SECONDS COMMAND...
+  local name=$1 secs=$2; shift 2
+  for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "services.sh: $name did not come up within ${secs}s" >&2; return 1
+}
+
+mariadb_up() {
+  if ! mariadb-admin ping >/dev/null 2>&1; then
+    install -d -o mysql -g root -m 755 /run/mysqld
+    [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql >/dev/null
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+    wait_for MariaDB 30 mariadb-admin ping
+  fi
+  # Debian's root is socket-only; the tests connect over TCP as root with no password.
+  if ! mariadb -h127.0.0.1 -uroot -e 'select 1' >/dev/null 2>&1; then
+    mariadb -uroot -e "ALTER USER root@localhost IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket; FLUSH PRIVILEGES;"
+  fi
+  mariadb -h127.0.0.1 -uroot -e 'select 1' >/dev/null
+  echo "MariaDB   127.0.0.1:3306 up"
+}
+
+activemq_up() {
+  local conf=/etc/activemq/instances-available/main/activemq.xml
+  grep -q 'name="stomp"' "$conf" || sed -i 's#<transportConnector name="openwire" uri="tcp://127.0.0.1:61616"/>#&\n            <transportConnector name="stomp" uri="stomp://127.0.0.1:61613"/>#' "$conf"
+  grep -q 'name="stomp"' "$conf" || { echo "services.sh: could not add the STOMP connector to $conf" >&2; return 1; }
+  ln -sfn /etc/activemq/instances-available/main /etc/activemq/instances-enabled/main
+  if ! port_open 61613; then
+    /etc/init.d/activemq start >/dev/null
+    wait_for "ActiveMQ STOMP" 90 port_open 61613
+  fi
+  echo "ActiveMQ  127.0.0.1:61613 (STOMP) up"
+}
+
+tools_present() {
+  command -v nmap >/dev/null || { echo "services.sh: nmap missing" >&2; return 1; }
+  [ -x /usr/sbin/sshd ] || { echo "services.sh: /usr/sbin/sshd missing" >&2; return 1; }
+  mkdir -p /run/sshd   # sshd's privilege-separation dir; test hosts are started by scripts/test-hosts.sh
+  echo "nmap $(nmap --version | head -1 | awk '{print $3}'), sshd present"
+}
+
+case "${1:-up}" in
+  up) install_missing; mariadb_up; activemq_up; tools_present ;;
+  status) mariadb-admin ping; port_open 61613 && echo "ActiveMQ STOMP answers" ;;
+  *) echo "usage: $0 up|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from alertmodel import migrate
+from alertmodel.engine import make_engine
+
+TABLES = {
+    "alert",
+    "category",
+    "category_profile",
+    "response_profile",
+    "incident",
+    "incident_event",
+    "filter_policy",
+    "dead_letter",
+    "outbox",
+    "playbook_run",
+    "node",
+}
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
+    assert migrate.current(database_url) is None
+    migrate.upgrade(database_url)
+    assert _tables(database_url) == TABLES
+    assert migrate.current(database_url) == "0001"
+
+
+def test_migrations_match_the_models_exactly(migrated_url: str) -> None:
+    engine = make_engine(migrated_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata
+            )
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_alert_table_has_the_indexes_a_console_and_matcher_need(migrated_url: str) -> None:
+    engine = make_engine(migrated_url)
+    try:
+        inspector = inspect(engine)
+        indexes = {tuple(ix["column_names"]) for ix in inspector.get_indexes("alert")}
+        unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("alert")} | {
+            tuple(ix["column_names"]) for ix in inspector.get_indexes("alert") if ix["unique"]
+        }
+    finally:
+        engine.dispose()
+    expected = {
+        ("time_collr",),
+        ("severity",),
+        ("source", "event"),
+        ("srcip",),
+        ("dstip",),
+        ("agent",),
+        ("status",),
+        ("node_id",),
+    }
+    assert expected <= indexes
+    assert ("alert_uuid",) in unique
+
+
+def test_downgrade_to_base_and_upgrade_again(migrated_url: str) -> None:
+    migrate.downgrade(migrated_url, "base")
+    assert _tables(migrated_url) == set()
+    assert migrate.current(migrated_url) is None
+    migrate.upgrade(migrated_url)
+    assert _tables(migrated_url) == TABLES
