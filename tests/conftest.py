@@ -10,6 +10,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from alertflow.local_prefect import LocalPrefectServer, free_port
 from alertmodel import migrate
 
 MARIADB_HOST = os.environ.get("ALERTFLOW_TEST_MARIADB_HOST", "127.0.0.1")
@@ -61,3 +62,24 @@ def migrated_url(database_url: str) -> str:
     """An alert store of each supported kind, migrated to head."""
     migrate.upgrade(database_url)
     return database_url
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrefectServer]:
+    """One real Prefect server (SQLite, loopback, free port) for the whole test session.
+
+    Also points this process's Prefect client at it (PREFECT_API_URL), so flows and
+    `get_client()` in tests talk to it; subprocesses get `server.client_env()`.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server = LocalPrefectServer(home=tmp_path_factory.mktemp("prefect-home"), port=free_port())
+    try:
+        server.start()
+    except (RuntimeError, TimeoutError) as exc:
+        pytest.fail(f"the test Prefect server did not start: {exc}", pytrace=False)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield server
+    finally:
+        server.stop()

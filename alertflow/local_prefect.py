@@ -1,0 +1,123 @@
+"""Start and stop a local Prefect server (SQLite) for `alertflow up` and the test suite."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+# The late-runs service fights API writes for SQLite's single writer lock (shared PREFECT.md,
+# "SQLite lock storms"); alertflow's dispatcher handles late runs itself.
+EMBEDDED_SERVER_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+    "PREFECT_UI_ENABLED": "false",
+}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalPrefectServer:
+    """A `prefect server start` child process bound to loopback."""
+
+    home: Path
+    port: int
+    host: str = "127.0.0.1"
+    auth_string: str | None = None
+    ui: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "server.log"
+
+    def client_env(self) -> dict[str, str]:
+        """Environment variables a client process needs to reach this server."""
+        env = {"PREFECT_API_URL": self.api_url}
+        if self.auth_string:
+            env["PREFECT_API_AUTH_STRING"] = self.auth_string
+        return env
+
+    def start(self, timeout_s: float = 90) -> LocalPrefectServer:
+        """Start the server and wait until `/api/health` answers."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **EMBEDDED_SERVER_ENV, "PREFECT_HOME": str(self.home), **self.extra_env}
+        env.pop("PREFECT_API_URL", None)
+        if self.ui:
+            env["PREFECT_UI_ENABLED"] = "true"
+        if self.auth_string:
+            env["PREFECT_SERVER_API_AUTH_STRING"] = self.auth_string
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.wait_healthy(timeout_s)
+        return self
+
+    def healthy(self, timeout_s: float = 3) -> bool:
+        """Whether `/api/health` answers now."""
+        try:
+            auth = tuple(self.auth_string.split(":", 1)) if self.auth_string else None
+            response = httpx.get(f"{self.api_url}/health", timeout=timeout_s, auth=auth)  # type: ignore[arg-type]
+            return response.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"prefect server exited with {self.process.returncode}; see {self.log_path}"
+                )
+            if self.healthy(timeout_s=2):
+                return
+            time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(
+            f"prefect server on {self.api_url} not healthy after {timeout_s:.0f}s; see {self.log_path}"
+        )
+
+    def stop(self, timeout_s: float = 20) -> None:
+        """Stop the server and every process it started."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
