@@ -70,8 +70,8 @@ def replay(
     core = IngestCore(node=node, policy=pol)
     totals: Counter[str] = Counter()
     with contextlib.ExitStack() as stack:
-        sink = sys.stdout.buffer if out == "-" else stack.enter_context(open(out, "wb"))  # noqa: SIM115
-        dead = stack.enter_context(open(dead_letter, "wb")) if dead_letter else None  # noqa: SIM115
+        sink = sys.stdout.buffer if out == "-" else stack.enter_context(open(out, "wb"))
+        dead = stack.enter_context(open(dead_letter, "wb")) if dead_letter else None
         progress = None
         total_bytes = sum(f.stat().st_size for f in files)
         if sys.stderr.isatty() and total_bytes >= PROGRESS_MIN_BYTES:
