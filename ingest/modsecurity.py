@@ -62,7 +62,6 @@ def _v3(tx: dict[str, Any]) -> list[dict[str, Any]]:
         "time_event": text(tx.get("time_stamp")),
         "url": text(request.get("uri")),
         "agent": text(_header(request.get("headers"), "host")),
-        "location": text(tx.get("server_id")),
     }
     drafts = []
     for i, msg in enumerate(messages):

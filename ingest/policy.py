@@ -20,6 +20,8 @@ from alertmodel.alert import INDEF
 from alertmodel.errors import ConfigurationError
 
 SECTIONS = ("hids", "nids", "waf", "crs")
+DEFAULT_POLICY_PATH = Path(__file__).parent / "policies" / "default.json"
+"""The policy alertflow ships: Alertflex ladders, threshold 1, one aggregating gray entry (sshd brute force)."""
 HOST_KEYS = {"hids": "agent", "nids": "host", "waf": "host", "crs": "container"}
 """Which selector key names the host in each section (Alertflex's console writes these)."""
 

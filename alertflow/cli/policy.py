@@ -1,4 +1,4 @@
-"""`alertflow policy …`: filter policy files."""
+"""`alertflow policy …`: check filter policy files."""
 
 from __future__ import annotations
 
@@ -10,10 +10,24 @@ import typer
 from alertflow.settings import get_settings
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
-from ingest.policy import load_policy
+from ingest.policy import SECTIONS, load_policy
 from ingest.policy_source import store_policy
 
-app = typer.Typer(help="Validate and deploy Alertflex filter policies (filters.json).", no_args_is_help=True)
+app = typer.Typer(
+    help="Check and manage filter policies (Alertflex filters.json format).", no_args_is_help=True
+)
+
+
+@app.command("validate")
+def validate(file: Path = typer.Argument(..., help="Policy file to check.")) -> None:
+    """Check FILE; print a one-line summary, or every problem (JSON path and what was expected) and exit 1."""
+    try:
+        policy = load_policy(file)
+    except ConfigurationError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    entries = ", ".join(f"{name} {len(getattr(policy.sources, name).gray_list)}" for name in SECTIONS)
+    typer.echo(f"{file}: valid policy {policy.filter_name!r} (gray-list entries: {entries})")
 
 
 @app.command("load")
@@ -28,10 +42,10 @@ def load(
         body = orjson.loads(file.read_bytes())
     except ConfigurationError as exc:
         typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(1) from None
     engine = make_engine(get_settings().resolved_database_url)
     try:
         version = store_policy(engine, node, body)
     finally:
         engine.dispose()
-    typer.echo(f"policy {file} is version {version} of node {node}, now active")
+    typer.echo(f"{file}: stored as version {version} of node {node!r}, now active")
