@@ -105,10 +105,10 @@ def test_on_mariadb_the_alert_rows_go_out_as_a_few_multi_row_inserts(
 
     migrate.upgrade(mariadb_database)
     engine = make_engine(mariadb_database)
-    sent: list[bytes | str] = []
+    sent: list[bytes | bytearray | str] = []
     real_query = pymysql.cursors.Cursor._query
 
-    def spy(self: pymysql.cursors.Cursor, q: bytes | str) -> int:
+    def spy(self: pymysql.cursors.Cursor, q: bytes | bytearray | str) -> int:
         sent.append(q)
         return real_query(self, q)
 
@@ -118,6 +118,6 @@ def test_on_mariadb_the_alert_rows_go_out_as_a_few_multi_row_inserts(
         assert count_alerts(engine) == (300, 300)
     finally:
         engine.dispose()
-    texts = [q.decode(errors="replace") if isinstance(q, bytes) else q for q in sent]
+    texts = [bytes(q).decode(errors="replace") if not isinstance(q, str) else q for q in sent]
     inserts = [q for q in texts if q.lstrip().upper().startswith("INSERT INTO ALERT")]
     assert 1 <= len(inserts) <= 3  # pymysql rewrote executemany into multi-row statements (<= 1 MB each)
