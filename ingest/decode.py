@@ -28,7 +28,13 @@ def decode(raw: bytes) -> dict[str, Any] | str:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return f"invalid JSON at byte {exc.pos}: {exc.msg}"
+        try:
+            raw.decode()
+        except UnicodeDecodeError as bad:
+            return f"invalid UTF-8 at byte {bad.start}: {bad.reason}"
+        # orjson counts characters; report bytes, which is what a reader of the raw line sees
+        text = raw.decode()
+        return f"invalid JSON at byte {len(text[: exc.pos].encode())}: {exc.msg}"
     if type(value) is not dict:
         return f"expected a JSON object, got {type(value).__name__}"
     return value
