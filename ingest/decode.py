@@ -11,14 +11,8 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
 def strip_line(line: bytes) -> bytes:
-    """`line` without its trailing \\n or \\r\\n (the bytes the alert_uuid is computed from)."""
-    if line.endswith(b"\n"):
-        line = line[:-1]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-    elif line.endswith(b"\r"):
-        line = line[:-1]
-    return line
+    """`line` without its line ending, \\n, \\r\\n or stray \\r (the bytes the alert_uuid is computed from)."""
+    return line.rstrip(b"\r\n")
 
 
 def decode(raw: bytes) -> dict[str, Any] | str:

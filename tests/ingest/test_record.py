@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from alertmodel import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF
-from ingest.record import ALERT_NAMESPACE, alert_uuid, finish, port, text
+from ingest.record import ALERT_NAMESPACE, TEMPLATE, alert_uuid, port, text
 
 
 def test_alert_uuid_is_the_uuid5_of_source_node_and_raw_event() -> None:
@@ -27,23 +27,17 @@ def test_alert_uuid_differs_by_source_node_raw_and_part() -> None:
     assert len(ids) == 6
 
 
-def test_finish_fills_every_column_with_indef_or_zero_and_cuts_long_strings() -> None:
-    rec = finish({"description": "d" * 5000, "srcport": 80, "user": ""})
-    assert set(rec) == set(ALERT_COLUMNS)
-    assert rec["description"] == "d" * ALERT_FIELD_WIDTHS["description"]
-    assert (rec["srcport"], rec["dstport"], rec["severity"], rec["status"]) == (80, 0, 0, "processed")
-    assert rec["agent"] == rec["hash_sha256"] == INDEF
+def test_template_has_every_column_at_indef_zero_or_processed() -> None:
+    assert set(TEMPLATE) == set(ALERT_COLUMNS)
+    assert (TEMPLATE["srcport"], TEMPLATE["severity"], TEMPLATE["status"]) == (0, 0, "processed")
+    assert TEMPLATE["agent"] == TEMPLATE["hash_sha256"] == INDEF
 
 
-def test_text_turns_missing_and_empty_values_into_indef() -> None:
-    assert [text(None), text(""), text([]), text(7), text(True), text(["a", 1])] == [
-        INDEF,
-        INDEF,
-        INDEF,
-        "7",
-        "true",
-        "a, 1",
-    ]
+def test_text_cuts_to_the_width_and_turns_missing_or_empty_values_into_indef() -> None:
+    assert text("d" * 5000, ALERT_FIELD_WIDTHS["description"]) == "d" * 1024
+    assert [text(v, 10) for v in (None, "", [], 7, True, ["a", 1], {"k": 1})] == [
+        INDEF, INDEF, INDEF, "7", "true", "a, 1", "{'k': 1}",
+    ]  # fmt: skip
 
 
 def test_port_accepts_ints_and_digit_strings_in_range() -> None:
