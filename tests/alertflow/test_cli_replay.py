@@ -87,3 +87,21 @@ def test_replay_with_an_explicit_source_dead_letters_other_shapes(tmp_path: Path
     assert result.exit_code == 0
     reasons = [json.loads(x)["reason"] for x in dead.read_text().splitlines()]
     assert reasons == [f"line {n}: wazuh: missing rule object" for n in (1, 2, 3)]
+
+
+def test_replay_shows_a_progress_bar_only_on_a_terminal(tmp_path: Path, monkeypatch) -> None:
+    from alertflow.cli import replay as replay_module
+
+    shown = []
+    monkeypatch.setattr(replay_module, "PROGRESS_MIN_BYTES", 0)
+    monkeypatch.setattr(
+        replay_module, "_stderr_console", lambda: shown.append(1) or __import__("rich").get_console()
+    )
+    sample = str(SAMPLES / "falco" / "elastic-falco-alerts-test-nopreserve.log")
+    assert _replay(sample, "--out", str(tmp_path / "a")).exit_code == 0
+    assert shown == []  # CliRunner's stderr is not a terminal
+    monkeypatch.setattr(replay_module, "_stderr_is_terminal", lambda: True)
+    result = _replay(sample, "--out", str(tmp_path / "b"))
+    assert result.exit_code == 0, result.output
+    assert shown == [1]
+    assert len((tmp_path / "b").read_text().splitlines()) == 3
