@@ -35,6 +35,8 @@ NORMALIZERS: dict[str, Normalizer] = {
 }
 SECTION_OF = {"wazuh": "hids", "suricata": "nids", "modsecurity": "waf", "falco": "crs", "generic": None}
 """Which policy section filters each source (generic alerts have none)."""
+PURGE_EVERY_S = 60.0
+"""How often (by the injected clock) expired aggregation windows are dropped."""
 CATEGORY_NAME_WIDTH = 512
 """Width of `alertmodel.Category.name`; longer category names are registered cut to it."""
 _SPACE = frozenset(b" \t\r\n\f\v")
@@ -78,6 +80,7 @@ class IngestCore:
         self.node = node
         self.clock = clock or _utc_now
         self._aggregator = Aggregator()
+        self._last_purge = 0.0
         self._seen_categories: set[tuple[str, str]] = set()
         self._compiled = CompiledPolicy(policy, node)
         self.policy = policy
@@ -106,6 +109,9 @@ class IngestCore:
         agg = self._aggregator
         now = self.clock()
         now_ts = now.timestamp()
+        if abs(now_ts - self._last_purge) >= PURGE_EVERY_S:
+            agg.purge(now_ts)
+            self._last_purge = now_ts
         node = self.node
         filter_name, ref_id = policy.filter_name, policy.ref_id
         alerts = out.alerts

@@ -415,3 +415,16 @@ def test_black_list_beats_the_gray_list_suppress_and_severity() -> None:
     })  # fmt: skip
     (alert,) = run(pol, WAZUH_5712).alerts
     assert (alert["severity"], alert["status"], alert["action"]) == (3, "modified", "indef")
+
+
+def test_expired_windows_are_purged_by_a_later_process_call(clock: FakeClock) -> None:
+    pol = policy(hids={"gray_list": [gray("5712", reproduced=5, in_period=30)]})
+    core = IngestCore(node="n1", policy=pol, clock=clock)
+    core.process([WAZUH_5712])
+    assert len(core._aggregator.windows) == 1
+    clock.advance(31)
+    core.process([])  # less than a minute since the first call's purge: the window stays
+    assert len(core._aggregator.windows) == 1
+    clock.advance(30)
+    core.process([])
+    assert core._aggregator.windows == {}
