@@ -275,3 +275,14 @@ def test_modsecurity_v2_error_messages_of_the_wrong_type_are_ignored() -> None:
     event["audit_data"]["error_messages"] = 1
     out = IngestCore().process([json.dumps(event).encode()])
     assert [a["agent"] for a in out.alerts] == ["indef"] * 3 and out.dead_letters == []
+
+
+def test_time_collr_is_the_clocks_time_in_utc_and_a_naive_clock_is_refused() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    line = sample_line("wazuh/wazuh-integratord-test-alert-5712.json", 1)
+    local = datetime(2026, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2)))
+    (alert,) = IngestCore(clock=lambda: local).process([line]).alerts
+    assert alert["time_collr"] == T0 and alert["time_collr"].tzinfo is UTC
+    with pytest.raises(ValueError, match="aware datetime"):
+        IngestCore(clock=lambda: datetime(2026, 1, 2)).process([line])
