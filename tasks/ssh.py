@@ -69,7 +69,8 @@ def command_line(argv: Sequence[str], *, env: Mapping[str, str] | None = None, c
         env_args.append(shlex.quote(f"{name}={value}"))
     marker = PGID_MARKER.decode()
     inner = shlex.quote(f'printf "{marker}%s\\n" "$$" >&2; exec "$@"')
-    line = f"exec setsid -w env {' '.join(env_args)} sh -c {inner} sh {' '.join(map(shlex.quote, argv))}"
+    env_prefix = f"env {' '.join(env_args)} " if env_args else ""
+    line = f"exec setsid -w {env_prefix}sh -c {inner} sh {' '.join(map(shlex.quote, argv))}"
     if cwd is not None:
         line = f"cd -- {shlex.quote(cwd)} && {line}"
     return line
