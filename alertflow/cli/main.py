@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from alertflow import __version__
-from alertflow.cli import blocks, config, db, policy, replay
+from alertflow.cli import blocks, config, db, ingest, policy, replay
 
 app = typer.Typer(
     name="alertflow",
@@ -18,6 +18,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(blocks.app, name="blocks")
 app.add_typer(policy.app, name="policy")
 app.command("replay")(replay.replay)
+ingest.register(app)
 
 
 @app.command()
