@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from alertflow import __version__
-from alertflow.cli import config, db
+from alertflow.cli import config, db, dispatch, incident, outbox, playbook_runs, profiles
 
 app = typer.Typer(
     name="alertflow",
@@ -15,6 +15,11 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
+app.add_typer(profiles.app, name="profiles")
+app.add_typer(outbox.app, name="outbox")
+app.add_typer(incident.app, name="incident")
+app.command("dispatch")(dispatch.dispatch)
+app.command("playbook-runs")(playbook_runs.playbook_runs)
 
 
 @app.command()
