@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from alertflow import __version__
-from alertflow.cli import config, db, dispatch, incident, outbox, playbook_runs, profiles
+from alertflow.cli import (
+    config,
+    db,
+    dispatch,
+    incident,
+    ingest,
+    outbox,
+    playbook_runs,
+    policy,
+    profiles,
+    replay,
+)
 
 app = typer.Typer(
     name="alertflow",
@@ -20,6 +31,9 @@ app.add_typer(outbox.app, name="outbox")
 app.add_typer(incident.app, name="incident")
 app.command("dispatch")(dispatch.dispatch)
 app.command("playbook-runs")(playbook_runs.playbook_runs)
+app.add_typer(policy.app, name="policy")
+app.command("replay")(replay.replay)
+ingest.register(app)
 
 
 @app.command()

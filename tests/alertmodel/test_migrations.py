@@ -23,6 +23,7 @@ TABLES = {
     "response_rate",
     "response_group",
     "user_group",
+    "checkpoint",
 }
 
 

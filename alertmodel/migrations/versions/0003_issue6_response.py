@@ -1,7 +1,7 @@
 """response state: rate limits, groups, user groups; playbook_run.group_lead
 
 Revision ID: issue6_response
-Revises: 0001
+Revises: issue5_checkpoint
 Create Date: 2026-11-23
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import alertmodel.types
 
 revision: str = "issue6_response"
-down_revision: str | None = "0001"
+down_revision: str | None = "issue5_checkpoint"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
