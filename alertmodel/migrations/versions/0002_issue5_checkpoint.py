@@ -31,14 +31,11 @@ def upgrade() -> None:
         sa.Column("offset", sa.BigInteger(), nullable=False),
         sa.Column("updated", alertmodel.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("source_key"),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
     )
-    with op.batch_alter_table("checkpoint", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_checkpoint_source_key"), ["source_key"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("checkpoint", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_checkpoint_source_key"))
     op.drop_table("checkpoint")
