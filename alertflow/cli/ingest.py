@@ -66,10 +66,18 @@ def ingest(
         sources = [_build_source(spec, engine, settings, prefetch, max_body_bytes) for spec in source]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
-    worker = _worker(
-        engine, settings, node, policy, sources, batch_size, batch_wait, batch_hooks=[ResponseHook()]
-    )
     dispatcher = DispatcherThread(engine) if dispatch else None
+    worker = _worker(
+        engine,
+        settings,
+        node,
+        policy,
+        sources,
+        batch_size,
+        batch_wait,
+        batch_hooks=[ResponseHook()],
+        on_commit=dispatcher.wake if dispatcher is not None else None,
+    )
     _stop_on_signals(worker)
     if dispatcher is not None:
         dispatcher.start()
