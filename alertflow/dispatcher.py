@@ -78,11 +78,16 @@ class Dispatcher:
         """Dispatch until `stop` is set (or, with `until_idle`, until nothing is due); then drain."""
         stop = stop or asyncio.Event()
         next_maintenance = time.monotonic()
+        maintenance: asyncio.Future[None] | None = None
         db_backoff = 0.5
         while not stop.is_set():
-            if self._maintenance is not None and time.monotonic() >= next_maintenance:
+            if (
+                self._maintenance is not None
+                and time.monotonic() >= next_maintenance
+                and (maintenance is None or maintenance.done())
+            ):
                 next_maintenance = time.monotonic() + self.config.maintenance_interval_s
-                await self._run_maintenance()
+                maintenance = asyncio.ensure_future(self._run_maintenance())  # never delays claiming
             claimed = 0
             free = self.config.concurrency - len(self._in_flight)
             if free > 0 and time.monotonic() >= self._paused_until:
@@ -110,6 +115,8 @@ class Dispatcher:
                 wait = max(wait, self._paused_until - time.monotonic())
             await self._sleep(stop, wait)
         await self.drain()
+        if maintenance is not None:
+            await asyncio.gather(maintenance, return_exceptions=True)
 
     def wake(self) -> None:
         """Look for due rows now rather than at the next poll (call from the dispatcher's loop)."""
