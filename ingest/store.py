@@ -7,14 +7,16 @@ processing, which costs about a quarter of MariaDB's throughput at 1,000-row bat
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
-from alertmodel import ALERT_COLUMNS, Alert, Category, DeadLetter
+from alertmodel import ALERT_COLUMNS, Category, DeadLetter
 from alertmodel.repository import insert_ignoring_duplicates
 from alertmodel.types import utcnow
 from ingest.checkpoint import FilePosition, save_positions
@@ -26,6 +28,7 @@ BatchHook = Callable[[Connection, Sequence[Mapping[str, Any]]], None]
 """Called inside the batch transaction with only the alerts this batch stored for the first time."""
 
 _UUID_CHUNK = 500  # bound parameters per look-up, well under every driver's limit
+_SQLITE_ROWS_PER_STATEMENT = 200  # x 37 columns stays under SQLite's default 32,766 bound parameters
 
 
 @dataclass(slots=True)
@@ -54,13 +57,21 @@ class BatchWriter:
         self.engine = engine
         self.batch_hooks = tuple(batch_hooks)
         self._insert_sql: str | None = None
+        self._sqlite_multirow: str | None = None
+        self._lookup_sql: str | None = None
 
     def write(self, batch: Batch) -> WriteResult:
         """Store `batch` atomically; raises the driver's error and stores nothing when it fails."""
         with self.engine.begin() as conn:
-            fresh = self._new_alerts(conn, batch.alerts)
-            if fresh:
-                conn.exec_driver_sql(self._insert(conn), [_alert_tuple(a) for a in fresh])
+            unique = _unique_by_uuid(batch.alerts)
+            if self.batch_hooks or conn.dialect.name != "sqlite":
+                fresh = self._not_stored(conn, unique)
+                if fresh:
+                    self._insert_alerts(conn, _alert_params(fresh))
+                stored = len(fresh)
+            else:  # no hook needs the new rows, and SQLite counts what ON CONFLICT DO NOTHING inserted
+                fresh = []
+                stored = self._insert_alerts(conn, _alert_params(unique)) if unique else 0
             if batch.new_categories:
                 now = utcnow()
                 insert_ignoring_duplicates(
@@ -88,27 +99,63 @@ class BatchWriter:
                     ],
                 )
             save_positions(conn, _last_position_per_key(batch.positions))
-            for hook in self.batch_hooks:
-                hook(conn, fresh)
-        return WriteResult(len(fresh), len(batch.alerts) - len(fresh), len(batch.dead_letters))
+            if fresh:
+                for hook in self.batch_hooks:
+                    hook(conn, fresh)
+        return WriteResult(stored, len(batch.alerts) - stored, len(batch.dead_letters))
 
-    def _new_alerts(self, conn: Connection, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The alerts whose alert_uuid is neither stored yet nor repeated earlier in this batch."""
-        unique = list({a["alert_uuid"]: a for a in reversed(alerts)}.values())[::-1]
+    def _not_stored(self, conn: Connection, unique: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The alerts whose alert_uuid is not stored yet."""
         if not unique:
             return []
-        column = Alert.__table__.c.alert_uuid
+        if self._lookup_sql is None:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            marks = ", ".join(mark for _ in range(_UUID_CHUNK))
+            self._lookup_sql = f"SELECT alert_uuid FROM alert WHERE alert_uuid IN ({marks})"  # noqa: S608
         stored: set[str] = set()
         uuids = [a["alert_uuid"] for a in unique]
         for i in range(0, len(uuids), _UUID_CHUNK):
             chunk = uuids[i : i + _UUID_CHUNK]
-            stored.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+            chunk += [chunk[-1]] * (_UUID_CHUNK - len(chunk))  # one statement shape, prepared once
+            stored.update(row[0] for row in conn.exec_driver_sql(self._lookup_sql, tuple(chunk)))
         return [a for a in unique if a["alert_uuid"] not in stored] if stored else unique
 
-    def _insert(self, conn: Connection) -> str:
+    def _insert_alerts(self, conn: Connection, params: list[tuple[Any, ...]]) -> int:
+        """Insert rows, skipping stored alert_uuids; on SQLite returns how many were inserted."""
         if self._insert_sql is None:
             self._insert_sql = _alert_insert_sql(conn)
-        return self._insert_sql
+        if conn.dialect.name != "sqlite":
+            conn.exec_driver_sql(self._insert_sql, params)
+            return len(params)
+        # SQLite: multi-row statements, so the GIL is released once per few hundred rows rather than
+        # once per row (executemany), which would stall against the decode thread at every row.
+        # Only two statement shapes (full chunks, then single rows), so SQLite's statement cache
+        # does not fill up with a prepared statement per remainder size.
+        per = _SQLITE_ROWS_PER_STATEMENT
+        full = len(params) - len(params) % per
+        inserted = 0
+        if full:
+            if self._sqlite_multirow is None:
+                self._sqlite_multirow = _sqlite_multirow_sql(conn, per)
+            for i in range(0, full, per):
+                flat = tuple(itertools.chain.from_iterable(params[i : i + per]))
+                inserted += conn.exec_driver_sql(self._sqlite_multirow, flat).rowcount
+        if full < len(params):
+            inserted += conn.exec_driver_sql(self._insert_sql, params[full:]).rowcount
+        return inserted
+
+
+def _unique_by_uuid(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts without a repeat of an earlier alert_uuid in the same batch."""
+    return list({a["alert_uuid"]: a for a in reversed(alerts)}.values())[::-1]
+
+
+def _sqlite_multirow_sql(conn: Connection, rows: int) -> str:
+    """A `rows`-row INSERT of ALERT_COLUMNS that skips an existing alert_uuid."""
+    names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in ALERT_COLUMNS)
+    one = "(" + ", ".join("?" for _ in ALERT_COLUMNS) + ")"
+    values = ", ".join(one for _ in range(rows))
+    return f"INSERT INTO alert ({names}) VALUES {values} ON CONFLICT (alert_uuid) DO NOTHING"  # noqa: S608
 
 
 def _alert_insert_sql(conn: Connection) -> str:
@@ -116,8 +163,7 @@ def _alert_insert_sql(conn: Connection) -> str:
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in ALERT_COLUMNS)
     if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" for _ in ALERT_COLUMNS)
-        return f"INSERT INTO alert ({names}) VALUES ({marks}) ON CONFLICT (alert_uuid) DO NOTHING"  # noqa: S608
+        return _sqlite_multirow_sql(conn, 1)
     if conn.dialect.name in ("mysql", "mariadb"):
         marks = ", ".join("%s" for _ in ALERT_COLUMNS)
         # this exact shape (VALUES (...) ON DUPLICATE ...) is what pymysql rewrites into multi-row INSERTs
@@ -125,23 +171,33 @@ def _alert_insert_sql(conn: Connection) -> str:
     raise NotImplementedError(f"alertflow stores alerts in SQLite or MariaDB/MySQL, not {conn.dialect.name}")
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
+_ROW = operator.itemgetter(*ALERT_COLUMNS)
+_DATETIME_AT = tuple(i for i, c in enumerate(ALERT_COLUMNS) if c in ("time_collr", "time_cntrl"))
+
+
+def _alert_params(alerts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Positional rows for the driver, datetimes made naive UTC (a batch shares a few, so cache them)."""
+    converted: dict[datetime, datetime] = {}
+    params = []
+    for alert in alerts:
+        row = list(_ROW(alert))
+        for i in _DATETIME_AT:
+            value = row[i]
+            if value is not None:
+                naive = converted.get(value)
+                if naive is None:
+                    naive = converted[value] = _naive_utc(value)
+                row[i] = naive
+        params.append(tuple(row))
+    return params
+
+
+def _naive_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(
             f"naive datetime {value.isoformat()} in an alert; alertflow stores UTC-aware datetimes"
         )
     return value.astimezone(UTC).replace(tzinfo=None)
-
-
-_DATETIME_COLUMNS = frozenset(
-    c.name for c in Alert.__table__.columns if c.name in ("time_collr", "time_cntrl")
-)
-
-
-def _alert_tuple(alert: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(_naive_utc(alert[c]) if c in _DATETIME_COLUMNS else alert[c] for c in ALERT_COLUMNS)
 
 
 def _last_position_per_key(positions: Sequence[FilePosition]) -> list[FilePosition]:
