@@ -4,6 +4,10 @@ Decoding and storing run in two threads so the database is kept busy while the n
 is decoded; between them sits a queue of at most two prepared batches, and in front of the
 decoder a byte-bounded inbox. When the database is slow or down the writer retries the same
 batch with backoff, both queues fill, and sources block: nothing is read, acked or dropped.
+
+Extension points (constructor arguments): `batch_hooks` (`BatchHook`, defined in ingest.store:
+called inside the batch transaction with only the alerts stored for the first time) and
+`enrichers` (`Enricher`: called before the transaction, their rows stored in the same batch).
 """
 
 from __future__ import annotations
@@ -144,8 +148,13 @@ class Worker:
         ]
         for thread in self._threads:
             thread.start()
-        for source in self.sources:
-            source.start(self.inbox)
+        try:
+            for source in self.sources:
+                source.start(self.inbox)
+        except BaseException:  # e.g. the HTTP port is taken: stop cleanly, then report it
+            self.request_stop()
+            self.wait(self.drain_timeout_s + 5)
+            raise
 
     def request_stop(self) -> None:
         """Ask the worker to stop: read nothing more, store and ack what is in flight. Signal-safe."""
