@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from alertflow.actions import Executor, OutboxItem
 from alertmodel import Outbox
-from alertmodel.errors import IntegrationError, ServiceUnavailableError
+from alertmodel.errors import ConfigurationError, IntegrationError, ServiceUnavailableError
 from alertmodel.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -319,6 +319,11 @@ async def run_dispatcher(
 
     from alertflow.actions import default_executors, refresh_playbook_runs
 
+    if not prefect_api_configured():
+        raise ConfigurationError(
+            "PREFECT_API_URL is not set: the dispatcher starts playbooks on your Prefect server "
+            "(without it Prefect would start a throw-away server with none of your deployments)"
+        )
     config = config or DispatcherConfig()
     # The client's own retries back off 2**n s each; fewer of them hand a down server back to
     # the dispatcher's pause sooner, which then probes it at most every max_busy_pause_s.
@@ -334,6 +339,13 @@ async def run_dispatcher(
                 started(dispatcher)
             await dispatcher.run(stop, until_idle=until_idle)
     return dispatcher
+
+
+def prefect_api_configured() -> bool:
+    """Whether this process's Prefect settings name an API server."""
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
 
 
 class DispatcherThread:

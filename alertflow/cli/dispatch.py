@@ -8,9 +8,10 @@ import signal
 
 import typer
 
-from alertflow.cli.common import open_engine
+from alertflow.cli.common import fail_on, open_engine
 from alertflow.dispatcher import DispatcherConfig, run_dispatcher
 from alertflow.settings import get_settings
+from alertmodel.errors import ConfigurationError
 
 
 def dispatch(
@@ -36,4 +37,5 @@ def dispatch(
             f"dispatched: {dispatcher.done} done, {dispatcher.failed} failed, {dispatcher.retried} retried"
         )
 
-    asyncio.run(main())
+    with fail_on(ConfigurationError):
+        asyncio.run(main())

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy import Engine
 
-from alertflow.dispatcher import DispatcherThread
+from alertflow.dispatcher import DispatcherThread, prefect_api_configured
 from alertflow.settings import Settings, get_settings, mask_url
 from alertmodel import migrate
 from alertmodel.engine import make_engine
@@ -64,6 +64,11 @@ def ingest(
         sources = [_build_source(spec, engine, settings, prefetch, max_body_bytes) for spec in source]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
+    if dispatch and not prefect_api_configured():
+        log.warning(
+            "PREFECT_API_URL is not set: response actions wait in the outbox for `alertflow dispatch`"
+        )
+        dispatch = False
     dispatcher = DispatcherThread(engine) if dispatch else None
     worker = _worker(
         engine,

@@ -129,3 +129,12 @@ def test_dispatch_once_performs_what_is_due_and_reports(db_url: str, prefect_ser
         == "IntegrationError: no JIRA block configured: cannot perform the jira action of profile 'p'"
     )
     engine.dispose()
+
+
+def test_dispatch_refuses_to_run_without_a_prefect_api_url(db_url: str) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: None}):
+        result = runner.invoke(app, ["dispatch", "--once"])
+    assert result.exit_code == 1
+    assert "error: PREFECT_API_URL is not set" in result.output
