@@ -8,7 +8,8 @@
         ├── RemoteCommandError  a command on a remote host exited non-zero
         ├── FanOutError         a command failed on some of many hosts (per-host results attached)
         ├── ChecksumMismatchError  a copied file does not hash to its source's digest
-        └── IdsUpdateError      an IDS rule/list update failed its check or reload and was rolled back
+        ├── IdsUpdateError      an IDS rule/list update failed its check or reload and was rolled back
+        └── ServiceUnavailableError  it is down or overloaded (connection refused, 503): retry later
 
 Wrap library errors with ``raise ... from exc`` and put the evidence (host, status, a
 trimmed message) in the text; never a secret.
@@ -42,6 +43,13 @@ class RemoteCommandError(IntegrationError):
         super().__init__(f"command on {host} exited {exit_status}: {stderr.strip()[:500]}")
         self.host = host
         self.exit_status = exit_status
+
+
+class ServiceUnavailableError(IntegrationError):
+    """An outside system is down or overloaded (connection refused, timeout, 429/502/503/504).
+
+    Retrying later is expected to succeed, so the outbox dispatcher waits without counting an attempt.
+    """
 
 
 class FanOutError(IntegrationError):

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy import Engine
 
+from alertflow.dispatcher import DispatcherThread, prefect_api_configured
 from alertflow.settings import Settings, get_settings, mask_url
 from alertmodel import migrate
 from alertmodel.engine import make_engine
@@ -22,6 +23,7 @@ from ingest.checkpoint import load_position
 from ingest.core import IngestCore
 from ingest.policy import load_policy
 from ingest.policy_source import DatabasePolicy, FilePolicy
+from ingest.response import ResponseHook
 from ingest.sources.file import FileSource, checkpoint_key
 from ingest.worker import PolicyProvider, Source, Worker, WorkerStats
 
@@ -50,6 +52,9 @@ def ingest(
     max_body_bytes: int = typer.Option(
         10 * 1024 * 1024, min=1, help="Largest HTTP body accepted (413 beyond)."
     ),
+    dispatch: bool = typer.Option(
+        True, help="Also run the outbox dispatcher (playbooks, incidents, notifications) in this process."
+    ),
 ) -> None:
     """Run the ingest worker until Ctrl-C / SIGTERM, then store and ack what is in flight and exit."""
     settings = get_settings()
@@ -59,8 +64,26 @@ def ingest(
         sources = [_build_source(spec, engine, settings, prefetch, max_body_bytes) for spec in source]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
-    worker = _worker(engine, settings, node, policy, sources, batch_size, batch_wait)
+    if dispatch and not prefect_api_configured():
+        log.warning(
+            "PREFECT_API_URL is not set: response actions wait in the outbox for `alertflow dispatch`"
+        )
+        dispatch = False
+    dispatcher = DispatcherThread(engine) if dispatch else None
+    worker = _worker(
+        engine,
+        settings,
+        node,
+        policy,
+        sources,
+        batch_size,
+        batch_wait,
+        batch_hooks=[ResponseHook()],
+        on_commit=dispatcher.wake if dispatcher is not None else None,
+    )
     _stop_on_signals(worker)
+    if dispatcher is not None:
+        dispatcher.start()
     worker.start()
     last_report = time.monotonic()
     while not worker.wait(0.5):
@@ -68,6 +91,8 @@ def ingest(
             last_report = time.monotonic()
             log.info("%s", _summary_line(worker.stats))
     log.info("stopped: %s", _summary_line(worker.stats))
+    if dispatcher is not None:
+        dispatcher.stop()
     engine.dispose()
     if worker.stats.abandoned:
         raise typer.Exit(1)
@@ -85,6 +110,9 @@ def ingest_file(
     ),
     source: str = typer.Option("auto", help="auto | wazuh | suricata | falco | modsecurity | generic"),
     batch_size: int = typer.Option(1000, min=1, help="Events per transaction at most."),
+    respond: bool = typer.Option(
+        False, help="Apply response profiles to the imported alerts (`alertflow dispatch` performs them)."
+    ),
 ) -> None:
     """Import files once (already-stored events are skipped), with a progress bar and a summary."""
     settings = get_settings()
@@ -106,7 +134,10 @@ def ingest_file(
         def advance(stats: WorkerStats) -> None:
             progress.update(task, completed=min(stats.bytes_committed, total))
 
-        worker = _worker(engine, settings, node, policy, sources, batch_size, 0.05, on_commit=advance)
+        hooks = [ResponseHook()] if respond else []
+        worker = _worker(
+            engine, settings, node, policy, sources, batch_size, 0.05, on_commit=advance, batch_hooks=hooks
+        )
         _stop_on_signals(worker)
         worker.start()
         while not worker.wait(0.2):
