@@ -5,7 +5,13 @@
     ├── NormalizationError      an event could not be decoded or mapped to the alert record
     ├── StorageError            the alert store refused or lost a write
     └── IntegrationError        an outside system (SSH host, SMTP, MISP, Prefect, ...) failed
-        └── RemoteCommandError  a command on a remote host exited non-zero
+        ├── RemoteCommandError  a command on a remote host exited non-zero
+        └── ServiceCallError    an API call to a product (MISP, TheHive, JIRA, Slack, ...) failed
+            ├── ServiceAuthError         401/403: the credentials were refused
+            ├── ServiceNotFoundError     404: the object or endpoint does not exist
+            ├── ServiceRateLimitedError  429 still answered after the bounded retries
+            ├── ServiceUnavailableError  5xx after retries, or the service could not be reached
+            └── ServiceTimeoutError      no answer within the configured time
 
 Wrap library errors with ``raise ... from exc`` and put the evidence (host, status, a
 trimmed message) in the text; never a secret.
@@ -39,3 +45,33 @@ class RemoteCommandError(IntegrationError):
         super().__init__(f"command on {host} exited {exit_status}: {stderr.strip()[:500]}")
         self.host = host
         self.exit_status = exit_status
+
+
+class ServiceCallError(IntegrationError):
+    """An API call to a product failed; the message names the product and what happened."""
+
+    def __init__(self, integration: str, what: str, *, status: int | None = None) -> None:
+        suffix = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"{integration}: {what}{suffix}")
+        self.integration = integration
+        self.status = status
+
+
+class ServiceAuthError(ServiceCallError):
+    """The product refused the configured credentials (401) or the permission (403)."""
+
+
+class ServiceNotFoundError(ServiceCallError):
+    """The product has no such object or endpoint (404)."""
+
+
+class ServiceRateLimitedError(ServiceCallError):
+    """The product kept answering 429 after the bounded retries."""
+
+
+class ServiceUnavailableError(ServiceCallError):
+    """The product answered 5xx after the retries, or could not be reached at all."""
+
+
+class ServiceTimeoutError(ServiceCallError):
+    """The product did not answer within the configured timeout."""
