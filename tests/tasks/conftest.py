@@ -30,3 +30,26 @@ def assert_secret_absent(secret: str, error: BaseException, caplog: pytest.LogCa
 @pytest.fixture(autouse=True)
 def _capture_all_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+
+
+SAMPLE_ALERT = {
+    "alert_uuid": "6f1c2a4e-0b7d-5c3e-9a8f-1e2d3c4b5a69",
+    "node_id": "node1",
+    "source": "Suricata",
+    "type": "NET",
+    "event": "2010935",
+    "severity": 3,
+    "category": "Attempted Information Leak",
+    "description": "ET SCAN Suspicious inbound to MSSQL port 1433",
+    "srcip": "203.0.113.5",
+    "dstip": "10.0.0.8",
+    "srcport": 51544,
+    "dstport": 1433,
+    "agent": "indef",
+    "user": "indef",
+    "file": "indef",
+    "hash_md5": "indef",
+    "hash_sha1": "indef",
+    "hash_sha256": "indef",
+    "time_collr": "2026-11-23T16:00:00+00:00",
+}
