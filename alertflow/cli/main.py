@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from alertflow import __version__
-from alertflow.cli import config, db
+from alertflow.cli import config, db, ingest, policy, replay
 
 app = typer.Typer(
     name="alertflow",
@@ -15,6 +15,9 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
+app.add_typer(policy.app, name="policy")
+app.command("replay")(replay.replay)
+ingest.register(app)
 
 
 @app.command()
