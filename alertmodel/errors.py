@@ -6,12 +6,13 @@
     ├── StorageError            the alert store refused or lost a write
     └── IntegrationError        an outside system (SSH host, SMTP, MISP, Prefect, ...) failed
         ├── RemoteCommandError  a command on a remote host exited non-zero
+        ├── ServiceUnavailableError  it is down or overloaded (connection refused, 503): retry later
         └── ServiceCallError    an API call to a product (MISP, TheHive, JIRA, Slack, ...) failed
             ├── ServiceAuthError         401/403: the credentials were refused
             ├── ServiceNotFoundError     404: the object or endpoint does not exist
-            ├── ServiceRateLimitedError  429 still answered after the bounded retries
-            ├── ServiceUnavailableError  5xx after retries, or the service could not be reached
-            └── ServiceTimeoutError      no answer within the configured time
+            ├── ServiceRateLimitedError  429 after the bounded retries    (also a ServiceUnavailableError)
+            ├── ServiceServerError       5xx after retries, or unreachable (also a ServiceUnavailableError)
+            └── ServiceTimeoutError      no answer in the configured time (also a ServiceUnavailableError)
 
 Wrap library errors with ``raise ... from exc`` and put the evidence (host, status, a
 trimmed message) in the text; never a secret.
@@ -47,6 +48,13 @@ class RemoteCommandError(IntegrationError):
         self.exit_status = exit_status
 
 
+class ServiceUnavailableError(IntegrationError):
+    """An outside system is down or overloaded (connection refused, timeout, 429/502/503/504).
+
+    Retrying later is expected to succeed, so the outbox dispatcher waits without counting an attempt.
+    """
+
+
 class ServiceCallError(IntegrationError):
     """An API call to a product failed; the message names the product and what happened."""
 
@@ -65,13 +73,13 @@ class ServiceNotFoundError(ServiceCallError):
     """The product has no such object or endpoint (404)."""
 
 
-class ServiceRateLimitedError(ServiceCallError):
+class ServiceRateLimitedError(ServiceCallError, ServiceUnavailableError):
     """The product kept answering 429 after the bounded retries."""
 
 
-class ServiceUnavailableError(ServiceCallError):
+class ServiceServerError(ServiceCallError, ServiceUnavailableError):
     """The product answered 5xx after the retries, or could not be reached at all."""
 
 
-class ServiceTimeoutError(ServiceCallError):
+class ServiceTimeoutError(ServiceCallError, ServiceUnavailableError):
     """The product did not answer within the configured timeout."""

@@ -18,8 +18,8 @@ from alertmodel.errors import (
     ServiceCallError,
     ServiceNotFoundError,
     ServiceRateLimitedError,
+    ServiceServerError,
     ServiceTimeoutError,
-    ServiceUnavailableError,
 )
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -155,7 +155,7 @@ def status_error(
     elif status == 429:
         cls = ServiceRateLimitedError
     elif status >= 500:
-        cls = ServiceUnavailableError
+        cls = ServiceServerError
     else:
         cls = ServiceCallError
     what = _WHAT.get(status) or ("failed after the retries" if status >= 500 else "refused the request")
@@ -175,4 +175,4 @@ def service_errors(integration: str, secrets: Iterable[str | None] = ()) -> Iter
         raise ServiceTimeoutError(integration, "did not answer in time") from exc
     except (requests.ConnectionError, httpx.TransportError) as exc:
         reason = scrub(str(exc), secrets)[:300]
-        raise ServiceUnavailableError(integration, f"could not be reached: {reason}") from exc
+        raise ServiceServerError(integration, f"could not be reached: {reason}") from exc

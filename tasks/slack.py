@@ -13,8 +13,8 @@ from slack_sdk.errors import SlackApiError
 from alertmodel.errors import (
     ServiceAuthError,
     ServiceNotFoundError,
+    ServiceServerError,
     ServiceTimeoutError,
-    ServiceUnavailableError,
 )
 from blocks.slack import SlackWorkspace
 from tasks._common import guard_secrets, run_logger, scrub, status_error
@@ -78,7 +78,7 @@ async def post_slack_message(
     except TimeoutError as exc:
         raise ServiceTimeoutError(INTEGRATION, "did not answer in time") from exc
     except aiohttp.ClientError as exc:
-        raise ServiceUnavailableError(
+        raise ServiceServerError(
             INTEGRATION, f"could not be reached: {scrub(str(exc), [token])[:300]}"
         ) from exc
     run_logger().info("Slack: posted to %s (ts %s)", response["channel"], response["ts"])

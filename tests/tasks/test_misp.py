@@ -15,8 +15,8 @@ from alertmodel.errors import (
     ServiceCallError,
     ServiceNotFoundError,
     ServiceRateLimitedError,
+    ServiceServerError,
     ServiceTimeoutError,
-    ServiceUnavailableError,
 )
 from blocks.misp import MispServer
 from tasks.misp import (
@@ -178,7 +178,7 @@ async def test_a_refused_key_is_an_auth_error_without_the_key(
         (401, ServiceAuthError),
         (404, ServiceNotFoundError),
         (429, ServiceRateLimitedError),
-        (500, ServiceUnavailableError),
+        (500, ServiceServerError),
         (400, ServiceCallError),
     ],
 )
@@ -223,7 +223,7 @@ async def test_a_503_is_retried_and_a_lasting_one_is_an_unavailable_error(httpse
     assert await search_misp_attributes.fn(misp_block(httpserver), "203.0.113.9") == []
 
     httpserver.expect_request("/attributes/restSearch").respond_with_data("still busy", status=503)
-    with pytest.raises(ServiceUnavailableError, match="MISP"):
+    with pytest.raises(ServiceServerError, match="MISP"):
         await search_misp_attributes.fn(misp_block(httpserver, max_retries=2), "203.0.113.9")
     assert sum(r.path == "/attributes/restSearch" for r, _ in httpserver.log) == 2 + 3
 

@@ -12,8 +12,8 @@ from alertmodel.errors import (
     ServiceAuthError,
     ServiceNotFoundError,
     ServiceRateLimitedError,
+    ServiceServerError,
     ServiceTimeoutError,
-    ServiceUnavailableError,
 )
 from blocks.slack import SlackWorkspace
 from tasks.slack import notify_slack, send_slack_message
@@ -77,7 +77,7 @@ async def test_a_message_goes_to_the_given_channel(httpserver: HTTPServer) -> No
     [
         ({"ok": False, "error": "invalid_auth"}, 200, ServiceAuthError),
         ({"ok": False, "error": "channel_not_found"}, 200, ServiceNotFoundError),
-        ({"ok": False, "error": "fatal_error"}, 500, ServiceUnavailableError),
+        ({"ok": False, "error": "fatal_error"}, 500, ServiceServerError),
     ],
 )
 async def test_slack_errors_become_named_project_errors(
