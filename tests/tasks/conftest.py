@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 import logging
-import time
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 
-def slow_response(seconds: float, body: str = "{}") -> object:
-    """A pytest-httpserver handler that answers only after `seconds` (for timeout tests)."""
+class StalledServer:
+    """A local HTTP server of its own whose `stall()` handler answers only at teardown (timeout tests).
 
-    def handler(_: Request) -> Response:
-        time.sleep(seconds)
-        return Response(body, status=200, content_type="application/json")
+    Its own server, not the shared `httpserver`: a handler still sleeping after its test would
+    answer into the next test's request log.
+    """
 
-    return handler
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.server = HTTPServer(host="127.0.0.1", port=0)
+
+    def stall(self, body: str = "{}") -> Callable[[Request], Response]:
+        def handler(_: Request) -> Response:
+            self.gate.wait(60)
+            return Response(body, status=200, content_type="application/json")
+
+        return handler
+
+
+@pytest.fixture
+def stalled() -> Iterator[StalledServer]:
+    stalled = StalledServer()
+    stalled.server.start()
+    try:
+        yield stalled
+    finally:
+        stalled.gate.set()
+        stalled.server.stop()
 
 
 def assert_secret_absent(secret: str, error: BaseException, caplog: pytest.LogCaptureFixture) -> None:

@@ -25,7 +25,7 @@ from tasks.misp import (
     lookup_iocs_in_db,
     search_misp_attributes,
 )
-from tests.tasks.conftest import assert_secret_absent, slow_response
+from tests.tasks.conftest import StalledServer, assert_secret_absent
 
 KEY = "MISPKEY0123456789abcdefghijklmnopqrstuv"  # MISP keys are 40 characters
 
@@ -229,13 +229,13 @@ async def test_a_503_is_retried_and_a_lasting_one_is_an_unavailable_error(httpse
 
 
 async def test_a_slow_misp_is_a_timeout_error(
-    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+    stalled: StalledServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    serve_misp_handshake(httpserver)
-    httpserver.expect_request("/attributes/restSearch").respond_with_handler(slow_response(1.5))
+    serve_misp_handshake(stalled.server)
+    stalled.server.expect_request("/attributes/restSearch").respond_with_handler(stalled.stall())
 
     with pytest.raises(ServiceTimeoutError, match="MISP") as caught:
-        await search_misp_attributes.fn(misp_block(httpserver, timeout_s=0.3), "203.0.113.5")
+        await search_misp_attributes.fn(misp_block(stalled.server, timeout_s=0.5), "203.0.113.5")
     assert_secret_absent(KEY, caught.value, caplog)
 
 

@@ -17,7 +17,7 @@ from alertmodel.errors import (
 )
 from blocks.slack import SlackWorkspace
 from tasks.slack import notify_slack, send_slack_message
-from tests.tasks.conftest import SAMPLE_ALERT, assert_secret_absent, slow_response
+from tests.tasks.conftest import SAMPLE_ALERT, StalledServer, assert_secret_absent
 
 TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
 POSTED = {
@@ -125,11 +125,11 @@ async def test_a_5xx_is_retried(httpserver: HTTPServer) -> None:
 
 
 async def test_a_slow_slack_is_a_timeout_error(
-    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+    stalled: StalledServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    httpserver.expect_request("/api/chat.postMessage").respond_with_handler(
-        slow_response(2.5, json.dumps(POSTED))
+    stalled.server.expect_request("/api/chat.postMessage").respond_with_handler(
+        stalled.stall(json.dumps(POSTED))
     )
     with pytest.raises(ServiceTimeoutError, match="Slack") as caught:
-        await send_slack_message.fn(workspace(httpserver, timeout_s=1, max_retries=0), "hello")
+        await send_slack_message.fn(workspace(stalled.server, timeout_s=1, max_retries=0), "hello")
     assert_secret_absent(TOKEN, caught.value, caplog)

@@ -16,7 +16,7 @@ from alertmodel.errors import (
 )
 from blocks.twilio import TwilioAccount
 from tasks.twilio import notify_twilio, send_sms
-from tests.tasks.conftest import SAMPLE_ALERT, assert_secret_absent, slow_response
+from tests.tasks.conftest import SAMPLE_ALERT, StalledServer, assert_secret_absent
 
 SID = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
 TOKEN = "f2d4c6b8a0e1d3c5b7a9f1e3d5c7b9a1"
@@ -140,9 +140,9 @@ async def test_a_500_after_a_post_is_not_repeated_blindly(httpserver: HTTPServer
 
 
 async def test_a_slow_twilio_is_a_timeout_error(
-    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+    stalled: StalledServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    httpserver.expect_request(PATH).respond_with_handler(slow_response(1.5))
+    stalled.server.expect_request(PATH).respond_with_handler(stalled.stall())
     with pytest.raises(ServiceTimeoutError, match="Twilio") as caught:
-        await send_sms.fn(account(httpserver, timeout_s=0.3), ["+15005550006"], "x")
+        await send_sms.fn(account(stalled.server, timeout_s=0.5), ["+15005550006"], "x")
     assert_secret_absent(TOKEN, caught.value, caplog)
