@@ -6,6 +6,7 @@ import typer
 
 from alertflow import __version__
 from alertflow.cli import (
+    blocks,
     config,
     db,
     dispatch,
@@ -34,6 +35,7 @@ app.add_typer(outbox.app, name="outbox")
 app.add_typer(incident.app, name="incident")
 app.command("dispatch")(dispatch.dispatch)
 app.command("playbook-runs")(playbook_runs.playbook_runs)
+app.add_typer(blocks.app, name="blocks")
 
 
 @app.command()

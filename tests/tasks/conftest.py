@@ -1,12 +1,15 @@
-"""Helpers for integration tests: a slow-answer handler and a no-secret-anywhere check."""
+"""Helpers for task tests: real flows on the session Prefect server, stalled servers, no-secret checks."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -75,3 +78,11 @@ SAMPLE_ALERT = {
     "hash_sha256": "indef",
     "time_collr": "2026-11-23T16:00:00+00:00",
 }
+
+
+async def artifacts_of(flow_run_id: Any) -> list[Any]:
+    """The artifacts attached to a flow run (and its task runs)."""
+    async with get_client() as client:
+        return await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
