@@ -88,8 +88,9 @@ class BatchWriter:
                     ],
                 )
             save_positions(conn, _last_position_per_key(batch.positions))
-            for hook in self.batch_hooks:
-                hook(conn, fresh)
+            if fresh:
+                for hook in self.batch_hooks:
+                    hook(conn, fresh)
         return WriteResult(len(fresh), len(batch.alerts) - len(fresh), len(batch.dead_letters))
 
     def _new_alerts(self, conn: Connection, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -205,6 +205,7 @@ class Worker:
             if first is None:
                 if self.inbox.closed and len(self.inbox) == 0:
                     break
+                self._apply_pending_policy()
                 continue
             deliveries = [first]
             events = len(first.lines)
