@@ -27,14 +27,14 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
-app.add_typer(policy.app, name="policy")
-app.command("replay")(replay.replay)
-ingest.register(app)
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(incident.app, name="incident")
 app.command("dispatch")(dispatch.dispatch)
 app.command("playbook-runs")(playbook_runs.playbook_runs)
+app.add_typer(policy.app, name="policy")
+app.command("replay")(replay.replay)
+ingest.register(app)
 app.add_typer(blocks.app, name="blocks")
 
 

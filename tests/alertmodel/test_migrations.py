@@ -20,10 +20,10 @@ TABLES = {
     "outbox",
     "playbook_run",
     "node",
-    "checkpoint",
     "response_rate",
     "response_group",
     "user_group",
+    "checkpoint",
 }
 
 
