@@ -6,6 +6,9 @@
     ├── StorageError            the alert store refused or lost a write
     └── IntegrationError        an outside system (SSH host, SMTP, MISP, Prefect, ...) failed
         ├── RemoteCommandError  a command on a remote host exited non-zero
+        ├── FanOutError         a command failed on some of many hosts (per-host results attached)
+        ├── ChecksumMismatchError  a copied file does not hash to its source's digest
+        ├── IdsUpdateError      an IDS rule/list update failed its check or reload and was rolled back
         ├── ServiceUnavailableError  it is down or overloaded (connection refused, 503): retry later
         └── ServiceCallError    an API call to a product (MISP, TheHive, JIRA, Slack, ...) failed
             ├── ServiceAuthError         401/403: the credentials were refused
@@ -83,3 +86,19 @@ class ServiceServerError(ServiceCallError, ServiceUnavailableError):
 
 class ServiceTimeoutError(ServiceCallError, ServiceUnavailableError):
     """The product did not answer within the configured timeout."""
+
+
+class FanOutError(IntegrationError):
+    """A command failed on some of many hosts; `results` holds every host's outcome."""
+
+    def __init__(self, message: str, results: object) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+class ChecksumMismatchError(IntegrationError):
+    """A copied file does not hash, at its destination, to what was read from the source."""
+
+
+class IdsUpdateError(IntegrationError):
+    """A rules or IP-list update failed validation or reload on a sensor; the old file was restored."""

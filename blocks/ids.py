@@ -29,15 +29,24 @@ class IdsSensor(Block):
     blocklist_category: int = Field(
         default=1, ge=1, le=60, description="Suricata iprep category id written for block-listed IPs."
     )
+    suricata_config: str = Field(
+        default="/etc/suricata/suricata.yaml",
+        description="Suricata configuration used by the default rules check (suricata -T).",
+    )
     check_command: list[str] = Field(
         default_factory=list,
-        description="Argument list run on the sensor to validate a pushed file; '{path}' is replaced by "
-        "the file's path. Empty: for Suricata 'suricata -T -c /etc/suricata/suricata.yaml -S {path}', "
-        "for Wazuh no check.",
+        description="Argument list run on the sensor to validate a pushed rules file; '{path}' is the "
+        "file, '{tmpdir}' a scratch directory. Empty: for Suricata "
+        "'suricata -T -c <suricata_config> -S {path} -l {tmpdir}', for Wazuh no check.",
+    )
+    blocklist_check_command: list[str] = Field(
+        default_factory=list,
+        description="Argument list run on the sensor to validate a pushed IP list ('{path}', "
+        "'{tmpdir}' as above). Empty: the list is only validated before it is sent.",
     )
     reload_command: list[str] = Field(
         default_factory=list,
-        description="Argument list run on the sensor after a successful check, e.g. "
+        description="Argument list run on the sensor after a successful check ('{path}' as above), e.g. "
         "['suricatasc', '-c', 'reload-rules'] or ['/var/ossec/bin/wazuh-control', 'reload']. "
         "Empty: no reload.",
     )

@@ -17,15 +17,11 @@ import asyncssh
 from prefect import task
 from pydantic import BaseModel
 
-from alertmodel.errors import IntegrationError
+from alertmodel.errors import ChecksumMismatchError, IntegrationError
 from blocks.host import HostProfile
 from tasks._context import run_logger
 
 CHUNK = 256 * 1024
-
-
-class ChecksumMismatchError(IntegrationError):
-    """The copy at the destination does not hash to what was read from the source."""
 
 
 class CopiedFile(BaseModel):

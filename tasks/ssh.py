@@ -14,7 +14,7 @@ import asyncssh
 from prefect import task
 from pydantic import BaseModel, Field
 
-from alertmodel.errors import IntegrationError, RemoteCommandError
+from alertmodel.errors import FanOutError, IntegrationError, RemoteCommandError
 from blocks.host import HostProfile
 from tasks._context import in_run_context, run_logger
 
@@ -54,16 +54,6 @@ class ScriptRun(BaseModel):
         return [r for r in self.results if not r.ok]
 
 
-class FanOutError(IntegrationError):
-    """A command failed on some hosts; `results` holds every host's outcome."""
-
-    def __init__(self, run: ScriptRun) -> None:
-        failed = run.failed
-        detail = "; ".join(f"{r.host}: {r.error}" for r in failed[:10])
-        super().__init__(f"command failed on {len(failed)} of {len(run.results)} hosts: {detail}")
-        self.results = run
-
-
 def command_line(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> str:
     """The shell line that runs `argv` with every argument quoted, in its own process group.
 
@@ -79,7 +69,8 @@ def command_line(argv: Sequence[str], *, env: Mapping[str, str] | None = None, c
         env_args.append(shlex.quote(f"{name}={value}"))
     marker = PGID_MARKER.decode()
     inner = shlex.quote(f'printf "{marker}%s\\n" "$$" >&2; exec "$@"')
-    line = f"exec setsid -w env {' '.join(env_args)} sh -c {inner} sh {' '.join(map(shlex.quote, argv))}"
+    env_prefix = f"env {' '.join(env_args)} " if env_args else ""
+    line = f"exec setsid -w {env_prefix}sh -c {inner} sh {' '.join(map(shlex.quote, argv))}"
     if cwd is not None:
         line = f"cd -- {shlex.quote(cwd)} && {line}"
     return line
@@ -307,5 +298,6 @@ async def run_script(
         if len(targets) == 1 and run.failed[0].exit_status is not None:
             failed = run.failed[0]
             raise RemoteCommandError(failed.host, failed.exit_status, failed.stderr)
-        raise FanOutError(run)
+        detail = "; ".join(f"{r.host}: {r.error}" for r in run.failed[:10])
+        raise FanOutError(f"command failed on {len(run.failed)} of {len(run.results)} hosts: {detail}", run)
     return run

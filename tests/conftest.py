@@ -94,6 +94,10 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPr
     try:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             yield server
+            # Send the runs' queued logs while the server still answers.
+            from prefect.logging.handlers import APILogHandler
+
+            APILogHandler().flush()
     finally:
         server.stop()
 

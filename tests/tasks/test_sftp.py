@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from alertmodel.errors import ChecksumMismatchError
 from tasks import sftp
-from tasks.sftp import ChecksumMismatchError, copy_files, move_files, validate_path
+from tasks.sftp import copy_files, move_files, validate_path
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import psutil
 import pytest
 from prefect import flow
 
-from alertmodel.errors import RemoteCommandError
-from tasks.ssh import FanOutError, command_line, run_script
+from alertmodel.errors import FanOutError, RemoteCommandError
+from tasks.ssh import command_line, run_script
 
 pytestmark = pytest.mark.integration
 
