@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from ingest.record import alert_uuid, finish, port, text
+from ingest.record import TEMPLATE, alert_uuid, clip, port
+from ingest.record import text as _text
 
 if TYPE_CHECKING:
     from ingest.core import CoreOutput
@@ -107,6 +108,19 @@ def _digest(value: Any, length: int) -> str | None:
 
 
 _DIGEST_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64}
+
+
+def text(value: Any) -> str:
+    """A string field value ("indef" when missing); `finish` cuts it to its column."""
+    return _text(value, 1 << 20)
+
+
+def finish(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A complete alert row: the record template overlaid with `fields`, text cut to column widths."""
+    row = TEMPLATE.copy()
+    for key, value in fields.items():
+        row[key] = clip(key, value) if type(value) is str else value
+    return row
 
 
 CHECKED_EVENT_TYPES = frozenset({"flow", "dns", "http", "tls", "fileinfo"})

@@ -144,9 +144,10 @@ def search_attributes_sync(
     *,
     to_ids_only: bool = False,
     limit: int = 100,
+    connection: tuple[PyMISP, _ErrorRecorder] | None = None,
 ) -> list[MispAttribute]:
-    """Blocking body of `search_misp_attributes` (also used by the reputation checks)."""
-    client, recorder = connect(misp)
+    """Blocking body of `search_misp_attributes`; pass a `connect()` result to search many values."""
+    client, recorder = connection or connect(misp)
     with _calls(misp, recorder):
         answer = client.search(
             controller="attributes",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 from prefect import task
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from blocks.misp import MispServer
 from tasks._common import run_logger
-from tasks.misp import MispAttribute, lookup_iocs_in_db, misp_db_engine, search_attributes_sync
+from tasks.misp import MispAttribute, connect, lookup_iocs_in_db, misp_db_engine, search_attributes_sync
 
 IndicatorKind = Literal["ip", "domain", "md5", "sha1", "sha256"]
 
@@ -67,10 +67,14 @@ def ioc_lookup(misp: MispServer) -> Callable[[Sequence[str]], Mapping[str, list[
         engine = misp_db_engine(misp)
         return lambda values: lookup_iocs_in_db(engine, values)
 
+    connection: list[Any] = []  # connected on first use, then reused: pymisp's handshake costs 3 calls
+
     def by_rest(values: Sequence[str]) -> Mapping[str, list[MispAttribute]]:
+        if not connection:
+            connection.append(connect(misp))
         hits: dict[str, list[MispAttribute]] = {}
         for value in dict.fromkeys(values):
-            found = search_attributes_sync(misp, value, to_ids_only=True)
+            found = search_attributes_sync(misp, value, to_ids_only=True, connection=connection[0])
             if found:
                 hits[value] = found
         return hits

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from pytest_httpserver import HTTPServer
 
 from blocks.misp import MispServer
-from tasks.reputation import check_reputation, normalize_indicator
+from tasks.reputation import check_reputation, ioc_lookup, normalize_indicator
 from tests.tasks.test_misp import ATTRIBUTE, KEY, MISP_SCHEMA, misp_block, serve_misp_handshake
 
 
@@ -83,3 +83,19 @@ async def test_with_a_database_url_reputation_is_answered_from_misp_db(mariadb_d
 
     assert (listed.verdict, listed.events) == ("malicious", ["Loader"])
     assert unlisted.verdict == "unknown"
+
+
+def test_the_rest_lookup_for_ingest_connects_once_and_searches_each_value(httpserver: HTTPServer) -> None:
+    serve_misp_handshake(httpserver)
+    httpserver.expect_request("/attributes/restSearch").respond_with_json(
+        {"response": {"Attribute": [ATTRIBUTE]}}
+    )
+    lookup = ioc_lookup(misp_block(httpserver))
+
+    first = lookup(["203.0.113.5", "203.0.113.5", "evil.example.com"])
+    second = lookup(["198.51.100.7"])
+
+    assert sorted(first) == ["203.0.113.5", "evil.example.com"] and list(second) == ["198.51.100.7"]
+    paths = [r.path for r, _ in httpserver.log]
+    assert paths.count("/users/view/me") == 1
+    assert paths.count("/attributes/restSearch") == 3
