@@ -253,7 +253,22 @@ def measure_native(server: LocalPrefectServer, n: int) -> list[float]:
             )
         ],
     ).create()
-    time.sleep(2)  # the triggers service loads automations periodically
+    # The triggers service picks new automations up periodically: measure only once a probe
+    # event has started a run, so the figures are the path's latency, not its warm-up.
+    probe_deadline = time.monotonic() + 120
+    while time.monotonic() < probe_deadline:
+        probe = f"probe-{uuid.uuid4()}"
+        emit_event(
+            event="alertflow.alert.created",
+            resource={"prefect.resource.id": f"alertflow.alert.{probe}"},
+            payload={"alert_uuid": probe},
+        )
+        time.sleep(2)
+        if any(
+            r["parameters"].get("alert_uuid") == probe
+            for r in flow_runs(server.api_url, deployment_id).values()
+        ):
+            break
     emitted: dict[str, float] = {}
     for _ in range(n):
         alert_uuid = str(uuid.uuid4())
