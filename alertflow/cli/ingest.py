@@ -25,7 +25,7 @@ from ingest.policy import load_policy
 from ingest.policy_source import DatabasePolicy, FilePolicy
 from ingest.response import ResponseHook
 from ingest.sources.file import FileSource, checkpoint_key
-from ingest.worker import PolicyProvider, Source, Worker, WorkerStats
+from ingest.worker import Enricher, PolicyProvider, Source, Worker, WorkerStats
 
 log = logging.getLogger("alertflow.ingest")
 
@@ -52,6 +52,12 @@ def ingest(
     max_body_bytes: int = typer.Option(
         10 * 1024 * 1024, min=1, help="Largest HTTP body accepted (413 beyond)."
     ),
+    misp_block: str = typer.Option(
+        None, help="Check IPs, domains and file hashes against this MISP block (IOC alerts, source MISP)."
+    ),
+    ioc_severity: int = typer.Option(
+        2, min=0, max=3, help="Severity of MISP IOC alerts (0 Info .. 3 Critical)."
+    ),
     dispatch: bool = typer.Option(
         True, help="Also run the outbox dispatcher (playbooks, incidents, notifications) in this process."
     ),
@@ -64,6 +70,7 @@ def ingest(
         sources = [_build_source(spec, engine, settings, prefetch, max_body_bytes) for spec in source]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
+    enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
     if dispatch and not prefect_api_configured():
         log.warning(
             "PREFECT_API_URL is not set: response actions wait in the outbox for `alertflow dispatch`"
@@ -79,6 +86,7 @@ def ingest(
         batch_size,
         batch_wait,
         batch_hooks=[ResponseHook()],
+        enrichers=enrichers,
         on_commit=dispatcher.wake if dispatcher is not None else None,
     )
     _stop_on_signals(worker)
@@ -110,6 +118,12 @@ def ingest_file(
     ),
     source: str = typer.Option("auto", help="auto | wazuh | suricata | falco | modsecurity | generic"),
     batch_size: int = typer.Option(1000, min=1, help="Events per transaction at most."),
+    misp_block: str = typer.Option(
+        None, help="Check IPs, domains and file hashes against this MISP block (IOC alerts, source MISP)."
+    ),
+    ioc_severity: int = typer.Option(
+        2, min=0, max=3, help="Severity of MISP IOC alerts (0 Info .. 3 Critical)."
+    ),
     respond: bool = typer.Option(
         False, help="Apply response profiles to the imported alerts (`alertflow dispatch` performs them)."
     ),
@@ -118,6 +132,7 @@ def ingest_file(
     settings = get_settings()
     _configure_logging(settings)
     engine = _engine(settings)
+    enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
     sources: list[Source] = [FileSource(p, follow=False, source=source, max_lines=batch_size) for p in paths]
     total = sum(p.stat().st_size for p in paths)
     console = Console(stderr=True)
@@ -136,7 +151,16 @@ def ingest_file(
 
         hooks = [ResponseHook()] if respond else []
         worker = _worker(
-            engine, settings, node, policy, sources, batch_size, 0.05, on_commit=advance, batch_hooks=hooks
+            engine,
+            settings,
+            node,
+            policy,
+            sources,
+            batch_size,
+            0.05,
+            on_commit=advance,
+            batch_hooks=hooks,
+            enrichers=enrichers,
         )
         _stop_on_signals(worker)
         worker.start()
@@ -157,6 +181,7 @@ def ingest_file(
         ("modified", c["modified"]),
         ("aggregated", c["aggregated"]),
         ("observations (not alerts)", c["observed"]),
+        ("MISP IOC alerts", c["enriched"]),
         ("dead-lettered", stats.dead_lettered),
     ]
     for label, value in rows:
@@ -164,6 +189,18 @@ def ingest_file(
     if stats.abandoned:
         typer.echo(f"{stats.abandoned} lines were not stored (interrupted); run the import again", err=True)
         raise typer.Exit(1)
+
+
+def _enrichers(misp_block: str | None, node: str, severity: int) -> list[Enricher]:
+    if not misp_block:
+        return []
+    from alertflow.ioc import misp_ioc_enricher
+
+    try:
+        return [misp_ioc_enricher(misp_block, node=node, severity=severity)]
+    except ValueError as exc:
+        typer.echo(f"cannot use MISP block {misp_block!r}: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _worker(
