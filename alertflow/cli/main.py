@@ -6,6 +6,7 @@ import typer
 
 from alertflow import __version__
 from alertflow.cli import config, db
+from alertflow.cli.up import up
 
 app = typer.Typer(
     name="alertflow",
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
+app.command("up")(up)
 
 
 @app.command()

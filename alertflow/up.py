@@ -1,0 +1,339 @@
+"""`alertflow up`: the whole product on one machine, as child processes of one supervisor.
+
+Order of start: the alert store is migrated; a local Prefect server (SQLite in the data dir,
+API auth on) starts unless PREFECT_API_URL points to one; block types are registered; all
+deployments are served; the ingest worker and the dispatcher start. Stop (Ctrl-C or SIGTERM)
+goes in reverse so the ingest worker drains before anything it feeds goes away.
+
+While up, the supervisor skips auto-scheduled runs that are more than `late_grace_s` late
+(see `alertflow.late_runs`): the embedded server has Prefect's late-runs service off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alertflow.late_runs import skip_late_runs
+from alertflow.local_prefect import LocalPrefectServer
+from alertflow.prefect_api import PrefectApi
+from alertflow.settings import Settings
+from alertmodel import migrate
+from alertmodel.errors import AlertflowError, ConfigurationError, IntegrationError
+
+AUTH_FILE = "prefect-auth"
+
+# The scheduler keeps at most this many future runs per deployment (Prefect's default is 100):
+# fewer Scheduled rows for SQLite to walk; a short-interval schedule still has runs ahead.
+EMBEDDED_SCHEDULER_ENV = {"PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "10"}
+
+
+class UpSettings(BaseSettings):
+    """Ports and limits of `alertflow up` (environment: ALERTFLOW_UP_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="ALERTFLOW_UP_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="Address every listener binds to.")
+    prefect_port: int = Field(default=4200, ge=1, le=65535, description="Port of the local Prefect server.")
+    ui: bool = Field(default=True, description="Serve the Prefect UI from the local server.")
+    serve_limit: int = Field(default=4, ge=1, le=32, description="Flow runs executing at once.")
+    late_grace_s: float = Field(
+        default=900, gt=0, description="An auto-scheduled run this late (s) is skipped as Missed."
+    )
+    late_check_s: float = Field(default=15, gt=0, description="How often late runs are looked for (s).")
+    ready_timeout_s: float = Field(default=120, gt=0, description="Give up starting after this long (s).")
+
+
+def ensure_auth_string(data_dir: Path) -> str:
+    """The `user:password` of the local Prefect API, created once, kept with mode 0600."""
+    path = data_dir / AUTH_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigurationError(
+                f"{path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
+            ) from None
+        value = path.read_text(encoding="utf-8").strip()
+        if ":" not in value:
+            raise ConfigurationError(f"{path} must hold user:password on one line") from None
+        return value
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        value = f"alertflow:{secrets.token_urlsafe(24)}"
+        handle.write(value + "\n")
+    return value
+
+
+@dataclass
+class Child:
+    """A long-running child process in its own process group, logging to a file."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    stop_timeout_s: float = 20
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def exited(self) -> int | None:
+        """The exit code once the process has ended, else None."""
+        return None if self.process is None else self.process.poll()
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL what is left after `stop_timeout_s`."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(self.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        # Flow-run subprocesses of a served runner share its group: leave none behind.
+        _signal_group(self.process.pid, signal.SIGKILL)
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+@dataclass
+class Stack:
+    """Everything `alertflow up` runs; `start()`, then `supervise(stop)`, then `stop()`."""
+
+    settings: Settings
+    up: UpSettings
+    echo: Callable[[str], None] = print
+    server: LocalPrefectServer | None = None
+    api_url: str = ""
+    auth_string: str | None = None
+    children: list[Child] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir.expanduser().resolve()
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def client_env(self) -> dict[str, str]:
+        """The environment of every child: this one plus where Prefect is and how to log in."""
+        env = {**os.environ, "ALERTFLOW_DATA_DIR": str(self.data_dir), "PREFECT_API_URL": self.api_url}
+        env["PREFECT_HOME"] = str(self.data_dir / "prefect")
+        env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        if self.auth_string:
+            env["PREFECT_API_AUTH_STRING"] = self.auth_string
+        else:
+            env.pop("PREFECT_API_AUTH_STRING", None)
+        return env
+
+    def api(self) -> PrefectApi:
+        return PrefectApi(self.api_url, self.auth_string)
+
+    def start(self) -> None:
+        """Start every part and wait until each is ready; on any failure stop what started."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        deadline = time.monotonic() + self.up.ready_timeout_s
+        migrate.upgrade(self.settings.resolved_database_url)
+        self._start_prefect(deadline)
+        self._register_block_types()
+        self._start_child(
+            "serve",
+            [sys.executable, "-m", "deployments.serve", "--limit", str(self.up.serve_limit)],
+            {"PREFECT_RUNNER_POLL_FREQUENCY": "1"},
+        )
+        self._wait_for_deployments(deadline)
+
+    def _start_prefect(self, deadline: float) -> None:
+        external = os.environ.get("PREFECT_API_URL")
+        if external:
+            self.api_url = external.rstrip("/")
+            self.auth_string = os.environ.get("PREFECT_API_AUTH_STRING") or None
+            with self.api() as api:
+                if not api.healthy():
+                    raise IntegrationError(f"PREFECT_API_URL={self.api_url} does not answer /health")
+            self.echo(f"using the Prefect server at {self.api_url}")
+            return
+        self.auth_string = ensure_auth_string(self.data_dir)
+        self.server = LocalPrefectServer(
+            home=self.data_dir / "prefect",
+            port=self.up.prefect_port,
+            host=self.up.host,
+            auth_string=self.auth_string,
+            ui=self.up.ui,
+            extra_env=EMBEDDED_SCHEDULER_ENV,
+        )
+        self.echo(f"starting the Prefect server on {self.server.api_url} (log: {self.server.log_path})")
+        self.server.start(timeout_s=max(deadline - time.monotonic(), 1))
+        self.api_url = self.server.api_url
+
+    def _register_block_types(self) -> None:
+        """Register the project's block types (`alertflow blocks register`) once it has a blocks CLI."""
+        try:
+            from alertflow.cli import blocks as _blocks_cli  # noqa: F401
+        except ImportError:
+            self.echo("block types: none defined in this installation yet")
+            return
+        log = self.log_dir / "blocks-register.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            result = subprocess.run(
+                [sys.executable, "-m", "alertflow", "blocks", "register"],
+                env=self.client_env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise IntegrationError(f"`alertflow blocks register` exited {result.returncode}; see {log}")
+
+    def _start_child(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> Child:
+        child = Child(name, argv, {**self.client_env(), **(extra_env or {})}, self.log_dir / f"{name}.log")
+        child.start()
+        self.children.append(child)
+        return child
+
+    def _wait_for_deployments(self, deadline: float) -> None:
+        """Ready when the runner has registered every deployment of the catalog."""
+        from deployments.catalog import all_deployments  # the catalog imports Prefect: only here
+
+        expected = {f"{d.flow_name}/{d.name}" for d in all_deployments()}
+        with self.api() as api:
+            while True:
+                self._check_children()
+                if expected <= api.deployment_names() or self.stopping.is_set():
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"deployments not served after {self.up.ready_timeout_s:.0f}s; "
+                        f"see {self.log_dir / 'serve.log'}"
+                    )
+                time.sleep(0.5)
+
+    def _check_children(self) -> None:
+        for child in self.children:
+            code = child.exited()
+            if code is not None:
+                raise AlertflowError(
+                    f"{child.name} exited with {code}; last lines of {child.log_path}:\n{child.log_tail()}"
+                )
+
+    def banner(self) -> str:
+        """Where everything is."""
+        ui = self.api_url.removesuffix("/api")
+        lines = [f"alertflow is up (ready in {time.monotonic() - self.started_at:.1f} s)"]
+        if self.server is not None and self.up.ui:
+            lines.append(f"  Prefect UI:   {ui}  (login: the user:password in {self.data_dir / AUTH_FILE})")
+        lines.append(f"  Prefect API:  {self.api_url}")
+        lines.append(f"  alert store:  {_mask(self.settings)}")
+        lines.append(f"  logs:         {self.log_dir}")
+        lines.append("Ctrl-C stops everything.")
+        return "\n".join(lines)
+
+    def supervise(self, stop: threading.Event) -> None:
+        """Until `stop` is set: watch the children and skip late scheduled runs."""
+        next_late_check = 0.0
+        with self.api() as api:
+            while not stop.wait(0.5):
+                self._check_children()
+                if self.server is not None and self.server.process and self.server.process.poll() is not None:
+                    raise AlertflowError(f"the Prefect server exited; see {self.server.log_path}")
+                if time.monotonic() >= next_late_check:
+                    next_late_check = time.monotonic() + self.up.late_check_s
+                    self._skip_late_runs(api)
+
+    def _skip_late_runs(self, api: PrefectApi) -> None:
+        try:
+            skipped = skip_late_runs(
+                api, now=datetime.now(UTC), grace=timedelta(seconds=self.up.late_grace_s)
+            )
+        except IntegrationError as exc:  # the server may be briefly busy; try again next round
+            self.echo(f"late-run check failed: {exc}")
+            return
+        if skipped:
+            self.echo(f"skipped {len(skipped)} late scheduled run(s) as Missed")
+
+    def stop(self) -> None:
+        """Stop the children in reverse start order, then the Prefect server."""
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        if self.server is not None:
+            self.server.stop()
+
+
+def _mask(settings: Settings) -> str:
+    from alertflow.settings import mask_url
+
+    return mask_url(settings.resolved_database_url)
+
+
+def run(settings: Settings, up: UpSettings, echo: Callable[[str], None] = print) -> int:
+    """Start, print where things are, supervise until SIGINT/SIGTERM, stop; the exit code."""
+    stack = Stack(settings, up, echo)
+    stop = stack.stopping
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stack.start()
+        if stop.is_set():
+            return 0
+        echo(stack.banner())
+        stack.supervise(stop)
+        echo("stopping alertflow ...")
+        return 0
+    except AlertflowError as exc:
+        echo(f"alertflow up failed: {exc}")
+        return 1
+    except (TimeoutError, RuntimeError) as exc:  # the Prefect server or the runner did not start
+        echo(f"alertflow up failed: {exc}")
+        return 1
+    finally:
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        echo("alertflow stopped")

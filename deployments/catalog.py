@@ -1,0 +1,76 @@
+"""Every deployment alertflow serves, covering the five Alertflex run modes.
+
+| run mode | how |
+|---|---|
+| recurring schedule | `alert-digest/daily` (cron) |
+| one-time schedule | `alert-digest/new-year` (RRule COUNT=1) |
+| REST | any deployment: `POST /api/deployments/{id}/create_flow_run` (README) |
+| response-profile action | a profile's `playbook` action names e.g. `yaml-playbook/demo-contain` |
+| manual | Prefect UI "Run", `prefect deployment run NAME`, `alertflow playbook run FILE` |
+
+`prefect.yaml` declares the same deployments for work pools (docker-compose); a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
+
+from alertmodel.errors import ConfigurationError
+from deployments.schedules import one_time, recurring_cron
+from flows.alert_digest import alert_digest
+from flows.playbook_spec import PlaybookSpec, load_playbook
+from flows.yaml_playbook import yaml_playbook
+
+log = logging.getLogger(__name__)
+
+BUNDLED_PLAYBOOKS = Path(__file__).resolve().parent.parent / "flows" / "playbooks"
+NEW_YEAR = datetime(2027, 1, 1, 6, 0, tzinfo=UTC)
+
+
+def bundled_playbooks(directory: Path = BUNDLED_PLAYBOOKS) -> list[PlaybookSpec]:
+    """The YAML playbooks shipped with alertflow whose job types are all installed."""
+    specs = []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            specs.append(load_playbook(path))
+        except ConfigurationError as exc:
+            log.warning("not deploying %s: %s", path.name, exc)
+    return specs
+
+
+def yaml_playbook_deployment(spec: PlaybookSpec) -> RunnerDeployment:
+    """A deployment `yaml-playbook/<name>` running that playbook; the alert and params come per run."""
+    return yaml_playbook.to_deployment(
+        name=spec.name,
+        parameters={"playbook": spec.model_dump(mode="json")},
+        description=spec.description or f"YAML playbook {spec.name}",
+        tags=["yaml-playbook"],
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+def all_deployments() -> list[RunnerDeployment]:
+    """The deployments `alertflow up` serves."""
+    deployments = [
+        alert_digest.to_deployment(
+            name="daily",
+            schedules=[recurring_cron("0 7 * * *")],
+            description="Recurring: yesterday's alerts by source and severity, every day at 07:00 UTC.",
+            tags=["recurring"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        alert_digest.to_deployment(
+            name="new-year",
+            schedules=[one_time(NEW_YEAR, parameters={"hours": 24 * 365})],
+            description="One-time: the year's alert digest, once, on 2027-01-01 06:00 UTC.",
+            tags=["one-time"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+    ]
+    deployments += [yaml_playbook_deployment(spec) for spec in bundled_playbooks()]
+    return deployments
