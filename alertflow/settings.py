@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         "mysql+pymysql://user:pass@host:3306/db for MariaDB/MySQL.",
     )
     log_level: str = Field(default="INFO", description="Python logging level name.")
+    ingest_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token the ingest worker's HTTP endpoint (POST /ingest) requires; "
+        "the endpoint refuses to start without one.",
+    )
+    node: str = Field(default="local", description="Name of the collector node this worker ingests for.")
 
     @field_validator("log_level")
     @classmethod

@@ -7,7 +7,7 @@ migrations compare against.
 from alertmodel.alert import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF, Alert, AlertBase, AlertRead
 from alertmodel.catalog import Category, CategoryProfile, Node
 from alertmodel.incident import INCIDENT_STATES, Incident, IncidentEvent
-from alertmodel.intake import DeadLetter, FilterPolicy
+from alertmodel.intake import DeadLetter, FilterPolicy, SourceCheckpoint
 from alertmodel.response import OUTBOX_STATES, Outbox, PlaybookRun, ResponseProfile
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "Outbox",
     "PlaybookRun",
     "ResponseProfile",
+    "SourceCheckpoint",
 ]

@@ -1,11 +1,11 @@
-"""What the ingest side keeps besides alerts: filter policy versions and dead letters."""
+"""What the ingest side keeps besides alerts: filter policy versions, dead letters, source checkpoints."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from alertmodel.catalog import UTF8MB4
@@ -38,3 +38,20 @@ class DeadLetter(SQLModel, table=True):
     raw: bytes = Field(sa_type=RawBytes)
     reason: str = Field(max_length=1024)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class SourceCheckpoint(SQLModel, table=True):
+    """How far a file source has been stored: file identity and the byte offset after the last stored line.
+
+    Written in the same transaction as the batch it covers, so it never runs ahead of the data.
+    """
+
+    __tablename__ = "checkpoint"
+    __table_args__ = (UTF8MB4,)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    source_key: str = Field(max_length=512, unique=True, description="e.g. file:/var/log/suricata/eve.json")
+    device: int = Field(sa_type=BigInteger)
+    inode: int = Field(sa_type=BigInteger)
+    offset: int = Field(sa_type=BigInteger)
+    updated: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

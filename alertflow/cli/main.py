@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from alertflow import __version__
-from alertflow.cli import config, db
+from alertflow.cli import config, db, ingest, policy, replay
 from alertflow.cli.up import up
 
 app = typer.Typer(
@@ -17,6 +17,9 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.command("up")(up)
+app.add_typer(policy.app, name="policy")
+app.command("replay")(replay.replay)
+ingest.register(app)
 
 
 @app.command()

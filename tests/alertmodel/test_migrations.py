@@ -20,6 +20,7 @@ TABLES = {
     "outbox",
     "playbook_run",
     "node",
+    "checkpoint",
 }
 
 
@@ -35,7 +36,7 @@ def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
     assert migrate.current(database_url) is None
     migrate.upgrade(database_url)
     assert _tables(database_url) == TABLES
-    assert migrate.current(database_url) == "0001"
+    assert migrate.current(database_url) == "issue5_checkpoint"
 
 
 def test_migrations_match_the_models_exactly(migrated_url: str) -> None:

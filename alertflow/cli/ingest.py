@@ -1,0 +1,222 @@
+"""`alertflow ingest` (the long-running worker) and `alertflow ingest-file` (a one-shot import)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from sqlalchemy import Engine
+
+from alertflow.settings import Settings, get_settings, mask_url
+from alertmodel import migrate
+from alertmodel.engine import make_engine
+from alertmodel.errors import ConfigurationError
+from ingest.checkpoint import load_position
+from ingest.core import IngestCore
+from ingest.policy import load_policy
+from ingest.policy_source import DatabasePolicy, FilePolicy
+from ingest.sources.file import FileSource, checkpoint_key
+from ingest.sources.http import HttpSource
+from ingest.sources.stomp import StompSource, parse_stomp_url
+from ingest.worker import PolicyProvider, Source, Worker, WorkerStats
+
+log = logging.getLogger("alertflow.ingest")
+
+SOURCE_HELP = "file:PATH | stomp://HOST:PORT/queue/NAME | http://HOST:PORT (repeatable)"
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ingest` and `ingest-file` to the root command."""
+    app.command("ingest")(ingest)
+    app.command("ingest-file")(ingest_file)
+
+
+def ingest(
+    source: list[str] = typer.Option(..., "--source", "-s", help=SOURCE_HELP),
+    node: str = typer.Option(
+        None, help="Collector node (its active policy applies); default ALERTFLOW_NODE."
+    ),
+    policy: Path = typer.Option(
+        None, help="Policy file instead of the node's active version in the database."
+    ),
+    batch_size: int = typer.Option(1000, min=1, help="Events per transaction at most."),
+    batch_wait: float = typer.Option(0.25, min=0.0, help="Seconds a batch waits to fill up."),
+    prefetch: int = typer.Option(1000, min=1, help="Unacknowledged STOMP messages per queue at most."),
+    max_body_bytes: int = typer.Option(
+        10 * 1024 * 1024, min=1, help="Largest HTTP body accepted (413 beyond)."
+    ),
+) -> None:
+    """Run the ingest worker until Ctrl-C / SIGTERM, then store and ack what is in flight and exit."""
+    settings = get_settings()
+    _configure_logging(settings)
+    engine = _engine(settings)
+    try:
+        sources = [_build_source(spec, engine, settings, prefetch, max_body_bytes) for spec in source]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--source") from None
+    worker = _worker(engine, settings, node, policy, sources, batch_size, batch_wait)
+    _stop_on_signals(worker)
+    worker.start()
+    last_report = time.monotonic()
+    while not worker.wait(0.5):
+        if time.monotonic() - last_report >= 30:
+            last_report = time.monotonic()
+            log.info("%s", _summary_line(worker.stats))
+    log.info("stopped: %s", _summary_line(worker.stats))
+    engine.dispose()
+    if worker.stats.abandoned:
+        raise typer.Exit(1)
+
+
+def ingest_file(
+    paths: list[Path] = typer.Argument(
+        ..., exists=True, dir_okay=False, readable=True, help="JSON-lines files."
+    ),
+    node: str = typer.Option(
+        None, help="Collector node (its active policy applies); default ALERTFLOW_NODE."
+    ),
+    policy: Path = typer.Option(
+        None, help="Policy file instead of the node's active version in the database."
+    ),
+    source: str = typer.Option("auto", help="auto | wazuh | suricata | falco | modsecurity | generic"),
+    batch_size: int = typer.Option(1000, min=1, help="Events per transaction at most."),
+) -> None:
+    """Import files once (already-stored events are skipped), with a progress bar and a summary."""
+    settings = get_settings()
+    _configure_logging(settings)
+    engine = _engine(settings)
+    sources: list[Source] = [FileSource(p, follow=False, source=source, max_lines=batch_size) for p in paths]
+    total = sum(p.stat().st_size for p in paths)
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("importing", total=total)
+
+        def advance(stats: WorkerStats) -> None:
+            progress.update(task, completed=min(stats.bytes_committed, total))
+
+        worker = _worker(engine, settings, node, policy, sources, batch_size, 0.05, on_commit=advance)
+        _stop_on_signals(worker)
+        worker.start()
+        while not worker.wait(0.2):
+            pass
+    engine.dispose()
+    stats = worker.stats
+    c = stats.counts
+    rows = [
+        ("read", c["read"]),
+        ("emitted", c["emitted"]),
+        ("stored", stats.stored),
+        ("already stored", stats.duplicates),
+        ("dropped by threshold", c["dropped_threshold"]),
+        ("dropped by home_net", c["dropped_home_net"]),
+        ("dropped by white list", c["dropped_white_list"]),
+        ("dropped by suppress", c["dropped_suppress"]),
+        ("modified", c["modified"]),
+        ("aggregated", c["aggregated"]),
+        ("observations (not alerts)", c["observed"]),
+        ("dead-lettered", stats.dead_lettered),
+    ]
+    for label, value in rows:
+        typer.echo(f"{label:>26}: {value}", err=True)
+    if stats.abandoned:
+        typer.echo(f"{stats.abandoned} lines were not stored (interrupted); run the import again", err=True)
+        raise typer.Exit(1)
+
+
+def _worker(
+    engine: Engine,
+    settings: Settings,
+    node: str | None,
+    policy: Path | None,
+    sources: list[Source],
+    batch_size: int,
+    batch_wait: float,
+    **kwargs: object,
+) -> Worker:
+    node = node or settings.node
+    provider: PolicyProvider
+    if policy is not None:
+        try:
+            load_policy(policy)  # refuse a broken file now, with its errors, rather than in a thread
+        except ConfigurationError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+        provider = FilePolicy(policy)
+    else:
+        provider = DatabasePolicy(engine, node)
+    return Worker(
+        engine,
+        IngestCore(node=node),
+        sources,
+        batch_size=batch_size,
+        batch_wait_s=batch_wait,
+        policy=provider,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _build_source(
+    spec: str, engine: Engine, settings: Settings, prefetch: int, max_body_bytes: int
+) -> Source:
+    if spec.startswith("file:"):
+        path = Path(spec.removeprefix("file:")).expanduser()
+        with engine.connect() as conn:
+            position = load_position(conn, checkpoint_key(path))
+        return FileSource(path, position=position)
+    if spec.startswith("stomp://"):
+        host, port, destination = parse_stomp_url(spec)
+        return StompSource(host, port, destination, prefetch=prefetch)
+    if spec.startswith("http://"):
+        parts = urlsplit(spec)
+        if not parts.hostname or not parts.port:
+            raise ValueError(f"expected http://HOST:PORT, got {spec!r}")
+        if settings.ingest_token is None:
+            raise ValueError("the HTTP source needs a bearer token: set ALERTFLOW_INGEST_TOKEN")
+        return HttpSource(
+            parts.hostname, parts.port, token=settings.ingest_token, max_body_bytes=max_body_bytes
+        )
+    raise ValueError(f"unknown source {spec!r}; expected {SOURCE_HELP}")
+
+
+def _engine(settings: Settings) -> Engine:
+    url = settings.resolved_database_url
+    if migrate.current(url) is None:
+        typer.echo(f"{mask_url(url)} has no alertflow schema; run `alertflow db upgrade` first", err=True)
+        raise typer.Exit(2)
+    return make_engine(url)
+
+
+def _stop_on_signals(worker: Worker) -> None:
+    def stop(signum: int, _frame: object) -> None:
+        log.info("%s received: storing what is in flight, then exiting", signal.Signals(signum).name)
+        worker.request_stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _summary_line(stats: WorkerStats) -> str:
+    return (
+        f"{stats.counts['read']} read, {stats.stored} stored, {stats.duplicates} already stored, "
+        f"{stats.dead_lettered} dead-lettered, {stats.batches} batches, {stats.write_failures} failed writes"
+    )

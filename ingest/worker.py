@@ -1,0 +1,405 @@
+"""The ingest worker: sources → bounded inbox → decode thread (IngestCore) → writer thread → ack.
+
+Decoding and storing run in two threads so the database is kept busy while the next batch
+is decoded; between them sits a queue of at most two prepared batches, and in front of the
+decoder a byte-bounded inbox. When the database is slow or down the writer retries the same
+batch with backoff, both queues fill, and sources block: nothing is read, acked or dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
+
+from ingest.delivery import Delivery, Inbox, Outcome
+from ingest.store import Batch, BatchHook, BatchWriter, WriteResult
+
+if TYPE_CHECKING:
+    from ingest.core import CoreOutput, IngestCore
+    from ingest.policy import Policy
+
+log = logging.getLogger(__name__)
+
+Enricher = Callable[["CoreOutput"], list[dict[str, Any]]]
+"""Called before the transaction; returns extra alert rows stored in the same batch."""
+
+_PERMANENT_ATTEMPTS = 3  # a batch the database refuses for a non-transient reason this often is dead-lettered
+
+
+class Source(Protocol):
+    """Something that puts deliveries into the inbox from its own thread(s)."""
+
+    name: str
+
+    def start(self, inbox: Inbox) -> None:
+        """Begin reading; block in `inbox.put` when it is full."""
+
+    def stop_reading(self) -> None:
+        """Take no more input; acks of what was already taken must still work."""
+
+    def close(self) -> None:
+        """Release connections and threads (called after the last ack)."""
+
+    @property
+    def finished(self) -> bool:
+        """True when a finite source (a one-shot file import) has handed over all its input."""
+
+
+class PolicyProvider(Protocol):
+    """Where the active filter policy comes from (the database, or a file)."""
+
+    def poll(self) -> tuple[bool, Policy | None]:
+        """(changed, policy): whether the active policy differs from the last poll, and the policy."""
+
+
+@dataclass
+class WorkerStats:
+    """Running totals, updated by the writer thread after each commit."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    lines_committed: int = 0
+    bytes_committed: int = 0
+    write_failures: int = 0
+    last_error: str = ""
+    abandoned: int = 0
+
+
+@dataclass(slots=True)
+class _Prepared:
+    batch: Batch
+    deliveries: list[tuple[Delivery, Outcome]]
+    counts: Counter[str]
+
+
+class Worker:
+    """Runs sources into the alert store until stopped; see the module docstring for the shape."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        core: IngestCore,
+        sources: Sequence[Source],
+        *,
+        batch_size: int = 1000,
+        batch_wait_s: float = 0.25,
+        inbox_items: int | None = None,
+        inbox_bytes: int = 32 * 1024 * 1024,
+        batch_hooks: Sequence[BatchHook] = (),
+        enrichers: Sequence[Enricher] = (),
+        policy: PolicyProvider | None = None,
+        policy_poll_s: float = 5.0,
+        retry_initial_s: float = 0.1,
+        retry_max_s: float = 5.0,
+        drain_timeout_s: float = 30.0,
+        on_commit: Callable[[WorkerStats], None] | None = None,
+    ) -> None:
+        self.core = core
+        self.sources = list(sources)
+        self.batch_size = batch_size
+        self.batch_wait_s = batch_wait_s
+        self.inbox = Inbox(max_items=inbox_items or 2 * batch_size, max_bytes=inbox_bytes)
+        self.writer = BatchWriter(engine, batch_hooks=batch_hooks)
+        self.enrichers = tuple(enrichers)
+        self.policy = policy
+        self.policy_poll_s = policy_poll_s
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.drain_timeout_s = drain_timeout_s
+        self.on_commit = on_commit
+        self.stats = WorkerStats()
+        self._prepared: queue.Queue[_Prepared | None] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._give_up = threading.Event()  # the drain deadline passed: abandon what is not stored
+        self._done = threading.Event()
+        self._pending_policy: list[Policy | None] = []
+        self._threads: list[threading.Thread] = []
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the decode, write and policy threads, then the sources."""
+        if self._started:
+            raise RuntimeError("a Worker starts once")
+        self._started = True
+        self._threads = [
+            threading.Thread(target=self._decode_loop, name="ingest-decode", daemon=True),
+            threading.Thread(target=self._write_loop, name="ingest-write", daemon=True),
+            threading.Thread(target=self._supervise, name="ingest-supervise", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        for source in self.sources:
+            source.start(self.inbox)
+
+    def request_stop(self) -> None:
+        """Ask the worker to stop: read nothing more, store and ack what is in flight. Signal-safe."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the worker has drained and closed its sources; False on timeout."""
+        return self._done.wait(timeout)
+
+    def run(self) -> WorkerStats:
+        """Start, then run until `request_stop()` or until every (finite) source is finished."""
+        self.start()
+        while not self._done.wait(0.2):
+            pass
+        return self.stats
+
+    def set_policy(self, policy: Policy | None) -> None:
+        """Swap the filter policy; applied between two batches by the decode thread."""
+        self._pending_policy.append(policy)
+
+    # -- threads -----------------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        """Polls the policy, notices finished sources and runs the stop sequence."""
+        next_poll = time.monotonic() + self.policy_poll_s
+        while not self._stop.wait(0.1):
+            if self.sources and all(s.finished for s in self.sources):
+                self._stop.set()
+                break
+            if self.policy is not None and time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + self.policy_poll_s
+                self._poll_policy()
+        for source in self.sources:
+            source.stop_reading()
+        self.inbox.close()
+        self._threads[1].join(self.drain_timeout_s)
+        if self._threads[1].is_alive():
+            self._give_up.set()
+            log.error(
+                "could not store the in-flight batches within %.0f s; they stay unacknowledged "
+                "and will be delivered again",
+                self.drain_timeout_s,
+            )
+        for thread in self._threads[:2]:
+            thread.join()
+        self._abandon_leftovers()
+        for source in self.sources:
+            try:
+                source.close()
+            except Exception:  # closing one source must not keep the others open
+                log.exception("closing source %s failed", source.name)
+        self._done.set()
+
+    def _decode_loop(self) -> None:
+        if self.policy is not None:
+            self._load_initial_policy()
+        while True:
+            first = self.inbox.get(timeout=0.1)
+            if first is None:
+                if self.inbox.closed and len(self.inbox) == 0:
+                    break
+                self._apply_pending_policy()
+                continue
+            deliveries = [first]
+            events = len(first.lines)
+            deadline = time.monotonic() + self.batch_wait_s
+            while events < self.batch_size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                nxt = self.inbox.get(timeout=remaining)
+                if nxt is None:
+                    break
+                deliveries.append(nxt)
+                events += len(nxt.lines)
+            self._apply_pending_policy()
+            prepared = self._prepare(deliveries)
+            if not self._hand_over(prepared):
+                self._abandon(prepared, "the worker stopped before the database came back")
+        self._hand_over(None)
+
+    def _prepare(self, deliveries: list[Delivery]) -> _Prepared:
+        batch = Batch()
+        counts: Counter[str] = Counter()
+        outcomes: list[tuple[Delivery, Outcome]] = []
+        outputs = []
+        for delivery in deliveries:
+            out = self.core.process(delivery.lines, source=delivery.source, origin=delivery.origin)
+            outputs.append(out)
+            batch.alerts.extend(out.alerts)
+            batch.dead_letters.extend(out.dead_letters)
+            batch.new_categories.extend(out.new_categories)
+            counts.update(out.counts)
+            if delivery.position is not None:
+                batch.positions.append(delivery.position)
+            outcomes.append((delivery, Outcome(len(out.alerts), out.dead_letters)))
+        if self.enrichers:
+            merged = _merge(outputs)
+            for enrich in self.enrichers:
+                try:
+                    extra = enrich(merged)
+                except Exception:  # an enrichment outage must not stop alerts from being stored
+                    log.exception("enricher %r failed; the batch is stored without its rows", enrich)
+                    counts["enricher_failed"] += 1
+                    continue
+                batch.alerts.extend(extra)
+                counts["enriched"] += len(extra)
+        return _Prepared(batch, outcomes, counts)
+
+    def _hand_over(self, prepared: _Prepared | None) -> bool:
+        while True:
+            try:
+                self._prepared.put(prepared, timeout=0.2)
+                return True
+            except queue.Full:
+                if self._give_up.is_set():
+                    return False
+
+    def _write_loop(self) -> None:
+        while True:
+            try:
+                prepared = self._prepared.get(timeout=0.2)
+            except queue.Empty:
+                if self._give_up.is_set():
+                    break
+                continue
+            if prepared is None:
+                break
+            result = self._write_with_retry(prepared)
+            if result is None:
+                self._abandon(prepared, "the database stayed unreachable until the worker stopped")
+                continue
+            self._acknowledge(prepared, result)
+
+    def _abandon_leftovers(self) -> None:
+        while True:
+            try:
+                prepared = self._prepared.get_nowait()
+            except queue.Empty:
+                return
+            if prepared is not None:
+                self._abandon(prepared, "the worker stopped before the database came back")
+
+    def _write_with_retry(self, prepared: _Prepared) -> WriteResult | None:
+        delay = self.retry_initial_s
+        permanent_failures = 0
+        while True:
+            try:
+                return self.writer.write(prepared.batch)
+            except Exception as exc:  # the one broad catch: keep running, ack nothing, retry
+                self.stats.write_failures += 1
+                self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+                if _is_transient(exc):
+                    log.warning(
+                        "storing a batch failed (%s); retrying in %.1f s", self.stats.last_error, delay
+                    )
+                else:
+                    permanent_failures += 1
+                    log.error("the database refused a batch: %s", self.stats.last_error)
+                    if permanent_failures >= _PERMANENT_ATTEMPTS:
+                        prepared.batch = _as_dead_letters(prepared.batch, self.stats.last_error)
+                        permanent_failures = 0
+                        continue
+            if self._give_up.wait(delay):
+                return None
+            delay = min(delay * 2, self.retry_max_s)
+
+    def _acknowledge(self, prepared: _Prepared, result: WriteResult) -> None:
+        stats = self.stats
+        stats.batches += 1
+        stats.stored += result.stored
+        stats.duplicates += result.duplicates
+        stats.dead_lettered += result.dead_lettered
+        stats.counts.update(prepared.counts)
+        for delivery, outcome in prepared.deliveries:
+            stats.lines_committed += len(delivery.lines)
+            stats.bytes_committed += delivery.size
+            if delivery.on_commit is not None:
+                try:
+                    delivery.on_commit(outcome)
+                except Exception:  # a lost ack means a redelivery, which alert_uuid absorbs
+                    log.exception("acknowledging a delivery from %s failed", delivery.origin)
+        if self.on_commit is not None:
+            self.on_commit(stats)
+
+    def _abandon(self, prepared: _Prepared, reason: str) -> None:
+        for delivery, _ in prepared.deliveries:
+            self.stats.abandoned += len(delivery.lines)
+            if delivery.on_abandon is not None:
+                delivery.on_abandon(reason)
+
+    # -- policy ------------------------------------------------------------------------------
+
+    def _load_initial_policy(self) -> None:
+        """The first batch must already see the node's policy, so wait for the database if needed."""
+        delay = self.retry_initial_s
+        while not self._stop.is_set():
+            if self._poll_policy():
+                self._apply_pending_policy()
+                return
+            self._stop.wait(delay)
+            delay = min(delay * 2, self.retry_max_s)
+
+    def _poll_policy(self) -> bool:
+        assert self.policy is not None
+        try:
+            changed, policy = self.policy.poll()
+        except Exception as exc:  # a broken new version keeps the old one running
+            log.error("loading the filter policy failed, keeping the current one: %s", exc)
+            return False
+        if changed:
+            self.set_policy(policy)
+        return True
+
+    def _apply_pending_policy(self) -> None:
+        while self._pending_policy:
+            self.core.set_policy(self._pending_policy.pop(0))
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Connection loss, lock timeouts, pool exhaustion: worth retrying for as long as it takes."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError
+    )
+
+
+def _as_dead_letters(batch: Batch, reason: str) -> Batch:
+    """A batch the database keeps refusing: keep every alert as a dead letter instead of blocking."""
+    from ingest.core import DeadLetterItem
+
+    letters = [
+        DeadLetterItem(
+            source=str(a.get("source", "unknown")),
+            origin="storage",
+            raw=str(a.get("json_event", "")).encode(),
+            reason=f"the database refused the batch: {reason}",
+        )
+        for a in batch.alerts
+    ]
+    return Batch(
+        alerts=[], dead_letters=batch.dead_letters + letters, new_categories=[], positions=batch.positions
+    )
+
+
+def _merge(outputs: list[CoreOutput]) -> CoreOutput:
+    from ingest.core import CoreOutput
+
+    if len(outputs) == 1:
+        return outputs[0]
+    merged = CoreOutput(alerts=[], dead_letters=[], new_categories=[], observations=[], counts=Counter())
+    for out in outputs:
+        merged.alerts.extend(out.alerts)
+        merged.dead_letters.extend(out.dead_letters)
+        merged.new_categories.extend(out.new_categories)
+        merged.observations.extend(out.observations)
+        merged.counts.update(out.counts)
+    return merged

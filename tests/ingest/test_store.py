@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, func, select
+
+from alertmodel import Category, DeadLetter
+from alertmodel.engine import make_engine
+from ingest.checkpoint import FilePosition, load_position
+from ingest.core import DeadLetterItem, IngestCore
+from ingest.store import Batch, BatchWriter
+from tests.ingest.events import count_alerts, stored_tags, suricata_alerts
+
+
+@pytest.fixture
+def engine(migrated_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+def _batch(lines: list[bytes], core: IngestCore | None = None) -> Batch:
+    out = (core or IngestCore()).process(lines)
+    return Batch(alerts=out.alerts, dead_letters=out.dead_letters, new_categories=out.new_categories)
+
+
+def _count(engine: Engine, table: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_a_batch_stores_alerts_categories_dead_letters_and_checkpoint_together(engine: Engine) -> None:
+    batch = _batch([*suricata_alerts(3, "store"), b"{not json"])
+    batch.positions = [FilePosition("file:/x", 1, 2, 10), FilePosition("file:/x", 1, 2, 99)]
+
+    result = BatchWriter(engine).write(batch)
+
+    assert (result.stored, result.duplicates, result.dead_lettered) == (3, 0, 1)
+    assert count_alerts(engine) == (3, 3)
+    assert stored_tags(engine) == ["store-0", "store-1", "store-2"]
+    assert _count(engine, Category.__table__) == len(batch.new_categories) > 0
+    assert _count(engine, DeadLetter.__table__) == 1
+    with engine.connect() as conn:
+        assert load_position(conn, "file:/x") == FilePosition("file:/x", 1, 2, 99)
+
+
+def test_an_alert_already_stored_is_skipped_and_not_passed_to_the_hooks(engine: Engine) -> None:
+    seen: list[list[str]] = []
+
+    def hook(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        seen.append([r["alert_uuid"] for r in rows])
+
+    writer = BatchWriter(engine, batch_hooks=[hook])
+    first = _batch(suricata_alerts(2, "dup"))
+    writer.write(first)
+    again = _batch(suricata_alerts(3, "dup"))  # dup-0 and dup-1 again, dup-2 new
+    result = writer.write(again)
+
+    assert (result.stored, result.duplicates) == (1, 2)
+    assert seen[1] == [again.alerts[2]["alert_uuid"]]
+    assert count_alerts(engine) == (3, 3)
+
+
+def test_the_same_event_twice_in_one_batch_is_stored_once(engine: Engine) -> None:
+    line = suricata_alerts(1, "twice")[0]
+    result = BatchWriter(engine).write(_batch([line, line]))
+    assert (result.stored, result.duplicates) == (1, 1)
+    assert count_alerts(engine) == (1, 1)
+
+
+def test_a_failing_hook_rolls_back_alerts_dead_letters_and_checkpoint(engine: Engine) -> None:
+    def broken(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        raise RuntimeError("outbox refused")
+
+    batch = _batch([*suricata_alerts(2, "rollback"), b"]"])
+    batch.positions = [FilePosition("file:/y", 1, 2, 50)]
+    with pytest.raises(RuntimeError, match="outbox refused"):
+        BatchWriter(engine, batch_hooks=[broken]).write(batch)
+
+    assert count_alerts(engine) == (0, 0)
+    assert _count(engine, DeadLetter.__table__) == 0
+    with engine.connect() as conn:
+        assert load_position(conn, "file:/y") is None
+
+
+def test_dead_letters_keep_raw_bytes_source_origin_and_reason(engine: Engine) -> None:
+    raw = b'{"broken": \xff'
+    batch = Batch(
+        dead_letters=[DeadLetterItem(source="auto", origin="eve.json@0", raw=raw, reason="line 1: bad")]
+    )
+    BatchWriter(engine).write(batch)
+    with engine.connect() as conn:
+        row = conn.execute(select(DeadLetter.__table__)).one()
+    assert (row.raw, row.source, row.origin, row.reason) == (raw, "auto", "eve.json@0", "line 1: bad")
