@@ -8,7 +8,15 @@ from alertmodel.alert import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF, Alert, Al
 from alertmodel.catalog import Category, CategoryProfile, Node
 from alertmodel.incident import INCIDENT_STATES, Incident, IncidentEvent
 from alertmodel.intake import DeadLetter, FilterPolicy, SourceCheckpoint
-from alertmodel.response import OUTBOX_STATES, Outbox, PlaybookRun, ResponseProfile
+from alertmodel.response import (
+    OUTBOX_STATES,
+    Outbox,
+    PlaybookRun,
+    ResponseGroup,
+    ResponseProfile,
+    ResponseRate,
+    UserGroup,
+)
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -28,6 +36,9 @@ __all__ = [
     "Node",
     "Outbox",
     "PlaybookRun",
+    "ResponseGroup",
     "ResponseProfile",
+    "ResponseRate",
     "SourceCheckpoint",
+    "UserGroup",
 ]

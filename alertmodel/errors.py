@@ -5,7 +5,8 @@
     ├── NormalizationError      an event could not be decoded or mapped to the alert record
     ├── StorageError            the alert store refused or lost a write
     └── IntegrationError        an outside system (SSH host, SMTP, MISP, Prefect, ...) failed
-        └── RemoteCommandError  a command on a remote host exited non-zero
+        ├── RemoteCommandError  a command on a remote host exited non-zero
+        └── ServiceUnavailableError  it is down or overloaded (connection refused, 503): retry later
 
 Wrap library errors with ``raise ... from exc`` and put the evidence (host, status, a
 trimmed message) in the text; never a secret.
@@ -39,3 +40,10 @@ class RemoteCommandError(IntegrationError):
         super().__init__(f"command on {host} exited {exit_status}: {stderr.strip()[:500]}")
         self.host = host
         self.exit_status = exit_status
+
+
+class ServiceUnavailableError(IntegrationError):
+    """An outside system is down or overloaded (connection refused, timeout, 429/502/503/504).
+
+    Retrying later is expected to succeed, so the outbox dispatcher waits without counting an attempt.
+    """

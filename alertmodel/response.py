@@ -66,5 +66,60 @@ class PlaybookRun(SQLModel, table=True):
     deployment: str = Field(max_length=255)
     flow_run_id: str | None = Field(default=None, max_length=36, index=True)
     state: str = Field(default="pending", max_length=32)
+    group_lead: str | None = Field(
+        default=None,
+        max_length=37,
+        index=True,
+        description="alert_uuid of the group's first alert when the profile fires per group; "
+        "the run was created for that alert and this one was recorded against it.",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ResponseRate(SQLModel, table=True):
+    """Rate-limit state of one profile and key: a fixed window opened by its first firing.
+
+    Kept in the database, written in the ingest batch transaction, so a restart or a
+    second worker sees the same count.
+    """
+
+    __tablename__ = "response_rate"
+    __table_args__ = (UniqueConstraint("profile", "rate_key", name="uq_response_rate_profile_key"), UTF8MB4)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    profile: str = Field(max_length=255)
+    rate_key: str = Field(max_length=255)
+    window_start: datetime = Field(sa_type=UTCDateTime)
+    count: int = Field(default=0)
+
+
+class ResponseGroup(SQLModel, table=True):
+    """The open group of one profile and group key: its first alert fired, later ones join it."""
+
+    __tablename__ = "response_group"
+    __table_args__ = (
+        UniqueConstraint("profile", "group_key", name="uq_response_group_profile_key"),
+        UTF8MB4,
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    profile: str = Field(max_length=255)
+    group_key: str = Field(max_length=255)
+    lead_alert_uuid: str = Field(max_length=37)
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    closes_at: datetime = Field(sa_type=UTCDateTime)
+    alert_count: int = Field(default=1)
+
+
+class UserGroup(SQLModel, table=True):
+    """A group of people notified by response profiles and incidents (Alertflex user groups)."""
+
+    __tablename__ = "user_group"
+    __table_args__ = (UTF8MB4,)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    name: str = Field(max_length=255, unique=True)
+    emails: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    phones: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    slack_channel: str | None = Field(default=None, max_length=255)

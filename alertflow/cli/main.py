@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from alertflow import __version__
-from alertflow.cli import config, db, ingest, policy, replay
+from alertflow.cli import (
+    config,
+    db,
+    dispatch,
+    incident,
+    ingest,
+    outbox,
+    playbook_runs,
+    policy,
+    profiles,
+    replay,
+)
 from alertflow.cli.up import up
 
 app = typer.Typer(
@@ -17,6 +28,11 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.command("up")(up)
+app.add_typer(profiles.app, name="profiles")
+app.add_typer(outbox.app, name="outbox")
+app.add_typer(incident.app, name="incident")
+app.command("dispatch")(dispatch.dispatch)
+app.command("playbook-runs")(playbook_runs.playbook_runs)
 app.add_typer(policy.app, name="policy")
 app.command("replay")(replay.replay)
 ingest.register(app)

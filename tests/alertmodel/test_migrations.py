@@ -20,6 +20,9 @@ TABLES = {
     "outbox",
     "playbook_run",
     "node",
+    "response_rate",
+    "response_group",
+    "user_group",
     "checkpoint",
 }
 
@@ -36,7 +39,7 @@ def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
     assert migrate.current(database_url) is None
     migrate.upgrade(database_url)
     assert _tables(database_url) == TABLES
-    assert migrate.current(database_url) == "issue5_checkpoint"
+    assert migrate.current(database_url) == "issue6_response"
 
 
 def test_migrations_match_the_models_exactly(migrated_url: str) -> None:

@@ -1,0 +1,39 @@
+"""`alertflow dispatch`: run the outbox dispatcher on its own (the ingest worker also runs one)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import typer
+
+from alertflow.cli.common import open_engine
+from alertflow.dispatcher import DispatcherConfig, run_dispatcher
+from alertflow.settings import get_settings
+
+
+def dispatch(
+    concurrency: int = typer.Option(4, min=1, help="Actions performed at once (flow runs created at once)."),
+    max_attempts: int = typer.Option(8, min=1, help="Attempts before a row is marked failed."),
+    lease: float = typer.Option(300, min=1, help="Seconds a claimed row stays ours if we die."),
+    once: bool = typer.Option(False, "--once", help="Perform what is due now, then exit."),
+) -> None:
+    """Perform due outbox rows (playbook runs, incidents, notifications) until SIGINT/SIGTERM."""
+    logging.basicConfig(
+        level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = DispatcherConfig(concurrency=concurrency, max_attempts=max_attempts, lease_s=lease)
+    engine = open_engine()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        dispatcher = await run_dispatcher(engine, config, stop, until_idle=once)
+        typer.echo(
+            f"dispatched: {dispatcher.done} done, {dispatcher.failed} failed, {dispatcher.retried} retried"
+        )
+
+    asyncio.run(main())
