@@ -6,7 +6,16 @@
     ├── StorageError            the alert store refused or lost a write
     └── IntegrationError        an outside system (SSH host, SMTP, MISP, Prefect, ...) failed
         ├── RemoteCommandError  a command on a remote host exited non-zero
-        └── ServiceUnavailableError  it is down or overloaded (connection refused, 503): retry later
+        ├── FanOutError         a command failed on some of many hosts (per-host results attached)
+        ├── ChecksumMismatchError  a copied file does not hash to its source's digest
+        ├── IdsUpdateError      an IDS rule/list update failed its check or reload and was rolled back
+        ├── ServiceUnavailableError  it is down or overloaded (connection refused, 503): retry later
+        └── ServiceCallError    an API call to a product (MISP, TheHive, JIRA, Slack, ...) failed
+            ├── ServiceAuthError         401/403: the credentials were refused
+            ├── ServiceNotFoundError     404: the object or endpoint does not exist
+            ├── ServiceRateLimitedError  429 after the bounded retries    (also a ServiceUnavailableError)
+            ├── ServiceServerError       5xx after retries, or unreachable (also a ServiceUnavailableError)
+            └── ServiceTimeoutError      no answer in the configured time (also a ServiceUnavailableError)
 
 Wrap library errors with ``raise ... from exc`` and put the evidence (host, status, a
 trimmed message) in the text; never a secret.
@@ -47,3 +56,49 @@ class ServiceUnavailableError(IntegrationError):
 
     Retrying later is expected to succeed, so the outbox dispatcher waits without counting an attempt.
     """
+
+
+class ServiceCallError(IntegrationError):
+    """An API call to a product failed; the message names the product and what happened."""
+
+    def __init__(self, integration: str, what: str, *, status: int | None = None) -> None:
+        suffix = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"{integration}: {what}{suffix}")
+        self.integration = integration
+        self.status = status
+
+
+class ServiceAuthError(ServiceCallError):
+    """The product refused the configured credentials (401) or the permission (403)."""
+
+
+class ServiceNotFoundError(ServiceCallError):
+    """The product has no such object or endpoint (404)."""
+
+
+class ServiceRateLimitedError(ServiceCallError, ServiceUnavailableError):
+    """The product kept answering 429 after the bounded retries."""
+
+
+class ServiceServerError(ServiceCallError, ServiceUnavailableError):
+    """The product answered 5xx after the retries, or could not be reached at all."""
+
+
+class ServiceTimeoutError(ServiceCallError, ServiceUnavailableError):
+    """The product did not answer within the configured timeout."""
+
+
+class FanOutError(IntegrationError):
+    """A command failed on some of many hosts; `results` holds every host's outcome."""
+
+    def __init__(self, message: str, results: object) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+class ChecksumMismatchError(IntegrationError):
+    """A copied file does not hash, at its destination, to what was read from the source."""
+
+
+class IdsUpdateError(IntegrationError):
+    """A rules or IP-list update failed validation or reload on a sensor; the old file was restored."""

@@ -12,16 +12,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from alertmodel.alert import INDEF
 from alertmodel.errors import NormalizationError
-from ingest.decode import decode, strip_line
+from ingest.decode import decode
 from ingest.detect import SOURCES, detect_source
 from ingest.falco import normalize_falco
 from ingest.filtering import Aggregator, CompiledPolicy
 from ingest.generic import normalize_generic
 from ingest.modsecurity import normalize_modsecurity
 from ingest.policy import Policy
-from ingest.record import alert_uuid, clip, finish
+from ingest.record import alert_uuid, clip
 from ingest.suricata import SKIPPED_EVENT_TYPES
 from ingest.suricata import normalize_suricata as _normalize_suricata
 from ingest.wazuh import normalize_wazuh
@@ -36,7 +35,9 @@ NORMALIZERS: dict[str, Normalizer] = {
 }
 SECTION_OF = {"wazuh": "hids", "suricata": "nids", "modsecurity": "waf", "falco": "crs", "generic": None}
 """Which policy section filters each source (generic alerts have none)."""
-SOURCE_NAMES = {"wazuh": "Wazuh", "suricata": "Suricata", "falco": "Falco", "modsecurity": "ModSecurity"}
+CATEGORY_NAME_WIDTH = 512
+"""Width of `alertmodel.Category.name`; longer category names are registered cut to it."""
+_SPACE = frozenset(b" \t\r\n\f\v")
 
 
 @dataclass(slots=True)
@@ -101,76 +102,84 @@ class IngestCore:
         out = CoreOutput()
         counts = out.counts
         policy = self._compiled
+        decide = policy.decide
         agg = self._aggregator
         now = self.clock()
         now_ts = now.timestamp()
         node = self.node
+        filter_name, ref_id = policy.filter_name, policy.ref_id
         alerts = out.alerts
+        observations = out.observations
+        new_categories = out.new_categories
         seen = self._seen_categories
-        for lineno, line in enumerate(lines, first_line):
-            raw = strip_line(line)
-            if not raw.strip():
+        fixed = NORMALIZERS.get(source)
+        read = skipped = no_alert = 0
+        lineno = first_line - 1
+        for line in lines:
+            lineno += 1
+            raw = line.rstrip(b"\r\n")
+            if not raw or (raw[0] in _SPACE and not raw.strip()):
                 continue
-            counts["read"] += 1
+            read += 1
             event = decode(raw)
             if type(event) is str:
                 self._dead(out, source, origin, raw, f"line {lineno}: {event}")
                 continue
-            src = source if source != "auto" else detect_source(event)  # type: ignore[arg-type]
+            src = source if fixed is not None else detect_source(event)
             if src is None:
-                keys = ", ".join(list(event)[:8])  # type: ignore[arg-type]
+                keys = ", ".join(list(event)[:8])
                 self._dead(out, source, origin, raw, f"line {lineno}: unknown event shape (keys: {keys})")
                 continue
             if src == "suricata":
-                et = event.get("event_type")  # type: ignore[union-attr]
+                et = event.get("event_type")
                 if et != "alert":
                     if type(et) is not str:
                         self._dead(out, src, origin, raw, f"line {lineno}: suricata: missing event_type")
                     elif et in SKIPPED_EVENT_TYPES:
-                        counts["skipped"] += 1
+                        skipped += 1
                     else:
-                        counts["observed"] += 1
-                        out.observations.append({"source": "Suricata", "event_type": et, "event": event})
+                        observations.append({"source": "Suricata", "event_type": et, "event": event})
                     continue
             try:
-                drafts = NORMALIZERS[src](event)  # type: ignore[arg-type]
+                drafts = NORMALIZERS[src](event)
                 if not drafts:
-                    counts["no_alert"] += 1
+                    no_alert += 1
                     continue
                 raw_text = raw.decode()
                 section = SECTION_OF[src]
-                many = len(drafts) > 1 or src == "modsecurity"
-                emitted = []
-                for part, fields in enumerate(drafts):
-                    d = finish(fields)
+                many = src == "modsecurity"
+                for part, d in enumerate(drafts):
                     d["node_id"] = node
                     d["alert_uuid"] = alert_uuid(d["source"], node, raw, part if many else None)
                     d["json_event"] = raw_text
                     d["time_collr"] = now
-                    d["filter"] = policy.filter_name
-                    d["ref_id"] = policy.ref_id
-                    emitted.extend(policy.decide(d, section, raw_text, now_ts, agg, counts))
-                for d in emitted:
-                    cats = d.pop("_cats")
-                    del d["_level"]
-                    if d.pop("_part", None) == "aggregated":
-                        d["alert_uuid"] = alert_uuid(d["source"], node, d["alert_uuid"].encode(), -1)
-                    d["category"] = clip("category", ", ".join(cats)) if cats else INDEF
-                    for key in ("source", "type", "event", "description", "action"):
-                        d[key] = clip(key, d[key])
-                    for c in cats:
-                        pair = (d["source"], c)
-                        if pair not in seen:
-                            seen.add(pair)
-                            out.new_categories.append(pair)
-                    alerts.append(d)
+                    d["filter"] = filter_name
+                    d["ref_id"] = ref_id
+                    for a in decide(d, section, raw_text, now_ts, agg, counts):
+                        cats = a.pop("_cats")
+                        del a["_level"]
+                        if a.pop("_part", None) is not None:
+                            a["alert_uuid"] = alert_uuid(a["source"], node, a["alert_uuid"].encode(), -1)
+                        if cats:
+                            a["category"] = clip("category", ", ".join(cats))
+                            a_source = a["source"]
+                            for c in cats:
+                                pair = (a_source, c)
+                                if pair not in seen:
+                                    seen.add(pair)
+                                    new_categories.append((a_source, c[:CATEGORY_NAME_WIDTH]))
+                        alerts.append(a)
             except NormalizationError as exc:
                 self._dead(out, src, origin, raw, f"line {lineno}: {exc}")
             except Exception as exc:  # the one broad catch: one bad event never stops the stream
                 self._dead(
                     out, src, origin, raw, f"line {lineno}: {src}: unexpected {type(exc).__name__}: {exc}"
                 )
+        counts["read"] += read
         counts["emitted"] = len(alerts)
+        for key, n in (("observed", len(observations)), ("skipped", skipped), ("no_alert", no_alert)):
+            if n:
+                counts[key] = n
         return out
 
     @staticmethod

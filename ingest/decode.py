@@ -11,14 +11,8 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
 def strip_line(line: bytes) -> bytes:
-    """`line` without its trailing \\n or \\r\\n (the bytes the alert_uuid is computed from)."""
-    if line.endswith(b"\n"):
-        line = line[:-1]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-    elif line.endswith(b"\r"):
-        line = line[:-1]
-    return line
+    """`line` without its line ending, \\n, \\r\\n or stray \\r (the bytes the alert_uuid is computed from)."""
+    return line.rstrip(b"\r\n")
 
 
 def decode(raw: bytes) -> dict[str, Any] | str:
@@ -28,7 +22,13 @@ def decode(raw: bytes) -> dict[str, Any] | str:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return f"invalid JSON at byte {exc.pos}: {exc.msg}"
+        try:
+            raw.decode()
+        except UnicodeDecodeError as bad:
+            return f"invalid UTF-8 at byte {bad.start}: {bad.reason}"
+        # orjson counts characters; report bytes, which is what a reader of the raw line sees
+        text = raw.decode()
+        return f"invalid JSON at byte {len(text[: exc.pos].encode())}: {exc.msg}"
     if type(value) is not dict:
         return f"expected a JSON object, got {type(value).__name__}"
     return value

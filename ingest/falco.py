@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from alertmodel.errors import NormalizationError
-from ingest.record import port, text
+from ingest.record import TEMPLATE, W, port, text
 
 SOURCE = "Falco"
 PRIORITY_LEVELS = {
@@ -40,27 +40,29 @@ def normalize_falco(event: dict[str, Any]) -> list[dict[str, Any]]:
         of = {}
     tags = event.get("tags")
     fd_name = of.get("fd.name")
-    fields: dict[str, Any] = {
+    hostname = text(event.get("hostname"), W["agent"])
+    d = {
+        **TEMPLATE,
         "source": SOURCE,
         "type": "HOST",
-        "event": rule,
-        "description": text(event.get("output")),
-        "agent": text(event.get("hostname")),
-        "sensor": text(event.get("hostname")),
-        "location": text(event.get("source")),
-        "time_event": text(event.get("time")),
-        "container": text(of.get("container.name") or of.get("container.id")),
-        "process": text(of.get("proc.name")),
-        "user": text(of.get("user.name")),
-        "info": text(of.get("proc.cmdline")),
+        "event": text(rule, W["event"]),
+        "description": text(event.get("output"), W["description"]),
+        "agent": hostname,
+        "sensor": hostname,
+        "location": text(event.get("source"), W["location"]),
+        "time_event": text(event.get("time"), W["time_event"]),
+        "container": text(of.get("container.name") or of.get("container.id"), W["container"]),
+        "process": text(of.get("proc.name"), W["process"]),
+        "user": text(of.get("user.name"), W["user"]),
+        "info": text(of.get("proc.cmdline"), W["info"]),
         # fd.name is a path for files, "ip:port->ip:port" for sockets
-        "file": fd_name if type(fd_name) is str and fd_name.startswith("/") else "indef",
-        "srcip": text(of.get("fd.cip")),
-        "dstip": text(of.get("fd.sip")),
+        "file": text(fd_name, W["file"]) if type(fd_name) is str and fd_name.startswith("/") else "indef",
+        "srcip": text(of.get("fd.cip"), W["srcip"]),
+        "dstip": text(of.get("fd.sip"), W["dstip"]),
         "srcport": port(of.get("fd.cport")),
         "dstport": port(of.get("fd.sport")),
-        "proto": text(of.get("fd.l4proto")),
+        "proto": text(of.get("fd.l4proto"), W["proto"]),
         "_level": level,
         "_cats": [t for t in tags if type(t) is str and t] if type(tags) is list else [],
     }
-    return [fields]
+    return [d]

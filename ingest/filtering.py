@@ -15,6 +15,7 @@ from typing import Any
 
 from alertmodel.alert import INDEF
 from ingest.policy import SECTIONS, GrayEntry, Policy, Section, Selector
+from ingest.record import clip
 
 SURICATA_SEVERITY = {1: 3, 2: 2, 3: 1}
 """Suricata alert.severity (1 = worst) → severity; anything else is 0 (rule 2)."""
@@ -40,24 +41,14 @@ class _Entry:
     new_severity: int = 0
     new_category: str | None = None
     new_description: str | None = None
-
-    @property
-    def modifies(self) -> bool:
-        return any(
-            v is not None
-            for v in (
-                self.profile,
-                self.new_type,
-                self.new_source,
-                self.new_event,
-                self.new_category,
-                self.new_description,
-            )
-        ) or bool(self.new_severity)
+    modifies: bool = False
 
 
-def _opt(value: str | None) -> str | None:
-    return None if value is None or value == INDEF else value
+def _opt(value: str | None, column: str | None = None) -> str | None:
+    """None for "indef"; a value that goes into a column is cut to its width once, here."""
+    if value is None or value == INDEF:
+        return None
+    return clip(column, value) if column else value
 
 
 def _entry(pos: int, sel: Selector, section: str) -> _Entry:
@@ -70,17 +61,21 @@ def _entry(pos: int, sel: Selector, section: str) -> _Entry:
     if not isinstance(sel, GrayEntry):
         return _Entry(**common)
     r = sel.response
+    overrides = {
+        "profile": _opt(r.profile, "action"),
+        "new_type": _opt(r.new_type, "type"),
+        "new_source": _opt(r.new_source, "source"),
+        "new_event": _opt(r.new_event, "event"),
+        "new_category": _opt(r.new_category),
+        "new_description": _opt(r.new_description, "description"),
+    }
     return _Entry(
         **common,
+        **overrides,
         reproduced=sel.aggregate.reproduced,
         in_period=sel.aggregate.in_period,
-        profile=_opt(r.profile),
-        new_type=_opt(r.new_type),
-        new_source=_opt(r.new_source),
-        new_event=_opt(r.new_event),
         new_severity=r.new_severity,
-        new_category=_opt(r.new_category),
-        new_description=_opt(r.new_description),
+        modifies=r.new_severity != 0 or any(v is not None for v in overrides.values()),
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from alertmodel.alert import ALERT_TYPES
 from alertmodel.errors import NormalizationError
-from ingest.record import port, text
+from ingest.record import TEMPLATE, W, port, text
 
 _TEXT_FIELDS = (
     "description",
@@ -62,15 +62,15 @@ def normalize_generic(event: dict[str, Any]) -> list[dict[str, Any]]:
         cats = [c for c in category if type(c) is str and c]
     else:
         cats = []
-    fields: dict[str, Any] = {f: text(event.get(f)) for f in _TEXT_FIELDS}
+    fields: dict[str, Any] = {**TEMPLATE, **{f: text(event.get(f), W[f]) for f in _TEXT_FIELDS}}
     fields.update(
-        source=source,
-        event=str(ev),
+        source=text(source, W["source"]),
+        event=text(ev, W["event"]),
         type=kind if kind in ALERT_TYPES else "MISC",
         severity=severity if type(severity) is int and 0 <= severity <= 3 else 0,
         srcport=port(event.get("srcport")),
         dstport=port(event.get("dstport")),
-        time_event=text(event.get("time_event", event.get("timestamp"))),
+        time_event=text(event.get("time_event", event.get("timestamp")), W["time_event"]),
         _level=None,
         _cats=cats,
     )

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from alertmodel.errors import NormalizationError
-from ingest.record import port, text
+from ingest.record import TEMPLATE, W, port, text
 
 SOURCE = "ModSecurity"
 SEVERITY_NAMES = {
@@ -55,13 +55,16 @@ def _v3(tx: dict[str, Any]) -> list[dict[str, Any]]:
         raise NormalizationError("modsecurity: transaction.messages must be a list")
     request = tx.get("request") if type(tx.get("request")) is dict else {}
     base = {
-        "srcip": text(tx.get("client_ip")),
+        **TEMPLATE,
+        "source": SOURCE,
+        "type": "NET",
+        "srcip": text(tx.get("client_ip"), W["srcip"]),
         "srcport": port(tx.get("client_port")),
-        "dstip": text(tx.get("host_ip")),
+        "dstip": text(tx.get("host_ip"), W["dstip"]),
         "dstport": port(tx.get("host_port")),
-        "time_event": text(tx.get("time_stamp")),
-        "url": text(request.get("uri")),
-        "agent": text(_header(request.get("headers"), "host")),
+        "time_event": text(tx.get("time_stamp"), W["time_event"]),
+        "url": text(request.get("uri"), W["url"]),
+        "agent": text(_header(request.get("headers"), "host"), W["agent"]),
     }
     drafts = []
     for i, msg in enumerate(messages):
@@ -75,9 +78,9 @@ def _v3(tx: dict[str, Any]) -> list[dict[str, Any]]:
         drafts.append(
             {
                 **base,
-                "event": rule_id,
-                "description": text(msg.get("message")),
-                "info": text(details.get("data") or details.get("match")),
+                "event": text(rule_id, W["event"]),
+                "description": text(msg.get("message"), W["description"]),
+                "info": text(details.get("data") or details.get("match"), W["info"]),
                 "_level": _severity(details.get("severity")),
                 "_cats": [t for t in tags if type(t) is str and t] if type(tags) is list else [],
             }
@@ -102,13 +105,16 @@ def _v2(event: dict[str, Any], tx: dict[str, Any], audit: dict[str, Any]) -> lis
                 host = m.group(1)
                 break
     base = {
-        "srcip": text(tx.get("remote_address")),
+        **TEMPLATE,
+        "source": SOURCE,
+        "type": "NET",
+        "srcip": text(tx.get("remote_address"), W["srcip"]),
         "srcport": port(tx.get("remote_port")),
-        "dstip": text(tx.get("local_address")),
+        "dstip": text(tx.get("local_address"), W["dstip"]),
         "dstport": port(tx.get("local_port")),
-        "time_event": text(tx.get("time")),
-        "url": text(parts[1] if len(parts) > 1 else None),
-        "agent": text(host),
+        "time_event": text(tx.get("time"), W["time_event"]),
+        "url": text(parts[1] if len(parts) > 1 else None, W["url"]),
+        "agent": text(host, W["agent"]),
     }
     drafts = []
     for i, msg in enumerate(messages):
@@ -126,9 +132,9 @@ def _v2(event: dict[str, Any], tx: dict[str, Any], audit: dict[str, Any]) -> lis
         drafts.append(
             {
                 **base,
-                "event": tags["id"],
-                "description": text(tags.get("msg")),
-                "info": text(tags.get("data")),
+                "event": text(tags["id"], W["event"]),
+                "description": text(tags.get("msg"), W["description"]),
+                "info": text(tags.get("data"), W["info"]),
                 "_level": _severity(tags.get("severity")),
                 "_cats": cats,
             }
@@ -143,10 +149,5 @@ def normalize_modsecurity(event: dict[str, Any]) -> list[dict[str, Any]]:
         raise NormalizationError("modsecurity: missing transaction object")
     audit = event.get("audit_data")
     if type(audit) is dict or "remote_address" in tx:  # v2 (Apache) shape
-        drafts = _v2(event, tx, audit if type(audit) is dict else {})
-    else:
-        drafts = _v3(tx)
-    for d in drafts:
-        d["source"] = SOURCE
-        d["type"] = "NET"
-    return drafts
+        return _v2(event, tx, audit if type(audit) is dict else {})
+    return _v3(tx)

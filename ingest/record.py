@@ -1,7 +1,8 @@
 """Build alert records: defaults, truncation to the column widths, deterministic alert_uuid.
 
-Records are plain dicts keyed by `alertmodel.ALERT_COLUMNS`; nothing here validates with
-pydantic, because this runs once per alert on the hot path.
+Records are plain dicts keyed by `alertmodel.ALERT_COLUMNS`. Normalizers start from
+`TEMPLATE` and pass each free-text value through `text(value, width)`, so no second pass over
+the record is needed; nothing here validates with pydantic, because it runs once per alert.
 """
 
 from __future__ import annotations
@@ -13,21 +14,27 @@ from alertmodel.alert import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF
 
 ALERT_NAMESPACE = bytes.fromhex("6f0e5a3c9b1d5e8a8c2f4d7b1a9e3c55")
 """UUIDv5 namespace of alert ids (fixed forever: changing it re-keys every stored alert)."""
-
+W = ALERT_FIELD_WIDTHS
 _INT_COLUMNS = frozenset({"severity", "score", "srcport", "dstport"})
-_TEMPLATE: dict[str, Any] = {}
-for _name in ALERT_COLUMNS:
-    if _name in _INT_COLUMNS:
-        _TEMPLATE[_name] = 0
-    elif _name == "status":
-        _TEMPLATE[_name] = "processed"
-    elif _name in ("time_collr", "time_cntrl"):
-        _TEMPLATE[_name] = None
-    elif _name == "json_event":
-        _TEMPLATE[_name] = ""
-    else:
-        _TEMPLATE[_name] = INDEF
-_WIDTHS = ALERT_FIELD_WIDTHS
+
+
+def _default(name: str) -> Any:
+    if name in _INT_COLUMNS:
+        return 0
+    if name == "status":
+        return "processed"
+    if name in ("time_collr", "time_cntrl"):
+        return None
+    if name == "json_event":
+        return ""
+    return INDEF
+
+
+TEMPLATE: dict[str, Any] = {name: _default(name) for name in ALERT_COLUMNS}
+"""Every column at its default ("indef", 0, status processed); normalizers overlay what they know."""
+
+_BASES: dict[tuple[str, str], Any] = {}
+_VARIANT = {c: "89ab"[int(c, 16) & 0x3] for c in "0123456789abcdef"}
 
 
 def alert_uuid(source: str, node: str, raw: bytes, part: int | None = None) -> str:
@@ -36,28 +43,38 @@ def alert_uuid(source: str, node: str, raw: bytes, part: int | None = None) -> s
     Equal to `uuid.uuid5(UUID(bytes=ALERT_NAMESPACE), name)` for the UTF-8 name
     `source \\n node \\n raw [\\n part]`, built without UUID objects because it runs per alert.
     """
-    name = b"%s\n%s\n%s" % (source.encode(), node.encode(), raw)
+    base = _BASES.get((source, node))
+    if base is None:
+        if len(_BASES) > 1024:  # sources/nodes are few; never let odd inputs grow this
+            _BASES.clear()
+        base = _BASES[(source, node)] = hashlib.sha1(
+            ALERT_NAMESPACE + f"{source}\n{node}\n".encode(), usedforsecurity=False
+        )
+    sha = base.copy()
+    sha.update(raw)
     if part is not None:
-        name += b"\n%d" % part
-    h = hashlib.sha1(ALERT_NAMESPACE + name, usedforsecurity=False).hexdigest()
-    variant = "89ab"[int(h[16], 16) & 0x3]
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+        sha.update(b"\n%d" % part)
+    h = sha.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
-def text(value: Any) -> str:
-    """A string field value: "indef" for missing or empty, numbers as text, anything else as compact text."""
-    if value is None:
-        return INDEF
+def text(value: Any, width: int) -> str:
+    """A string field: "indef" for missing or empty, numbers as text, lists joined; cut to `width`."""
     t = type(value)
     if t is str:
-        return value if value else INDEF
-    if t is int or t is float:
-        return str(value)
-    if t is bool:
-        return "true" if value else "false"
-    if t is list:
-        return ", ".join(text(v) for v in value) or INDEF
-    return str(value)
+        if not value:
+            return INDEF
+    elif value is None:
+        return INDEF
+    elif t is int or t is float:
+        value = str(value)
+    elif t is bool:
+        value = "true" if value else "false"
+    elif t is list:
+        value = ", ".join(text(v, width) for v in value) or INDEF
+    else:
+        value = str(value)
+    return value if len(value) <= width else value[:width]
 
 
 def port(value: Any) -> int:
@@ -70,19 +87,7 @@ def port(value: Any) -> int:
     return 0
 
 
-def finish(fields: dict[str, Any]) -> dict[str, Any]:
-    """A complete record: the template overlaid with `fields`, strings cut to their column widths."""
-    rec = _TEMPLATE.copy()
-    for key, value in fields.items():
-        if type(value) is str:
-            width = _WIDTHS.get(key)
-            if width is not None and len(value) > width:
-                value = value[:width]
-        rec[key] = value
-    return rec
-
-
 def clip(key: str, value: str) -> str:
     """`value` cut to the width of column `key`."""
-    width = _WIDTHS.get(key)
+    width = W.get(key)
     return value[:width] if width is not None and len(value) > width else value

@@ -2,7 +2,8 @@
 
 Non-alert events (flow, dns, http, fileinfo, tls, anomaly, drop, ...) are not alerts; they are
 passed on whole as observations for the IOC checks. `stats` and `engine` events describe the
-sensor, not traffic, and are skipped.
+sensor, not traffic, and are skipped. The native level is alert.severity; the policy maps it
+with Suricata's fixed map (rule 2).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from alertmodel.errors import NormalizationError
-from ingest.record import port, text
+from ingest.record import TEMPLATE, W, port, text
 
 SOURCE = "Suricata"
 SKIPPED_EVENT_TYPES = frozenset({"stats", "engine"})
@@ -25,34 +26,36 @@ def normalize_suricata(event: dict[str, Any]) -> list[dict[str, Any]]:
     if type(sid) is not int:
         raise NormalizationError(f"suricata: missing alert.signature_id (got {sid!r:.60})")
     category = alert.get("category")
-    fields: dict[str, Any] = {
+    host = text(event.get("host"), W["sensor"])
+    d = {
+        **TEMPLATE,
         "source": SOURCE,
         "type": "NET",
         "event": str(sid),
-        "description": text(alert.get("signature")),
-        "srcip": text(event.get("src_ip")),
-        "dstip": text(event.get("dest_ip")),
+        "description": text(alert.get("signature"), W["description"]),
+        "srcip": text(event.get("src_ip"), W["srcip"]),
+        "dstip": text(event.get("dest_ip"), W["dstip"]),
         "srcport": port(event.get("src_port")),
         "dstport": port(event.get("dest_port")),
-        "proto": text(event.get("proto")),
-        "sensor": text(event.get("host")),
-        "agent": text(event.get("host")),
-        "location": text(event.get("in_iface")),
-        "time_event": text(event.get("timestamp")),
+        "proto": text(event.get("proto"), W["proto"]),
+        "sensor": host,
+        "agent": host,
+        "location": text(event.get("in_iface"), W["location"]),
+        "time_event": text(event.get("timestamp"), W["time_event"]),
         "_level": alert.get("severity"),
         "_cats": [category] if type(category) is str and category else [],
     }
     http = event.get("http")
     if type(http) is dict:
-        host = http.get("hostname")
+        hostname = http.get("hostname")
         path = http.get("url")
         if type(path) is str:
-            fields["url"] = f"{host}{path}" if type(host) is str else path
+            d["url"] = text(f"{hostname}{path}" if type(hostname) is str else path, W["url"])
     files = event.get("files")
     if type(files) is list and files and type(files[0]) is dict:
         f = files[0]
-        fields["file"] = text(f.get("filename"))
-        fields["hash_md5"] = text(f.get("md5"))
-        fields["hash_sha1"] = text(f.get("sha1"))
-        fields["hash_sha256"] = text(f.get("sha256"))
-    return [fields]
+        d["file"] = text(f.get("filename"), W["file"])
+        d["hash_md5"] = text(f.get("md5"), W["hash_md5"])
+        d["hash_sha1"] = text(f.get("sha1"), W["hash_sha1"])
+        d["hash_sha256"] = text(f.get("sha256"), W["hash_sha256"])
+    return [d]

@@ -1,7 +1,8 @@
 """Wazuh `alerts.json` (4.x) → alert records, as the Alertflex collector maps them.
 
 Beyond DESIGN.md: rootcheck alerts carry the checked file in `data.file`, used when there is
-no `syscheck.path`; `manager.name` becomes the sensor.
+no `syscheck.path`; `manager.name` becomes the sensor; `data.protocol` and `data.url` fill
+proto and url when a decoder provides them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from alertmodel.errors import NormalizationError
-from ingest.record import port, text
+from ingest.record import TEMPLATE, W, port, text
 
 SOURCE = "Wazuh"
 _COMPLIANCE = ("pci_dss", "hipaa", "gdpr", "nist_800_53")
@@ -55,38 +56,39 @@ def normalize_wazuh(event: dict[str, Any]) -> list[dict[str, Any]]:
     data = event.get("data")
     if type(data) is not dict:
         data = {}
-    syscheck = event.get("syscheck")
-    fields: dict[str, Any] = {
+    user = data.get("srcuser") or data.get("dstuser")
+    file = data.get("file")
+    d = {
+        **TEMPLATE,
         "source": SOURCE,
         "type": "HOST",
-        "event": rule_id,
-        "description": text(rule.get("description")),
-        "info": text(event.get("full_log")),
-        "agent": text(_get(event.get("agent"), "name")),
-        "sensor": text(_get(event.get("manager"), "name")),
-        "location": text(event.get("location")),
-        "time_event": text(event.get("timestamp")),
-        "srcip": text(data.get("srcip")),
-        "dstip": text(data.get("dstip")),
+        "event": text(rule_id, W["event"]),
+        "description": text(rule.get("description"), W["description"]),
+        "info": text(event.get("full_log"), W["info"]),
+        "agent": text(_get(event.get("agent"), "name"), W["agent"]),
+        "sensor": text(_get(event.get("manager"), "name"), W["sensor"]),
+        "location": text(event.get("location"), W["location"]),
+        "time_event": text(event.get("timestamp"), W["time_event"]),
+        "srcip": text(data.get("srcip"), W["srcip"]),
+        "dstip": text(data.get("dstip"), W["dstip"]),
         "srcport": port(data.get("srcport")),
         "dstport": port(data.get("dstport")),
-        "proto": text(data.get("protocol")),
-        "url": text(data.get("url")),
+        "proto": text(data.get("protocol"), W["proto"]),
+        "url": text(data.get("url"), W["url"]),
         "_level": level,
         "_cats": _categories(rule),
     }
-    user = data.get("srcuser") or data.get("dstuser")
-    file = data.get("file")
+    syscheck = event.get("syscheck")
     if type(syscheck) is dict:
-        fields["type"] = "FILE"
+        d["type"] = "FILE"
         file = syscheck.get("path") or file
-        fields["hash_md5"] = text(syscheck.get("md5_after"))
-        fields["hash_sha1"] = text(syscheck.get("sha1_after"))
-        fields["hash_sha256"] = text(syscheck.get("sha256_after"))
+        d["hash_md5"] = text(syscheck.get("md5_after"), W["hash_md5"])
+        d["hash_sha1"] = text(syscheck.get("sha1_after"), W["hash_sha1"])
+        d["hash_sha256"] = text(syscheck.get("sha256_after"), W["hash_sha256"])
         audit = syscheck.get("audit")
         if type(audit) is dict:
             user = _get(audit.get("user"), "name") or user
-            fields["process"] = text(_get(audit.get("process"), "name"))
-    fields["user"] = text(user)
-    fields["file"] = text(file)
-    return [fields]
+            d["process"] = text(_get(audit.get("process"), "name"), W["process"])
+    d["user"] = text(user, W["user"])
+    d["file"] = text(file, W["file"])
+    return [d]

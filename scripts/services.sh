@@ -54,6 +54,29 @@ activemq_up() {
   echo "ActiveMQ  127.0.0.1:61613 (STOMP) up"
 }
 
+suricata_present() {
+  # Suricata is only in bookworm-backports; install it from a private source list so the
+  # system's apt sources stay untouched (shared SERVICES.md section 7).
+  if command -v suricata >/dev/null; then echo "suricata present"; return 0; fi
+  need_root
+  local apt_dir
+  apt_dir=$(mktemp -d)
+  {
+    echo "deb http://deb.debian.org/debian bookworm main"
+    echo "deb http://deb.debian.org/debian bookworm-updates main"
+    echo "deb http://deb.debian.org/debian-security bookworm-security main"
+    echo "deb http://deb.debian.org/debian bookworm-backports main"
+  } >"$apt_dir/bpo.list"
+  mkdir -p "$apt_dir/lists/partial"
+  local opts=(-o "Dir::Etc::SourceList=$apt_dir/bpo.list" -o "Dir::Etc::SourceParts=/dev/null" -o "Dir::State::Lists=$apt_dir/lists")
+  echo "services.sh: installing suricata from bookworm-backports"
+  apt-get "${opts[@]}" update -qq
+  apt-get "${opts[@]}" install -y -qq --no-install-recommends -t bookworm-backports suricata >/dev/null
+  rm -rf "$apt_dir"
+  command -v suricata >/dev/null || { echo "services.sh: suricata did not install" >&2; return 1; }
+  echo "suricata installed"
+}
+
 tools_present() {
   command -v nmap >/dev/null || { echo "services.sh: nmap missing" >&2; return 1; }
   [ -x /usr/sbin/sshd ] || { echo "services.sh: /usr/sbin/sshd missing" >&2; return 1; }
@@ -62,7 +85,7 @@ tools_present() {
 }
 
 case "${1:-up}" in
-  up) install_missing; mariadb_up; activemq_up; tools_present ;;
+  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present ;;
   status) mariadb-admin ping; port_open 61613 && echo "ActiveMQ STOMP answers" ;;
   *) echo "usage: $0 up|status" >&2; exit 2 ;;
 esac

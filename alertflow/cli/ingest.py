@@ -25,7 +25,7 @@ from ingest.policy_source import DatabasePolicy, FilePolicy
 from ingest.sources.file import FileSource, checkpoint_key
 from ingest.sources.http import HttpSource
 from ingest.sources.stomp import StompSource, parse_stomp_url
-from ingest.worker import PolicyProvider, Source, Worker, WorkerStats
+from ingest.worker import Enricher, PolicyProvider, Source, Worker, WorkerStats
 
 log = logging.getLogger("alertflow.ingest")
 
@@ -52,6 +52,12 @@ def ingest(
     max_body_bytes: int = typer.Option(
         10 * 1024 * 1024, min=1, help="Largest HTTP body accepted (413 beyond)."
     ),
+    misp_block: str = typer.Option(
+        None, help="Check IPs, domains and file hashes against this MISP block (IOC alerts, source MISP)."
+    ),
+    ioc_severity: int = typer.Option(
+        2, min=0, max=3, help="Severity of MISP IOC alerts (0 Info .. 3 Critical)."
+    ),
 ) -> None:
     """Run the ingest worker until Ctrl-C / SIGTERM, then store and ack what is in flight and exit."""
     settings = get_settings()
@@ -61,7 +67,8 @@ def ingest(
         sources = [_build_source(spec, engine, settings, prefetch, max_body_bytes) for spec in source]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
-    worker = _worker(engine, settings, node, policy, sources, batch_size, batch_wait)
+    enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
+    worker = _worker(engine, settings, node, policy, sources, batch_size, batch_wait, enrichers=enrichers)
     _stop_on_signals(worker)
     worker.start()
     last_report = time.monotonic()
@@ -87,11 +94,18 @@ def ingest_file(
     ),
     source: str = typer.Option("auto", help="auto | wazuh | suricata | falco | modsecurity | generic"),
     batch_size: int = typer.Option(1000, min=1, help="Events per transaction at most."),
+    misp_block: str = typer.Option(
+        None, help="Check IPs, domains and file hashes against this MISP block (IOC alerts, source MISP)."
+    ),
+    ioc_severity: int = typer.Option(
+        2, min=0, max=3, help="Severity of MISP IOC alerts (0 Info .. 3 Critical)."
+    ),
 ) -> None:
     """Import files once (already-stored events are skipped), with a progress bar and a summary."""
     settings = get_settings()
     _configure_logging(settings)
     engine = _engine(settings)
+    enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
     sources: list[Source] = [FileSource(p, follow=False, source=source, max_lines=batch_size) for p in paths]
     total = sum(p.stat().st_size for p in paths)
     console = Console(stderr=True)
@@ -108,7 +122,9 @@ def ingest_file(
         def advance(stats: WorkerStats) -> None:
             progress.update(task, completed=min(stats.bytes_committed, total))
 
-        worker = _worker(engine, settings, node, policy, sources, batch_size, 0.05, on_commit=advance)
+        worker = _worker(
+            engine, settings, node, policy, sources, batch_size, 0.05, on_commit=advance, enrichers=enrichers
+        )
         _stop_on_signals(worker)
         worker.start()
         while not worker.wait(0.2):
@@ -128,6 +144,7 @@ def ingest_file(
         ("modified", c["modified"]),
         ("aggregated", c["aggregated"]),
         ("observations (not alerts)", c["observed"]),
+        ("MISP IOC alerts", c["enriched"]),
         ("dead-lettered", stats.dead_lettered),
     ]
     for label, value in rows:
@@ -135,6 +152,18 @@ def ingest_file(
     if stats.abandoned:
         typer.echo(f"{stats.abandoned} lines were not stored (interrupted); run the import again", err=True)
         raise typer.Exit(1)
+
+
+def _enrichers(misp_block: str | None, node: str, severity: int) -> list[Enricher]:
+    if not misp_block:
+        return []
+    from alertflow.ioc import misp_ioc_enricher
+
+    try:
+        return [misp_ioc_enricher(misp_block, node=node, severity=severity)]
+    except ValueError as exc:
+        typer.echo(f"cannot use MISP block {misp_block!r}: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _worker(

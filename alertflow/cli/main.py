@@ -6,6 +6,7 @@ import typer
 
 from alertflow import __version__
 from alertflow.cli import (
+    blocks,
     config,
     db,
     dispatch,
@@ -36,6 +37,7 @@ app.command("playbook-runs")(playbook_runs.playbook_runs)
 app.add_typer(policy.app, name="policy")
 app.command("replay")(replay.replay)
 ingest.register(app)
+app.add_typer(blocks.app, name="blocks")
 
 
 @app.command()

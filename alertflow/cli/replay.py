@@ -74,7 +74,7 @@ def replay(
         dead = stack.enter_context(open(dead_letter, "wb")) if dead_letter else None
         progress = None
         total_bytes = sum(f.stat().st_size for f in files)
-        if sys.stderr.isatty() and total_bytes >= PROGRESS_MIN_BYTES:
+        if _stderr_is_terminal() and total_bytes >= PROGRESS_MIN_BYTES:
             from rich.progress import Progress
 
             progress = stack.enter_context(Progress(transient=True, console=_stderr_console()))
@@ -102,6 +102,10 @@ def replay(
     width = max(len(label) for _, label in SUMMARY)
     for key, label in SUMMARY:
         typer.echo(f"{label:<{width}}  {totals[key]}", err=True)
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
 
 
 def _stderr_console() -> Any:

@@ -62,7 +62,7 @@ def test_replay_summary_counts_what_the_policy_did_and_dead_letters_bad_lines(tm
     reasons = [json.loads(line)["reason"] for line in dead.read_text().splitlines()]
     assert reasons[0] == "line 1: invalid JSON at byte 104: unexpected end of data"
     assert reasons[1].startswith("line 2: wazuh: rule.id must be a non-empty string")
-    assert reasons[2].startswith("line 4: invalid JSON")
+    assert reasons[2] == "line 4: invalid UTF-8 at byte 34: invalid start byte"
 
 
 def test_replay_refuses_an_invalid_policy_naming_the_path(tmp_path: Path) -> None:
@@ -87,3 +87,21 @@ def test_replay_with_an_explicit_source_dead_letters_other_shapes(tmp_path: Path
     assert result.exit_code == 0
     reasons = [json.loads(x)["reason"] for x in dead.read_text().splitlines()]
     assert reasons == [f"line {n}: wazuh: missing rule object" for n in (1, 2, 3)]
+
+
+def test_replay_shows_a_progress_bar_only_on_a_terminal(tmp_path: Path, monkeypatch) -> None:
+    from alertflow.cli import replay as replay_module
+
+    shown = []
+    monkeypatch.setattr(replay_module, "PROGRESS_MIN_BYTES", 0)
+    monkeypatch.setattr(
+        replay_module, "_stderr_console", lambda: shown.append(1) or __import__("rich").get_console()
+    )
+    sample = str(SAMPLES / "falco" / "elastic-falco-alerts-test-nopreserve.log")
+    assert _replay(sample, "--out", str(tmp_path / "a")).exit_code == 0
+    assert shown == []  # CliRunner's stderr is not a terminal
+    monkeypatch.setattr(replay_module, "_stderr_is_terminal", lambda: True)
+    result = _replay(sample, "--out", str(tmp_path / "b"))
+    assert result.exit_code == 0, result.output
+    assert shown == [1]
+    assert len((tmp_path / "b").read_text().splitlines()) == 3

@@ -1,0 +1,155 @@
+"""JIRA jobs: file an issue for an alert or incident, comment on it."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import anyio
+from jira import JIRA, JIRAError
+from prefect import task
+from pydantic import BaseModel
+
+from blocks.jira import JiraSite
+from tasks._common import guard_secrets, run_logger, scrub, service_errors, status_error
+from tasks.notify import alert_facts, alert_title
+
+INTEGRATION = "JIRA"
+T = TypeVar("T")
+
+
+class JiraIssue(BaseModel):
+    """An issue in JIRA: its key (SOC-24), id and browse URL."""
+
+    key: str
+    id: str
+    url: str
+
+
+class JiraComment(BaseModel):
+    """A comment added to an issue."""
+
+    issue_key: str
+    id: str
+
+
+def _secrets(site: JiraSite) -> list[str]:
+    token = site.api_token.get_secret_value()
+    basic = base64.b64encode(f"{site.username}:{token}".encode()).decode() if site.username else None
+    return [s for s in (token, basic) if s]
+
+
+@contextmanager
+def _calls(site: JiraSite, doing: str) -> Iterator[None]:
+    secrets = _secrets(site)
+    with service_errors(INTEGRATION, secrets):
+        try:
+            yield
+        except JIRAError as exc:
+            # str(JIRAError) embeds the request headers, Authorization included: use the parts, drop the chain.
+            detail = f"{doing}: {scrub(str(exc.text or ''), secrets)}"
+            raise status_error(INTEGRATION, exc.status_code or 400, detail, secrets=secrets) from None
+
+
+def _client(site: JiraSite) -> JIRA:
+    secrets = _secrets(site)
+    guard_secrets(*secrets)
+    token = site.api_token.get_secret_value()
+    auth: dict[str, Any] = {"basic_auth": (site.username, token)} if site.username else {"token_auth": token}
+    with _calls(site, "connecting"):
+        client = JIRA(
+            server=site.url,
+            options={"verify": site.verify_tls, "check_update": False},
+            timeout=site.timeout_s,
+            max_retries=site.max_retries,
+            **auth,
+        )
+    client._session.max_retry_delay = site.max_retry_after_s
+    return client
+
+
+async def _run(fn: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(fn)
+
+
+def description_of(alert: Mapping[str, Any]) -> str:
+    """An issue description in JIRA wiki markup: the alert's title and its known facts."""
+    rows = "\n".join(f"||{label}|{value}|" for label, value in alert_facts(alert))
+    return f"h3. {alert_title(alert)}\n\n{rows}\n"
+
+
+async def create_issue(
+    site: JiraSite,
+    summary: str,
+    description: str,
+    *,
+    severity: int = 2,
+    labels: list[str] | None = None,
+    project: str | None = None,
+) -> JiraIssue:
+    """Create an issue; the priority follows the severity through the site's mapping."""
+
+    def create() -> JiraIssue:
+        client = _client(site)
+        fields = {
+            "project": {"key": project or site.project},
+            "issuetype": {"name": site.issue_type},
+            "summary": summary.replace("\n", " ")[:255],
+            "description": description,
+            "labels": sorted({*site.labels, *(labels or [])}),
+        }
+        priority = site.priorities.get(severity)
+        if priority:
+            fields["priority"] = {"name": priority}
+        with _calls(site, f"creating an issue in {fields['project']['key']}"):
+            issue = client.create_issue(fields=fields)
+        return JiraIssue(key=issue.key, id=str(issue.id), url=f"{site.url.rstrip('/')}/browse/{issue.key}")
+
+    issue = await _run(create)
+    run_logger().info("JIRA: created %s", issue.key)
+    return issue
+
+
+@task
+async def create_jira_issue(
+    site: JiraSite,
+    summary: str,
+    description: str,
+    severity: int = 2,
+    labels: list[str] | None = None,
+    project: str | None = None,
+) -> JiraIssue:
+    """Create a JIRA issue (project, type, summary, description, labels, priority from severity)."""
+    return await create_issue(site, summary, description, severity=severity, labels=labels, project=project)
+
+
+async def file_alert_in_jira(
+    site: JiraSite, alert: Mapping[str, Any], project: str | None = None
+) -> JiraIssue:
+    """Create the issue for an alert (what a response profile's JIRA action does)."""
+    categories = [c.strip().replace(" ", "_") for c in str(alert.get("category", "")).split(",")]
+    return await create_issue(
+        site,
+        alert_title(alert),
+        description_of(alert),
+        severity=int(alert.get("severity") or 0),
+        labels=[c for c in categories if c and c != "indef"][:5],
+        project=project,
+    )
+
+
+@task
+async def add_jira_comment(site: JiraSite, issue_key: str, body: str) -> JiraComment:
+    """Add a comment to an issue (e.g. a playbook's outcome)."""
+
+    def comment() -> JiraComment:
+        client = _client(site)
+        with _calls(site, f"commenting on {issue_key}"):
+            added = client.add_comment(issue_key, body)
+        return JiraComment(issue_key=issue_key, id=str(added.id))
+
+    added = await _run(comment)
+    run_logger().info("JIRA: commented on %s", issue_key)
+    return added

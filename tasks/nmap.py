@@ -1,0 +1,168 @@
+"""Scan hosts with nmap (python-nmap) using only allow-listed argument sets."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import nmap
+from prefect import task
+from pydantic import BaseModel
+
+from alertmodel.errors import IntegrationError
+from tasks._context import in_run_context, run_logger
+
+# The only nmap flags a playbook can ask for: alert data picks a profile name, never flags.
+# Connect scans (-sT) work without root.
+SCAN_PROFILES: dict[str, tuple[str, ...]] = {
+    "tcp-connect": ("-sT", "-Pn", "-T4"),
+    "service-version": ("-sT", "-Pn", "-T4", "-sV", "--version-light"),
+    "top-100": ("-sT", "-Pn", "-T4", "--top-ports", "100"),
+    "host-discovery": ("-sn",),
+}
+PORTLESS = {"top-100", "host-discovery"}
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+PORT_ITEM = re.compile(r"^(?:[TU]:)?(\d{1,5})(?:-(\d{1,5}))?$")
+
+
+class NmapPort(BaseModel):
+    protocol: str
+    port: int
+    state: str
+    service: str = ""
+    product: str = ""
+    version: str = ""
+
+
+class NmapHost(BaseModel):
+    address: str
+    hostnames: list[str]
+    state: str
+    ports: list[NmapPort]
+
+
+class NmapScanResult(BaseModel):
+    """Hosts, their ports, states and services, as nmap reported them."""
+
+    profile: str
+    command_line: str
+    hosts: list[NmapHost]
+    elapsed_s: float
+
+    def open_ports(self, address: str) -> list[int]:
+        return [p.port for h in self.hosts if h.address == address for p in h.ports if p.state == "open"]
+
+
+def validate_targets(targets: Sequence[str]) -> list[str]:
+    """IP addresses, CIDR networks or DNS names only: nothing nmap could read as a flag."""
+    if isinstance(targets, str):
+        raise TypeError("targets must be a list of addresses, networks or host names")
+    if not targets:
+        raise ValueError("give at least one target")
+    checked = []
+    for target in targets:
+        try:
+            checked.append(
+                str(ipaddress.ip_network(target, strict=False))
+                if "/" in target
+                else str(ipaddress.ip_address(target))
+            )
+        except ValueError:
+            if not HOSTNAME.match(target):
+                raise ValueError(f"target {target!r} is not an IP address, network or host name") from None
+            checked.append(target)
+    return checked
+
+
+def validate_ports(ports: str | Sequence[int]) -> str:
+    """A port list such as '22,80,8000-8100' (or a list of ints), every port 1-65535."""
+    text = ports if isinstance(ports, str) else ",".join(str(int(p)) for p in ports)
+    items = text.split(",") if text else []
+    if not items:
+        raise ValueError("give at least one port")
+    for item in items:
+        match = PORT_ITEM.match(item.strip())
+        if not match or not all(1 <= int(p) <= 65535 for p in match.groups() if p):
+            raise ValueError(f"port spec {item!r} is not a port or range within 1-65535")
+    return ",".join(i.strip() for i in items)
+
+
+def _parse(scanner: nmap.PortScanner) -> list[NmapHost]:
+    hosts = []
+    for address in scanner.all_hosts():
+        info: Any = scanner[address]
+        ports = [
+            NmapPort(
+                protocol=proto,
+                port=int(port),
+                state=detail.get("state", ""),
+                service=detail.get("name", ""),
+                product=detail.get("product", ""),
+                version=detail.get("version", ""),
+            )
+            for proto in ("tcp", "udp")
+            for port, detail in sorted(info.get(proto, {}).items())
+        ]
+        names = [h["name"] for h in info.get("hostnames", []) if h.get("name")]
+        hosts.append(NmapHost(address=address, hostnames=names, state=info.state(), ports=ports))
+    return hosts
+
+
+def _markdown(result: NmapScanResult, xml: str) -> str:
+    lines = [f"# nmap scan ({result.profile})", "", f"`{result.command_line}`", ""]
+    lines += ["| host | port | state | service | product |", "|---|---|---|---|---|"]
+    for host in result.hosts:
+        for port in host.ports:
+            lines.append(
+                f"| {host.address} | {port.port}/{port.protocol} | {port.state} | {port.service} | {port.product} {port.version} |"
+            )
+    lines += ["", "```xml", xml[:200_000], "```"]
+    return "\n".join(lines)
+
+
+@task(name="nmap_scan")
+async def nmap_scan(
+    targets: Sequence[str],
+    ports: str | Sequence[int] | None = None,
+    *,
+    profile: str = "tcp-connect",
+    timeout_s: float = 600,
+) -> NmapScanResult:
+    """Scan `targets` with an allow-listed `profile`; the nmap XML is attached as an artifact."""
+    if profile not in SCAN_PROFILES:
+        raise ValueError(f"unknown scan profile {profile!r}; choose one of {sorted(SCAN_PROFILES)}")
+    hosts = validate_targets(targets)
+    port_spec = None
+    if profile not in PORTLESS:
+        if ports is None:
+            raise ValueError(f"profile {profile!r} needs ports")
+        port_spec = validate_ports(ports)
+    arguments = " ".join(SCAN_PROFILES[profile])
+    scanner = nmap.PortScanner()
+    started = time.monotonic()
+    try:
+        await anyio.to_thread.run_sync(
+            lambda: scanner.scan(" ".join(hosts), port_spec, arguments=arguments, timeout=int(timeout_s))
+        )
+    except (nmap.PortScannerError, nmap.PortScannerTimeout) as exc:
+        raise IntegrationError(f"nmap scan of {', '.join(hosts)[:200]} failed: {str(exc)[:300]}") from exc
+    result = NmapScanResult(
+        profile=profile,
+        command_line=scanner.command_line(),
+        hosts=_parse(scanner),
+        elapsed_s=time.monotonic() - started,
+    )
+    run_logger().info("nmap %s: %d hosts up in %.1fs", profile, len(result.hosts), result.elapsed_s)
+    if in_run_context():
+        from prefect.artifacts import acreate_markdown_artifact
+
+        xml = scanner.get_nmap_last_output()
+        text = xml.decode("utf-8", errors="replace") if isinstance(xml, bytes) else str(xml)
+        await acreate_markdown_artifact(markdown=_markdown(result, text), description=f"nmap {profile} scan")
+    return result
