@@ -314,3 +314,40 @@ async def run_dispatcher(
         )
         await dispatcher.run(stop, until_idle=until_idle)
     return dispatcher
+
+
+class DispatcherThread:
+    """The dispatcher on its own thread and event loop, beside the ingest worker's threads."""
+
+    def __init__(self, engine: Engine, config: DispatcherConfig | None = None) -> None:
+        import threading
+
+        self._engine = engine
+        self._config = config
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="outbox-dispatcher", daemon=True)
+        self.dispatcher: Dispatcher | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(30)
+
+    def stop(self, timeout_s: float = 30) -> None:
+        """Let the actions in flight finish (up to `timeout_s`), then end the thread."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout_s)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._ready.set()
+            self.dispatcher = await run_dispatcher(self._engine, self._config, self._stop)
+
+        try:
+            asyncio.run(main())
+        finally:
+            self._ready.set()

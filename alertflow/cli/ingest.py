@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy import Engine
 
+from alertflow.dispatcher import DispatcherThread
 from alertflow.settings import Settings, get_settings, mask_url
 from alertmodel import migrate
 from alertmodel.engine import make_engine
@@ -22,6 +23,7 @@ from ingest.checkpoint import load_position
 from ingest.core import IngestCore
 from ingest.policy import load_policy
 from ingest.policy_source import DatabasePolicy, FilePolicy
+from ingest.response import ResponseHook
 from ingest.sources.file import FileSource, checkpoint_key
 from ingest.sources.http import HttpSource
 from ingest.sources.stomp import StompSource, parse_stomp_url
@@ -58,6 +60,9 @@ def ingest(
     ioc_severity: int = typer.Option(
         2, min=0, max=3, help="Severity of MISP IOC alerts (0 Info .. 3 Critical)."
     ),
+    dispatch: bool = typer.Option(
+        True, help="Also run the outbox dispatcher (playbooks, incidents, notifications) in this process."
+    ),
 ) -> None:
     """Run the ingest worker until Ctrl-C / SIGTERM, then store and ack what is in flight and exit."""
     settings = get_settings()
@@ -68,8 +73,21 @@ def ingest(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
     enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
-    worker = _worker(engine, settings, node, policy, sources, batch_size, batch_wait, enrichers=enrichers)
+    worker = _worker(
+        engine,
+        settings,
+        node,
+        policy,
+        sources,
+        batch_size,
+        batch_wait,
+        enrichers=enrichers,
+        batch_hooks=[ResponseHook()],
+    )
+    dispatcher = DispatcherThread(engine) if dispatch else None
     _stop_on_signals(worker)
+    if dispatcher is not None:
+        dispatcher.start()
     worker.start()
     last_report = time.monotonic()
     while not worker.wait(0.5):
@@ -77,6 +95,8 @@ def ingest(
             last_report = time.monotonic()
             log.info("%s", _summary_line(worker.stats))
     log.info("stopped: %s", _summary_line(worker.stats))
+    if dispatcher is not None:
+        dispatcher.stop()
     engine.dispose()
     if worker.stats.abandoned:
         raise typer.Exit(1)
@@ -100,6 +120,9 @@ def ingest_file(
     ioc_severity: int = typer.Option(
         2, min=0, max=3, help="Severity of MISP IOC alerts (0 Info .. 3 Critical)."
     ),
+    respond: bool = typer.Option(
+        False, help="Apply response profiles to the imported alerts (`alertflow dispatch` performs them)."
+    ),
 ) -> None:
     """Import files once (already-stored events are skipped), with a progress bar and a summary."""
     settings = get_settings()
@@ -122,8 +145,18 @@ def ingest_file(
         def advance(stats: WorkerStats) -> None:
             progress.update(task, completed=min(stats.bytes_committed, total))
 
+        hooks = [ResponseHook()] if respond else []
         worker = _worker(
-            engine, settings, node, policy, sources, batch_size, 0.05, on_commit=advance, enrichers=enrichers
+            engine,
+            settings,
+            node,
+            policy,
+            sources,
+            batch_size,
+            0.05,
+            on_commit=advance,
+            enrichers=enrichers,
+            batch_hooks=hooks,
         )
         _stop_on_signals(worker)
         worker.start()

@@ -1,9 +1,10 @@
 """A playbook for the response tests: writes down the alert(s) it was started with, then completes.
 
+No `from __future__ import annotations` here: Prefect builds the parameter model from the
+annotations when the run starts, and a string "AlertRead" would not resolve there.
+
 Run as a script it serves the deployment `record-alert/test` (the tests start it in a subprocess).
 """
-
-from __future__ import annotations
 
 import json
 import os
