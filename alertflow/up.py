@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -301,6 +302,31 @@ class Stack:
         self.children.clear()
         if self.server is not None:
             self.server.stop()
+
+
+def prefect_client_settings(settings: Settings) -> dict[Any, str]:
+    """Prefect settings that point a client at `alertflow up`'s server, unless PREFECT_API_URL is set.
+
+    Without a reachable server a flow would silently run on a temporary one: refuse instead.
+    """
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
+
+    if os.environ.get("PREFECT_API_URL"):
+        return {}
+    up = UpSettings()
+    api_url = f"http://{up.host}:{up.prefect_port}/api"
+    auth_path = settings.data_dir.expanduser() / AUTH_FILE
+    auth = ensure_auth_string(settings.data_dir.expanduser()) if auth_path.exists() else None
+    with PrefectApi(api_url, auth) as api:
+        if not api.healthy():
+            raise ConfigurationError(
+                f"no Prefect server answers at {api_url}: start `alertflow up`, or set PREFECT_API_URL "
+                "(and PREFECT_API_AUTH_STRING) to use another one"
+            )
+    updates: dict[Any, str] = {PREFECT_API_URL: api_url}
+    if auth:
+        updates[PREFECT_API_AUTH_STRING] = auth
+    return updates
 
 
 def _mask(settings: Settings) -> str:

@@ -25,6 +25,17 @@ JOB_TYPES: dict[str, str] = {
     "update_ids_rules": "tasks.ids_rules:update_ids_rules",
     "update_ip_blocklist": "tasks.ids_rules:update_ip_blocklist",
     "send_email_report": "tasks.email:send_email_report",
+    "check_reputation": "tasks.reputation:check_reputation",
+    "search_misp_attributes": "tasks.misp:search_misp_attributes",
+    "add_misp_attribute": "tasks.misp:add_misp_attribute",
+    "create_thehive_alert": "tasks.thehive:create_thehive_alert",
+    "create_thehive_case": "tasks.thehive:create_thehive_case",
+    "create_jira_issue": "tasks.jira:create_jira_issue",
+    "add_jira_comment": "tasks.jira:add_jira_comment",
+    "send_slack_message": "tasks.slack:send_slack_message",
+    "send_sms": "tasks.twilio:send_sms",
+    "submit_to_sandbox": "tasks.sandbox:submit_to_sandbox",
+    "zap_scan": "tasks.zap:zap_scan",
 }
 """Job type name → `module:task` of the task that does the job."""
 
@@ -39,6 +50,7 @@ class BlockParam:
 
     block_type: type[Block]
     many: bool
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,7 @@ def resolve(name: str) -> JobType:
             block_params[pname] = block
         else:
             plain.add(pname)
-        if param.default is inspect.Parameter.empty:
+        if param.default is inspect.Parameter.empty and not (block is not None and block.optional):
             required.add(pname)
     return JobType(name, task, block_params, frozenset(plain), frozenset(required))
 
@@ -92,8 +104,16 @@ def _block_param(annotation: Any) -> BlockParam | None:
         return None
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _block_param(members[0]) if len(members) == 1 else None
+        args = typing.get_args(annotation)
+        members = [_block_param(a) for a in args if a is not type(None)]
+        if not members or any(m is None for m in members):
+            return None
+        kinds = {m.block_type for m in members if m is not None}
+        if len(kinds) != 1:
+            return None
+        return BlockParam(
+            kinds.pop(), many=any(m.many for m in members if m is not None), optional=type(None) in args
+        )
     if isinstance(annotation, type) and issubclass(annotation, Block):
         return BlockParam(annotation, many=False)
     if origin in (list, Sequence, tuple) or (

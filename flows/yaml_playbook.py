@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -48,7 +48,10 @@ def render(value: Any, context: dict[str, Any]) -> Any:
             return value
         stripped = value.strip()
         if stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
-            return _JINJA.compile_expression(stripped[2:-2].strip(), undefined_to_none=False)(**context)
+            value = _JINJA.compile_expression(stripped[2:-2].strip(), undefined_to_none=False)(**context)
+            if isinstance(value, Undefined):
+                value._fail_with_undefined_error()  # a missing name is an error, never ""
+            return value
         return _JINJA.from_string(value).render(**context)
     if isinstance(value, list):
         return [render(item, context) for item in value]
@@ -66,7 +69,7 @@ def _jsonable(result: Any) -> Any:
 
 
 async def _run_job(job: JobSpec, job_type: JobType, context: dict[str, Any]) -> Any:
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {p: None for p, b in job_type.block_params.items() if b.optional}
     for pname, names in render(job.blocks, context).items():
         block_type = job_type.block_params[pname].block_type
         if isinstance(names, list):
@@ -90,12 +93,17 @@ async def yaml_playbook(
     playbook: PlaybookSpec,
     params: dict[str, Any] | None = None,
     alert: PlaybookAlert | None = None,
+    alerts: list[PlaybookAlert] | None = None,
 ) -> PlaybookResult:
-    """Run `playbook`'s jobs in order with the run's `params` and the triggering `alert`."""
+    """Run `playbook`'s jobs in order with the run's `params` and the triggering `alert`.
+
+    A grouped response profile also passes `alerts`, every alert of the group so far.
+    """
     logger = get_run_logger()
     context: dict[str, Any] = {
         "params": playbook.run_parameters(params or {}),
         "alert": alert.model_dump(mode="json") if alert is not None else {},
+        "alerts": [a.model_dump(mode="json") for a in alerts or ([alert] if alert else [])],
         "results": {},
     }
     outcomes: list[JobOutcome] = []

@@ -13,6 +13,7 @@ from alertflow.cli import (
     incident,
     ingest,
     outbox,
+    playbook,
     playbook_runs,
     policy,
     profiles,
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.command("up")(up)
+app.add_typer(playbook.app, name="playbook")
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(incident.app, name="incident")
