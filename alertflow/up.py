@@ -5,6 +5,11 @@ API auth on) starts unless PREFECT_API_URL points to one; block types are regist
 deployments are served; the ingest worker and the dispatcher start. Stop (Ctrl-C or SIGTERM)
 goes in reverse so the ingest worker drains before anything it feeds goes away.
 
+Alerts come in over HTTP (`POST /ingest` with the bearer token kept in the data dir) and
+through the drop directory: a JSON-lines file put there is imported once (`alertflow
+ingest-file --respond`) and moved to `drop/done/` (or `drop/failed/` with its log).
+`--demo` imports the demo response profile and posts the bundled demo events.
+
 While up, the supervisor skips auto-scheduled runs that are more than `late_grace_s` late
 (see `alertflow.late_runs`): the embedded server has Prefect's late-runs service off.
 """
@@ -26,9 +31,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alertflow import demo
 from alertflow.late_runs import skip_late_runs
 from alertflow.local_prefect import LocalPrefectServer
 from alertflow.prefect_api import PrefectApi
@@ -37,6 +44,8 @@ from alertmodel import migrate
 from alertmodel.errors import AlertflowError, ConfigurationError, IntegrationError
 
 AUTH_FILE = "prefect-auth"
+INGEST_TOKEN_FILE = "ingest-token"  # noqa: S105 (a file name, not a secret)
+DROP_SUFFIXES = (".json", ".jsonl", ".log")
 
 # The scheduler keeps at most this many future runs per deployment (Prefect's default is 100):
 # fewer Scheduled rows for SQLite to walk; a short-interval schedule still has runs ahead.
@@ -51,6 +60,7 @@ class UpSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address every listener binds to.")
     prefect_port: int = Field(default=4200, ge=1, le=65535, description="Port of the local Prefect server.")
     ui: bool = Field(default=True, description="Serve the Prefect UI from the local server.")
+    ingest_port: int = Field(default=8480, ge=1, le=65535, description="Port of the HTTP ingest endpoint.")
     serve_limit: int = Field(default=4, ge=1, le=32, description="Flow runs executing at once.")
     late_grace_s: float = Field(
         default=900, gt=0, description="An auto-scheduled run this late (s) is skipped as Missed."
@@ -61,8 +71,20 @@ class UpSettings(BaseSettings):
 
 def ensure_auth_string(data_dir: Path) -> str:
     """The `user:password` of the local Prefect API, created once, kept with mode 0600."""
-    path = data_dir / AUTH_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
+    value = _secret_file(data_dir / AUTH_FILE, lambda: f"alertflow:{secrets.token_urlsafe(24)}")
+    if ":" not in value:
+        raise ConfigurationError(f"{data_dir / AUTH_FILE} must hold user:password on one line")
+    return value
+
+
+def ensure_ingest_token(data_dir: Path) -> str:
+    """The bearer token of the HTTP ingest endpoint, created once, kept with mode 0600."""
+    return _secret_file(data_dir / INGEST_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
+
+
+def _secret_file(path: Path, make: Callable[[], str]) -> str:
+    """The one-line secret in `path`, created (mode 0600) when missing; refused when others can read it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -72,11 +94,11 @@ def ensure_auth_string(data_dir: Path) -> str:
                 f"{path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
             ) from None
         value = path.read_text(encoding="utf-8").strip()
-        if ":" not in value:
-            raise ConfigurationError(f"{path} must hold user:password on one line") from None
+        if not value:
+            raise ConfigurationError(f"{path} is empty; delete it and a new secret is made") from None
         return value
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        value = f"alertflow:{secrets.token_urlsafe(24)}"
+        value = make()
         handle.write(value + "\n")
     return value
 
@@ -136,9 +158,12 @@ class Stack:
     settings: Settings
     up: UpSettings
     echo: Callable[[str], None] = print
+    demo: bool = False
     server: LocalPrefectServer | None = None
     api_url: str = ""
     auth_string: str | None = None
+    ingest_token: str = ""
+    importer: tuple[Path, subprocess.Popen[bytes]] | None = None
     children: list[Child] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     started_at: float = field(default_factory=time.monotonic)
@@ -151,6 +176,14 @@ class Stack:
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 
+    @property
+    def drop_dir(self) -> Path:
+        return self.data_dir / "drop"
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://{self.up.host}:{self.up.ingest_port}/ingest"
+
     def client_env(self) -> dict[str, str]:
         """The environment of every child: this one plus where Prefect is and how to log in."""
         env = {**os.environ, "ALERTFLOW_DATA_DIR": str(self.data_dir), "PREFECT_API_URL": self.api_url}
@@ -160,6 +193,8 @@ class Stack:
             env["PREFECT_API_AUTH_STRING"] = self.auth_string
         else:
             env.pop("PREFECT_API_AUTH_STRING", None)
+        if self.ingest_token:
+            env["ALERTFLOW_INGEST_TOKEN"] = self.ingest_token
         return env
 
     def api(self) -> PrefectApi:
@@ -177,13 +212,47 @@ class Stack:
         deadline = time.monotonic() + self.up.ready_timeout_s
         migrate.upgrade(self.settings.resolved_database_url)
         self._start_prefect(deadline)
-        self._register_block_types()
+        self.ingest_token = (
+            self.settings.ingest_token.get_secret_value() if self.settings.ingest_token else ""
+        ) or ensure_ingest_token(self.data_dir)
+        # Everything below only needs the Prefect server: start it all at once (each part is
+        # a Python process importing Prefect for seconds), then wait for each to be ready.
+        oneshots = []
+        if _has_blocks_cli():
+            oneshots.append(self._oneshot("blocks", "register"))
+        else:
+            self.echo("block types: none defined in this installation yet")
+        if self.demo:
+            oneshots.append(self._oneshot("profiles", "import", str(demo.PROFILES)))
         self._start_child(
             "serve",
             [sys.executable, "-m", "deployments.serve", "--limit", str(self.up.serve_limit)],
             {"PREFECT_RUNNER_POLL_FREQUENCY": "1"},
         )
+        # One process: the ingest worker (HTTP source) with the outbox dispatcher in it.
+        self._start_child(
+            "ingest",
+            [
+                sys.executable,
+                "-m",
+                "alertflow",
+                "ingest",
+                "--source",
+                f"http://{self.up.host}:{self.up.ingest_port}",
+            ],
+        )
+        for sub in ("", "done", "failed"):
+            (self.drop_dir / sub).mkdir(parents=True, exist_ok=True)
+        for name, process, log in oneshots:
+            try:
+                code = process.wait(max(deadline - time.monotonic(), 1))
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+                raise TimeoutError(f"`alertflow {name}` did not finish; see {log}") from None
+            if code != 0:
+                raise AlertflowError(f"`alertflow {name}` exited {code}; see {log}")
         self._wait_for_deployments(deadline)
+        self._wait_for_ingest(deadline)
 
     def _start_prefect(self, deadline: float) -> None:
         external = os.environ.get("PREFECT_API_URL")
@@ -208,26 +277,73 @@ class Stack:
         self.server.start(timeout_s=max(deadline - time.monotonic(), 1))
         self.api_url = self.server.api_url
 
-    def _register_block_types(self) -> None:
-        """Register the project's block types (`alertflow blocks register`) once it has a blocks CLI."""
-        try:
-            from alertflow.cli import blocks as _blocks_cli  # noqa: F401
-        except ImportError:
-            self.echo("block types: none defined in this installation yet")
-            return
-        log = self.log_dir / "blocks-register.log"
+    def _oneshot(self, *args: str) -> tuple[str, subprocess.Popen[bytes], Path]:
+        """Start one `alertflow` command that runs to completion (output in the log dir)."""
+        log = self.log_dir / f"{args[0]}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
-            result = subprocess.run(
-                [sys.executable, "-m", "alertflow", "blocks", "register"],
+            process = subprocess.Popen(
+                [sys.executable, "-m", "alertflow", *args],
                 env=self.client_env(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                timeout=120,
-                check=False,
+                start_new_session=True,
             )
-        if result.returncode != 0:
-            raise IntegrationError(f"`alertflow blocks register` exited {result.returncode}; see {log}")
+        return " ".join(args), process, log
+
+    def _wait_for_ingest(self, deadline: float) -> None:
+        """Ready when the endpoint answers (401 to a request without the token)."""
+        while True:
+            self._check_children()
+            try:
+                if httpx.post(self.ingest_url, content=b"", timeout=2).status_code == 401:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.stopping.is_set():
+                if self.stopping.is_set():
+                    return
+                raise TimeoutError(f"the ingest endpoint did not answer; see {self.log_dir / 'ingest.log'}")
+            time.sleep(0.3)
+
+    def post_demo_events(self) -> str:
+        """Send the bundled demo events to the ingest endpoint; its answer."""
+        response = httpx.post(
+            self.ingest_url,
+            content=demo.EVENTS.read_bytes(),
+            headers={"Authorization": f"Bearer {self.ingest_token}", "Content-Type": "application/x-ndjson"},
+            timeout=60,
+        )
+        return f"{response.status_code} {response.text[:200]}"
+
+    def _watch_drop_dir(self) -> None:
+        """Import one dropped file at a time; move it to done/ or failed/ afterwards."""
+        if self.importer is not None:
+            path, process = self.importer
+            code = process.poll()
+            if code is None:
+                return
+            target = self.drop_dir / ("done" if code == 0 else "failed") / path.name
+            path.replace(target)
+            self.echo(
+                f"drop directory: {path.name} {'imported' if code == 0 else 'FAILED, see ' + str(self.log_dir / 'drop.log')}"
+            )
+            self.importer = None
+        now = time.time()
+        for path in sorted(self.drop_dir.iterdir()):
+            # a file still being written changes its mtime: wait until it has been still for 1 s
+            if path.is_file() and path.suffix in DROP_SUFFIXES and now - path.stat().st_mtime > 1:
+                log = (self.log_dir / "drop.log").open("ab")
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "alertflow", "ingest-file", "--respond", str(path)],
+                    env=self.client_env(),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                log.close()
+                self.importer = (path, process)
+                return
 
     def _start_child(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> Child:
         child = Child(name, argv, {**self.client_env(), **(extra_env or {})}, self.log_dir / f"{name}.log")
@@ -267,6 +383,12 @@ class Stack:
         if self.server is not None and self.up.ui:
             lines.append(f"  Prefect UI:   {ui}  (login: the user:password in {self.data_dir / AUTH_FILE})")
         lines.append(f"  Prefect API:  {self.api_url}")
+        lines.append(
+            f"  ingest:       POST {self.ingest_url}  (Authorization: Bearer <{self.data_dir / INGEST_TOKEN_FILE}>)"
+        )
+        lines.append(
+            f"  drop dir:     {self.drop_dir}  (JSON-lines files are imported once, then moved to done/)"
+        )
         lines.append(f"  alert store:  {_mask(self.settings)}")
         lines.append(f"  logs:         {self.log_dir}")
         lines.append("Ctrl-C stops everything.")
@@ -278,6 +400,7 @@ class Stack:
         with self.api() as api:
             while not stop.wait(0.5):
                 self._check_children()
+                self._watch_drop_dir()
                 if self.server is not None and self.server.process and self.server.process.poll() is not None:
                     raise AlertflowError(f"the Prefect server exited; see {self.server.log_path}")
                 if time.monotonic() >= next_late_check:
@@ -297,6 +420,13 @@ class Stack:
 
     def stop(self) -> None:
         """Stop the children in reverse start order, then the Prefect server."""
+        if self.importer is not None:
+            _signal_group(self.importer[1].pid, signal.SIGTERM)  # ingest-file stores what it read, then exits
+            try:
+                self.importer[1].wait(30)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.importer[1].pid, signal.SIGKILL)
+            self.importer = None
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
@@ -329,15 +459,24 @@ def prefect_client_settings(settings: Settings) -> dict[Any, str]:
     return updates
 
 
+def _has_blocks_cli() -> bool:
+    """Whether this installation has `alertflow blocks register` (the jobs issue adds it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("alertflow.cli.blocks") is not None
+
+
 def _mask(settings: Settings) -> str:
     from alertflow.settings import mask_url
 
     return mask_url(settings.resolved_database_url)
 
 
-def run(settings: Settings, up: UpSettings, echo: Callable[[str], None] = print) -> int:
+def run(
+    settings: Settings, up: UpSettings, echo: Callable[[str], None] = print, *, demo_mode: bool = False
+) -> int:
     """Start, print where things are, supervise until SIGINT/SIGTERM, stop; the exit code."""
-    stack = Stack(settings, up, echo)
+    stack = Stack(settings, up, echo, demo=demo_mode)
     stop = stack.stopping
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -349,6 +488,9 @@ def run(settings: Settings, up: UpSettings, echo: Callable[[str], None] = print)
         if stop.is_set():
             return 0
         echo(stack.banner())
+        if demo_mode:
+            echo(f"demo: profile demo-contain imported; demo events posted: {stack.post_demo_events()}")
+            echo("demo: the demo-contain playbook needs a HostProfile block named demo-host to reach a host")
         stack.supervise(stop)
         echo("stopping alertflow ...")
         return 0
