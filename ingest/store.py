@@ -7,14 +7,15 @@ processing, which costs about a quarter of MariaDB's throughput at 1,000-row bat
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
-from alertmodel import ALERT_COLUMNS, Alert, Category, DeadLetter
+from alertmodel import ALERT_COLUMNS, Category, DeadLetter
 from alertmodel.repository import insert_ignoring_duplicates
 from alertmodel.types import utcnow
 from ingest.checkpoint import FilePosition, save_positions
@@ -26,6 +27,7 @@ BatchHook = Callable[[Connection, Sequence[Mapping[str, Any]]], None]
 """Called inside the batch transaction with only the alerts this batch stored for the first time."""
 
 _UUID_CHUNK = 500  # bound parameters per look-up, well under every driver's limit
+_SQLITE_ROWS_PER_STATEMENT = 200  # x 37 columns stays under SQLite's default 32,766 bound parameters
 
 
 @dataclass(slots=True)
@@ -54,13 +56,15 @@ class BatchWriter:
         self.engine = engine
         self.batch_hooks = tuple(batch_hooks)
         self._insert_sql: str | None = None
+        self._sqlite_multirow: str | None = None
+        self._lookup_sql: str | None = None
 
     def write(self, batch: Batch) -> WriteResult:
         """Store `batch` atomically; raises the driver's error and stores nothing when it fails."""
         with self.engine.begin() as conn:
             fresh = self._new_alerts(conn, batch.alerts)
             if fresh:
-                conn.exec_driver_sql(self._insert(conn), [_alert_tuple(a) for a in fresh])
+                self._insert_alerts(conn, _alert_params(fresh))
             if batch.new_categories:
                 now = utcnow()
                 insert_ignoring_duplicates(
@@ -98,18 +102,47 @@ class BatchWriter:
         unique = list({a["alert_uuid"]: a for a in reversed(alerts)}.values())[::-1]
         if not unique:
             return []
-        column = Alert.__table__.c.alert_uuid
+        if self._lookup_sql is None:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            marks = ", ".join(mark for _ in range(_UUID_CHUNK))
+            self._lookup_sql = f"SELECT alert_uuid FROM alert WHERE alert_uuid IN ({marks})"  # noqa: S608
         stored: set[str] = set()
         uuids = [a["alert_uuid"] for a in unique]
         for i in range(0, len(uuids), _UUID_CHUNK):
             chunk = uuids[i : i + _UUID_CHUNK]
-            stored.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+            chunk += [chunk[-1]] * (_UUID_CHUNK - len(chunk))  # one statement shape, prepared once
+            stored.update(row[0] for row in conn.exec_driver_sql(self._lookup_sql, tuple(chunk)))
         return [a for a in unique if a["alert_uuid"] not in stored] if stored else unique
 
-    def _insert(self, conn: Connection) -> str:
+    def _insert_alerts(self, conn: Connection, params: list[tuple[Any, ...]]) -> None:
         if self._insert_sql is None:
             self._insert_sql = _alert_insert_sql(conn)
-        return self._insert_sql
+        if conn.dialect.name != "sqlite":
+            conn.exec_driver_sql(self._insert_sql, params)
+            return
+        # SQLite: multi-row statements, so the GIL is released once per few hundred rows rather than
+        # once per row (executemany), which would stall against the decode thread at every row.
+        # Only two statement shapes (full chunks, then single rows), so SQLite's statement cache
+        # does not fill up with a prepared statement per remainder size.
+        per = _SQLITE_ROWS_PER_STATEMENT
+        full = len(params) - len(params) % per
+        if full:
+            if self._sqlite_multirow is None:
+                self._sqlite_multirow = _sqlite_multirow_sql(conn, per)
+            for i in range(0, full, per):
+                conn.exec_driver_sql(
+                    self._sqlite_multirow, tuple(v for row in params[i : i + per] for v in row)
+                )
+        if full < len(params):
+            conn.exec_driver_sql(self._insert_sql, params[full:])
+
+
+def _sqlite_multirow_sql(conn: Connection, rows: int) -> str:
+    """A `rows`-row INSERT of ALERT_COLUMNS that skips an existing alert_uuid."""
+    names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in ALERT_COLUMNS)
+    one = "(" + ", ".join("?" for _ in ALERT_COLUMNS) + ")"
+    values = ", ".join(one for _ in range(rows))
+    return f"INSERT INTO alert ({names}) VALUES {values} ON CONFLICT (alert_uuid) DO NOTHING"  # noqa: S608
 
 
 def _alert_insert_sql(conn: Connection) -> str:
@@ -117,8 +150,7 @@ def _alert_insert_sql(conn: Connection) -> str:
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in ALERT_COLUMNS)
     if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" for _ in ALERT_COLUMNS)
-        return f"INSERT INTO alert ({names}) VALUES ({marks}) ON CONFLICT (alert_uuid) DO NOTHING"  # noqa: S608
+        return _sqlite_multirow_sql(conn, 1)
     if conn.dialect.name in ("mysql", "mariadb"):
         marks = ", ".join("%s" for _ in ALERT_COLUMNS)
         # this exact shape (VALUES (...) ON DUPLICATE ...) is what pymysql rewrites into multi-row INSERTs
@@ -126,23 +158,33 @@ def _alert_insert_sql(conn: Connection) -> str:
     raise NotImplementedError(f"alertflow stores alerts in SQLite or MariaDB/MySQL, not {conn.dialect.name}")
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
+_ROW = operator.itemgetter(*ALERT_COLUMNS)
+_DATETIME_AT = tuple(i for i, c in enumerate(ALERT_COLUMNS) if c in ("time_collr", "time_cntrl"))
+
+
+def _alert_params(alerts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Positional rows for the driver, datetimes made naive UTC (a batch shares a few, so cache them)."""
+    converted: dict[datetime, datetime] = {}
+    params = []
+    for alert in alerts:
+        row = list(_ROW(alert))
+        for i in _DATETIME_AT:
+            value = row[i]
+            if value is not None:
+                naive = converted.get(value)
+                if naive is None:
+                    naive = converted[value] = _naive_utc(value)
+                row[i] = naive
+        params.append(tuple(row))
+    return params
+
+
+def _naive_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(
             f"naive datetime {value.isoformat()} in an alert; alertflow stores UTC-aware datetimes"
         )
     return value.astimezone(UTC).replace(tzinfo=None)
-
-
-_DATETIME_COLUMNS = frozenset(
-    c.name for c in Alert.__table__.columns if c.name in ("time_collr", "time_cntrl")
-)
-
-
-def _alert_tuple(alert: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(_naive_utc(alert[c]) if c in _DATETIME_COLUMNS else alert[c] for c in ALERT_COLUMNS)
 
 
 def _last_position_per_key(positions: Sequence[FilePosition]) -> list[FilePosition]:

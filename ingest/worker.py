@@ -75,6 +75,8 @@ class WorkerStats:
     write_failures: int = 0
     last_error: str = ""
     abandoned: int = 0
+    decode_seconds: float = 0.0
+    write_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -96,7 +98,7 @@ class Worker:
         batch_size: int = 1000,
         batch_wait_s: float = 0.25,
         inbox_items: int | None = None,
-        inbox_bytes: int = 32 * 1024 * 1024,
+        inbox_bytes: int = 8 * 1024 * 1024,
         batch_hooks: Sequence[BatchHook] = (),
         enrichers: Sequence[Enricher] = (),
         policy: PolicyProvider | None = None,
@@ -220,7 +222,9 @@ class Worker:
                 deliveries.append(nxt)
                 events += len(nxt.lines)
             self._apply_pending_policy()
+            started = time.perf_counter()
             prepared = self._prepare(deliveries)
+            self.stats.decode_seconds += time.perf_counter() - started
             if not self._hand_over(prepared):
                 self._abandon(prepared, "the worker stopped before the database came back")
         self._hand_over(None)
@@ -272,7 +276,9 @@ class Worker:
                 continue
             if prepared is None:
                 break
+            started = time.perf_counter()
             result = self._write_with_retry(prepared)
+            self.stats.write_seconds += time.perf_counter() - started
             if result is None:
                 self._abandon(prepared, "the database stayed unreachable until the worker stopped")
                 continue

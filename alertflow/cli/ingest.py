@@ -25,8 +25,6 @@ from ingest.policy import load_policy
 from ingest.policy_source import DatabasePolicy, FilePolicy
 from ingest.response import ResponseHook
 from ingest.sources.file import FileSource, checkpoint_key
-from ingest.sources.http import HttpSource
-from ingest.sources.stomp import StompSource, parse_stomp_url
 from ingest.worker import Enricher, PolicyProvider, Source, Worker, WorkerStats
 
 log = logging.getLogger("alertflow.ingest")
@@ -240,9 +238,14 @@ def _build_source(
             position = load_position(conn, checkpoint_key(path))
         return FileSource(path, position=position)
     if spec.startswith("stomp://"):
+        # only workers that consume a queue load the client
+        from ingest.sources.stomp import StompSource, parse_stomp_url
+
         host, port, destination = parse_stomp_url(spec)
         return StompSource(host, port, destination, prefetch=prefetch)
     if spec.startswith("http://"):
+        from ingest.sources.http import HttpSource  # uvicorn and starlette cost ~10 MB of RSS
+
         parts = urlsplit(spec)
         if not parts.hostname or not parts.port:
             raise ValueError(f"expected http://HOST:PORT, got {spec!r}")

@@ -37,7 +37,7 @@ class FileSource:
         position: FilePosition | None = None,
         follow: bool = True,
         source: str = "auto",
-        chunk_bytes: int = 1 << 20,
+        chunk_bytes: int = 256 * 1024,
         max_lines: int = 1000,
         poll_s: float = 0.2,
     ) -> None:

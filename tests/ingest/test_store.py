@@ -94,3 +94,30 @@ def test_dead_letters_keep_raw_bytes_source_origin_and_reason(engine: Engine) ->
     with engine.connect() as conn:
         row = conn.execute(select(DeadLetter.__table__)).one()
     assert (row.raw, row.source, row.origin, row.reason) == (raw, "auto", "eve.json@0", "line 1: bad")
+
+
+def test_on_mariadb_the_alert_rows_go_out_as_a_few_multi_row_inserts(
+    mariadb_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pymysql.cursors
+
+    from alertmodel import migrate
+
+    migrate.upgrade(mariadb_database)
+    engine = make_engine(mariadb_database)
+    sent: list[bytes | bytearray | str] = []
+    real_query = pymysql.cursors.Cursor._query
+
+    def spy(self: pymysql.cursors.Cursor, q: bytes | bytearray | str) -> int:
+        sent.append(q)
+        return real_query(self, q)
+
+    monkeypatch.setattr(pymysql.cursors.Cursor, "_query", spy)
+    try:
+        BatchWriter(engine).write(_batch(suricata_alerts(300, "multirow")))
+        assert count_alerts(engine) == (300, 300)
+    finally:
+        engine.dispose()
+    texts = [bytes(q).decode(errors="replace") if not isinstance(q, str) else q for q in sent]
+    inserts = [q for q in texts if q.lstrip().upper().startswith("INSERT INTO ALERT")]
+    assert 1 <= len(inserts) <= 3  # pymysql rewrote executemany into multi-row statements (<= 1 MB each)
