@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from alertmodel.errors import IdsUpdateError, IntegrationError
 from blocks.ids import IdsSensor
-from tasks._context import run_logger
+from tasks._context import in_run_context, run_logger
 from tasks.ssh import CommandOutput, run_command
 
 NEW_SUFFIX = ".alertflow-new"
@@ -138,7 +138,7 @@ async def _deploy(
                     await sftp.remove(new)
             await run_command(conn, ["rm", "-rf", "--", tmpdir], timeout_s=30)
     logger.info("installed %s on %s (sha256 %s, %d entries)", path, host.name, digest, entries)
-    return IdsUpdateResult(
+    result = IdsUpdateResult(
         sensor=host.name,
         kind=sensor.kind,
         path=path,
@@ -148,6 +148,11 @@ async def _deploy(
         checked=checked,
         reloaded=reloaded,
     )
+    if in_run_context():
+        from prefect.artifacts import acreate_table_artifact
+
+        await acreate_table_artifact(table=[result.model_dump()], description=f"IDS update on {host.name}")
+    return result
 
 
 @task(name="update_ids_rules")

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from alertmodel.errors import ChecksumMismatchError, IntegrationError
 from blocks.host import HostProfile
-from tasks._context import run_logger
+from tasks._context import in_run_context, run_logger
 
 CHUNK = 256 * 1024
 
@@ -256,6 +256,13 @@ async def _transfer(
                     sha256=expected,
                 )
             )
+    if in_run_context():
+        from prefect.artifacts import acreate_table_artifact
+
+        await acreate_table_artifact(
+            table=[f.model_dump() for f in copied],
+            description=f"{'moved' if move else 'copied'} files, sha256-verified",
+        )
     return CopyResult(files=copied, moved=move)
 
 

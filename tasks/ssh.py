@@ -122,7 +122,10 @@ async def run_command(
                 err.add(head)
                 return
             head += chunk
-            if b"\n" in head:
+            if b"\n" not in head and len(head) > 256:  # no marker line: keep it all as output
+                pgid.set_result(None)
+                err.add(head)
+            elif b"\n" in head:
                 first, rest = head.split(b"\n", 1)
                 marked = first.startswith(PGID_MARKER) and first[len(PGID_MARKER) :].isdigit()
                 pgid.set_result(int(first[len(PGID_MARKER) :]) if marked else None)
@@ -156,9 +159,13 @@ async def run_command(
 
 async def _kill(conn: asyncssh.SSHClientConnection, pgid: asyncio.Future[int | None]) -> None:
     """TERM then KILL the command's process group, over a second channel of the same connection."""
-    if not pgid.done() or pgid.result() is None:
+    try:  # a slow host may not have reported the group id yet
+        group_id = await asyncio.wait_for(asyncio.shield(pgid), KILL_GRACE_S)
+    except TimeoutError:
         return
-    group = f"-{pgid.result()}"
+    if group_id is None:
+        return
+    group = f"-{group_id}"
     await conn.run(f"kill -TERM -- {group} 2>/dev/null", check=False)
     await conn.run(
         f"for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- {group} 2>/dev/null || exit 0; sleep 0.2; done; "

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect import flow
+from prefect.runtime import flow_run
 
 from alertmodel.errors import IdsUpdateError
 from blocks.ids import IdsSensor
 from tasks.ids_rules import render_blocklist, update_ids_rules, update_ip_blocklist
+from tests.tasks.conftest import artifacts_of
 
 pytestmark = pytest.mark.integration
 
@@ -73,11 +76,18 @@ def test_blocklists_render_in_the_sensor_format_and_refuse_bad_entries(
 
 
 async def test_new_rules_are_checked_by_suricata_installed_and_reloaded(
-    ssh_hosts: Any, sensor_dir: Path
+    ssh_hosts: Any, sensor_dir: Path, prefect_server: Any
 ) -> None:
     rules = sensor_dir / "alertflow.rules"
     rules.write_text(OLD_RULES)
-    result = await update_ids_rules.fn(_sensor(ssh_hosts, sensor_dir), NEW_RULES)
+
+    @flow
+    async def update() -> tuple[Any, Any]:
+        return await update_ids_rules(_sensor(ssh_hosts, sensor_dir), NEW_RULES), flow_run.id
+
+    result, run_id = await update()
+    (artifact,) = await artifacts_of(run_id)
+    assert artifact.type == "table" and result.sha256 in artifact.data
     assert rules.read_text() == NEW_RULES
     assert (sensor_dir / "alertflow.rules.alertflow-bak").read_text() == OLD_RULES
     assert result.sha256 == hashlib.sha256(NEW_RULES.encode()).hexdigest()

@@ -54,8 +54,6 @@ async def test_nmap_finds_the_test_sshd_ports_and_attaches_the_xml(
     assert "-sT" in result.command_line
     for host in ssh_hosts.hosts:
         assert host["port"] in result.open_ports(host["address"])
-        others = set(ports) - {host["port"]}
-        assert not others & set(result.open_ports(host["address"]))
     artifacts = await artifacts_of(run_id)
     assert len(artifacts) == 1 and artifacts[0].type == "markdown"
     assert "<nmaprun" in artifacts[0].data and ssh_hosts.hosts[0]["address"] in artifacts[0].data

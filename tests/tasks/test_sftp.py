@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect import flow
+from prefect.runtime import flow_run
 
 from alertmodel.errors import ChecksumMismatchError
 from tasks import sftp
 from tasks.sftp import copy_files, move_files, validate_path
+from tests.tasks.conftest import artifacts_of
 
 pytestmark = pytest.mark.integration
 
@@ -42,12 +45,20 @@ def test_validate_path_refuses_relative_dotdot_and_outside_paths() -> None:
         validate_path("/srv/evidence/a\x00b", roots, where="t")
 
 
-async def test_copy_host_to_host_streams_and_verifies_the_checksum(ssh_hosts: Any) -> None:
+async def test_copy_host_to_host_streams_and_verifies_the_checksum(
+    ssh_hosts: Any, prefect_server: Any
+) -> None:
     src_root, dst_root = ssh_hosts.hosts[0]["root"], ssh_hosts.hosts[1]["root"]
     path, data = _file(src_root, 1_500_000)
-    result = await copy_files.fn(
-        ssh_hosts.profile(0, file_roots=[src_root]), [str(path)], ssh_hosts.profile(1), dst_root
-    )
+
+    @flow
+    async def copy() -> tuple[Any, Any]:
+        source = ssh_hosts.profile(0, file_roots=[src_root])
+        return await copy_files(source, [str(path)], ssh_hosts.profile(1), dst_root), flow_run.id
+
+    result, run_id = await copy()
+    (artifact,) = await artifacts_of(run_id)
+    assert artifact.type == "table" and path.name in artifact.data
     copied = Path(dst_root) / path.name
     assert copied.read_bytes() == data
     assert result.files[0].sha256 == hashlib.sha256(data).hexdigest()

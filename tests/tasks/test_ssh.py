@@ -136,3 +136,24 @@ async def test_a_local_script_is_uploaded_run_with_its_arguments_and_removed(
 async def test_a_command_given_as_one_string_is_refused(ssh_hosts: Any) -> None:
     with pytest.raises(TypeError, match="argument list"):
         await run_script.fn(ssh_hosts.profile(0), "rm -rf /tmp/x")  # type: ignore[arg-type]
+
+
+async def test_an_encrypted_private_key_logs_in_with_its_passphrase_and_a_wrong_one_is_reported_safely(
+    ssh_hosts: Any,
+) -> None:
+    import asyncssh
+
+    from blocks.credentials import CredentialProfile
+
+    key = asyncssh.read_private_key(ssh_hosts.inventory["key_path"])
+    encrypted = key.export_private_key(passphrase="right-passphrase-123").decode()
+    user = ssh_hosts.hosts[0]["user"]
+    good = CredentialProfile(username=user, private_key=encrypted, passphrase="right-passphrase-123")
+    run = await run_script.fn(ssh_hosts.profile(0, credential=good), ["true"])
+    assert run.results[0].ok
+
+    bad = CredentialProfile(username=user, private_key=encrypted, passphrase="wrong-passphrase-456")
+    run = await run_script.fn(ssh_hosts.profile(0, credential=bad), ["true"], allow_failure=True)
+    error = run.results[0].error or ""
+    assert "could not be read" in error
+    assert "wrong-passphrase-456" not in run.model_dump_json() and "PRIVATE KEY" not in error
