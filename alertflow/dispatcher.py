@@ -78,11 +78,16 @@ class Dispatcher:
         """Dispatch until `stop` is set (or, with `until_idle`, until nothing is due); then drain."""
         stop = stop or asyncio.Event()
         next_maintenance = time.monotonic()
+        maintenance: asyncio.Future[None] | None = None
         db_backoff = 0.5
         while not stop.is_set():
-            if self._maintenance is not None and time.monotonic() >= next_maintenance:
+            if (
+                self._maintenance is not None
+                and time.monotonic() >= next_maintenance
+                and (maintenance is None or maintenance.done())
+            ):
                 next_maintenance = time.monotonic() + self.config.maintenance_interval_s
-                await self._run_maintenance()
+                maintenance = asyncio.ensure_future(self._run_maintenance())  # never delays claiming
             claimed = 0
             free = self.config.concurrency - len(self._in_flight)
             if free > 0 and time.monotonic() >= self._paused_until:
@@ -110,6 +115,12 @@ class Dispatcher:
                 wait = max(wait, self._paused_until - time.monotonic())
             await self._sleep(stop, wait)
         await self.drain()
+        if maintenance is not None:
+            await asyncio.gather(maintenance, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Look for due rows now rather than at the next poll (call from the dispatcher's loop)."""
+        self._wake.set()
 
     async def drain(self) -> None:
         """Wait for the actions in flight to finish."""
@@ -299,6 +310,7 @@ async def run_dispatcher(
     stop: asyncio.Event | None = None,
     *,
     until_idle: bool = False,
+    started: Callable[[Dispatcher], None] | None = None,
 ) -> Dispatcher:
     """Dispatch with the default executors and the Prefect client of this process's settings."""
     from prefect.client.orchestration import get_client
@@ -312,6 +324,8 @@ async def run_dispatcher(
             config,
             maintenance=lambda: refresh_playbook_runs(engine, client),
         )
+        if started is not None:
+            started(dispatcher)
         await dispatcher.run(stop, until_idle=until_idle)
     return dispatcher
 
@@ -320,6 +334,7 @@ class DispatcherThread:
     """The dispatcher on its own thread and event loop, beside the ingest worker's threads."""
 
     def __init__(self, engine: Engine, config: DispatcherConfig | None = None) -> None:
+        import contextvars
         import threading
 
         self._engine = engine
@@ -327,12 +342,22 @@ class DispatcherThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="outbox-dispatcher", daemon=True)
+        # The thread runs in a copy of the creator's context, so Prefect settings set there
+        # (temporary_settings, a test's API URL) apply to the dispatcher's client too.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._main,), name="outbox-dispatcher", daemon=True
+        )
         self.dispatcher: Dispatcher | None = None
 
     def start(self) -> None:
         self._thread.start()
         self._ready.wait(30)
+
+    def wake(self, *_: object) -> None:
+        """Thread-safe: new outbox rows were committed (the ingest worker's `on_commit`)."""
+        if self._loop is not None and self.dispatcher is not None:
+            self._loop.call_soon_threadsafe(self.dispatcher.wake)
 
     def stop(self, timeout_s: float = 30) -> None:
         """Let the actions in flight finish (up to `timeout_s`), then end the thread."""
@@ -344,8 +369,12 @@ class DispatcherThread:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
-            self._ready.set()
-            self.dispatcher = await run_dispatcher(self._engine, self._config, self._stop)
+
+            def started(dispatcher: Dispatcher) -> None:
+                self.dispatcher = dispatcher
+                self._ready.set()
+
+            await run_dispatcher(self._engine, self._config, self._stop, started=started)
 
         try:
             asyncio.run(main())

@@ -71,6 +71,7 @@ def ingest(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
     enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
+    dispatcher = DispatcherThread(engine) if dispatch else None
     worker = _worker(
         engine,
         settings,
@@ -81,8 +82,8 @@ def ingest(
         batch_wait,
         enrichers=enrichers,
         batch_hooks=[ResponseHook()],
+        on_commit=dispatcher.wake if dispatcher is not None else None,
     )
-    dispatcher = DispatcherThread(engine) if dispatch else None
     _stop_on_signals(worker)
     if dispatcher is not None:
         dispatcher.start()

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prefect.client.orchestration import get_client
+from sqlalchemy import Engine
+
+from alertflow.actions import MissingIntegration, OutboxItem, PlaybookExecutor, load_alerts
+from alertflow.local_prefect import LocalPrefectServer, free_port
+from alertmodel import migrate
+from alertmodel.engine import make_engine
+from alertmodel.errors import IntegrationError, ServiceUnavailableError
+from ingest.response import ResponseHook
+from tests.alertfactory import import_profiles, make_alert, store_batch
+from tests.integration.response.conftest import flow_runs_of
+from tests.integration.response.playbooks import record_alert
+
+
+@pytest.fixture
+def engine(sqlite_database: str) -> Iterator[Engine]:
+    migrate.upgrade(sqlite_database)
+    engine = make_engine(sqlite_database)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def unserved_deployment(prefect_server: LocalPrefectServer) -> str:
+    """A deployment nobody runs: its runs stay Scheduled, which is all these tests look at."""
+    import asyncio
+
+    asyncio.run(record_alert.to_deployment(name="unit").aapply())
+    return "record-alert/unit"
+
+
+def item_for(alert_uuid: str, kind: str = "playbook", deployment: str = "record-alert/unit") -> OutboxItem:
+    return OutboxItem(
+        id=1,
+        kind=kind,
+        key=f"{alert_uuid}:p:0",
+        payload={
+            "profile": "p",
+            "alert_uuid": alert_uuid,
+            "action": {"kind": kind, "deployment": deployment},
+        },
+        attempts=1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "product"), [("slack", "Slack"), ("twilio", "Twilio"), ("thehive", "TheHive"), ("jira", "JIRA")]
+)
+async def test_unwired_integrations_raise_a_clear_error(kind: str, product: str) -> None:
+    with pytest.raises(
+        IntegrationError,
+        match=f"^no {product} block configured: cannot perform the {kind} action of profile 'p'$",
+    ):
+        await MissingIntegration(product)(item_for("a", kind=kind))
+
+
+async def test_playbook_run_is_created_once_per_alert_and_profile(
+    engine: Engine, unserved_deployment: str
+) -> None:
+    import_profiles(
+        engine,
+        {
+            "response_profiles": [
+                {"name": "p", "actions": [{"kind": "playbook", "deployment": unserved_deployment}]}
+            ]
+        },
+    )
+    alert = make_alert(action="p")
+    store_batch(engine, [alert], ResponseHook())
+    async with get_client() as client:
+        executor = PlaybookExecutor(engine, client)
+        await executor(item_for(alert["alert_uuid"]))
+        await executor(item_for(alert["alert_uuid"]))  # a redelivered row after a crash
+        deployment = await client.read_deployment_by_name(unserved_deployment)
+    [run] = playbook_runs_of(engine)
+    assert run.flow_run_id is not None and run.state == "SCHEDULED"
+    created = [
+        r
+        for r in flow_runs_of(prefect_api_url(), str(deployment.id))
+        if r["parameters"]["alert"]["alert_uuid"] == alert["alert_uuid"]
+    ]
+    assert [r["id"] for r in created] == [run.flow_run_id]
+    assert created[0]["idempotency_key"] == f"{alert['alert_uuid']}:p"
+    assert created[0]["parameters"] == {
+        "alert": load_alerts(engine, [alert["alert_uuid"]])[0].model_dump(mode="json")
+    }
+
+
+async def test_unknown_deployment_is_a_clear_error(
+    engine: Engine, prefect_server: LocalPrefectServer
+) -> None:
+    alert = make_alert()
+    store_batch(engine, [alert])
+    async with get_client() as client:
+        with pytest.raises(IntegrationError, match="Prefect has no deployment 'nope/none'"):
+            await PlaybookExecutor(engine, client)(item_for(alert["alert_uuid"], deployment="nope/none"))
+
+
+async def test_unreachable_prefect_is_reported_as_unavailable(engine: Engine) -> None:
+    from prefect.client.orchestration import PrefectClient
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    alert = make_alert()
+    store_batch(engine, [alert])
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}):
+        async with PrefectClient(f"http://127.0.0.1:{free_port()}/api") as client:
+            with pytest.raises(
+                ServiceUnavailableError, match="Prefect API unreachable while looking up deployment"
+            ):
+                await PlaybookExecutor(engine, client)(item_for(alert["alert_uuid"]))
+
+
+def prefect_api_url() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url
+    return url
+
+
+def playbook_runs_of(engine: Engine) -> list:
+    from sqlalchemy import select
+
+    from alertmodel import PlaybookRun
+
+    with engine.connect() as conn:
+        return conn.execute(select(PlaybookRun.__table__)).all()

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from alertflow import incidents
+from alertflow.incidents import IncidentError
+from alertmodel import Alert, migrate
+from alertmodel.engine import make_engine
+from alertmodel.types import utcnow
+from tests.alertfactory import make_alert, store_batch
+
+
+@pytest.fixture
+def engine(migrated_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+def test_opening_an_incident_marks_the_alert_and_starts_its_history(engine: Engine) -> None:
+    alert = make_alert(severity=3)
+    store_batch(engine, [alert])
+    incident = incidents.open_incident(engine, alert["alert_uuid"], actor="alice", comment="looks real")
+    assert (incident.state, incident.severity, incident.title) == ("new", 3, alert["description"])
+    with engine.connect() as conn:
+        status = conn.execute(select(Alert.__table__.c.status)).scalar()
+    assert status == "incident"
+    [event] = incidents.get_incident(engine, incident.id).history
+    assert (event.actor, event.from_state, event.to_state, event.comment) == (
+        "alice",
+        None,
+        "new",
+        "looks real",
+    )
+
+
+def test_an_alert_has_one_incident(engine: Engine) -> None:
+    alert = make_alert()
+    store_batch(engine, [alert])
+    first = incidents.open_incident(engine, alert["alert_uuid"], actor="alice")
+    with pytest.raises(IncidentError, match=f"already has incident #{first.id}"):
+        incidents.open_incident(engine, alert["alert_uuid"], actor="bob")
+    assert incidents.open_incident(engine, alert["alert_uuid"], actor="bob", if_absent=True).id == first.id
+
+
+def test_unknown_alert_is_refused(engine: Engine) -> None:
+    with pytest.raises(IncidentError, match="no alert nope"):
+        incidents.open_incident(engine, "nope", actor="alice")
+
+
+def test_state_machine_records_who_when_and_why(engine: Engine) -> None:
+    alert = make_alert()
+    store_batch(engine, [alert])
+    incident = incidents.open_incident(engine, alert["alert_uuid"], actor="alice")
+    steps = [
+        ("in_progress", "bob", "taking it"),
+        ("resolved", "bob", "blocked at the firewall"),
+        ("closed", "carol", "verified"),
+        ("reopened", "alice", "it is back"),
+        ("in_progress", "bob", ""),
+        ("resolved", "bob", "patched"),
+    ]
+    for to_state, actor, comment in steps:
+        changed = incidents.change_state(engine, incident.id, to_state, actor=actor, comment=comment)
+        assert changed.state == to_state
+        if to_state == "closed":
+            assert changed.closed_at is not None
+        if to_state == "reopened":
+            assert changed.closed_at is None
+    history = incidents.get_incident(engine, incident.id).history
+    assert [(e.from_state, e.to_state, e.actor, e.comment) for e in history[1:]] == [
+        (a, b, c, d) for a, (b, c, d) in zip(["new", *[s[0] for s in steps[:-1]]], steps, strict=True)
+    ]
+    assert all(e.at.tzinfo is not None for e in history)
+
+
+@pytest.mark.parametrize(("start", "bad"), [("new", "reopened"), ("new", "new")])
+def test_forbidden_transitions_are_refused_with_the_allowed_ones(
+    engine: Engine, start: str, bad: str
+) -> None:
+    alert = make_alert()
+    store_batch(engine, [alert])
+    incident = incidents.open_incident(engine, alert["alert_uuid"], actor="alice")
+    with pytest.raises(IncidentError, match=f"is new; it can go to in_progress, resolved, closed, not {bad}"):
+        incidents.change_state(engine, incident.id, bad, actor="bob")
+    assert len(incidents.get_incident(engine, incident.id).history) == 1
+
+
+def test_closed_incident_can_only_be_reopened(engine: Engine) -> None:
+    alert = make_alert()
+    store_batch(engine, [alert])
+    incident = incidents.open_incident(engine, alert["alert_uuid"], actor="alice")
+    incidents.change_state(engine, incident.id, "closed", actor="alice")
+    with pytest.raises(IncidentError, match="is closed; it can go to reopened, not in_progress"):
+        incidents.change_state(engine, incident.id, "in_progress", actor="bob")
+
+
+def test_list_filters_by_state_severity_assignee_and_time(engine: Engine) -> None:
+    alerts = [make_alert(severity=s) for s in (0, 2, 3)]
+    store_batch(engine, alerts)
+    opened = [
+        incidents.open_incident(engine, a["alert_uuid"], actor="x", assignee=who)
+        for a, who in zip(alerts, ["alice", "bob", "alice"], strict=True)
+    ]
+    incidents.change_state(engine, opened[2].id, "in_progress", actor="alice")
+    ids = lambda rows: [i.id for i in rows]  # noqa: E731
+    assert ids(incidents.list_incidents(engine)) == [o.id for o in reversed(opened)]
+    assert ids(incidents.list_incidents(engine, state="new")) == [opened[1].id, opened[0].id]
+    assert ids(incidents.list_incidents(engine, min_severity=2)) == [opened[2].id, opened[1].id]
+    assert ids(incidents.list_incidents(engine, assignee="alice")) == [opened[2].id, opened[0].id]
+    assert incidents.list_incidents(engine, since=utcnow() + timedelta(minutes=1)) == []
+
+
+async def test_notifying_by_slack_or_twilio_fails_clearly_until_wired(sqlite_database: str) -> None:
+    migrate.upgrade(sqlite_database)
+    engine = make_engine(sqlite_database)
+    alert = make_alert()
+    store_batch(engine, [alert])
+    incident = incidents.open_incident(engine, alert["alert_uuid"], actor="alice")
+    from alertmodel.errors import IntegrationError
+
+    with pytest.raises(
+        IntegrationError, match=f"no Slack block configured: cannot notify incident #{incident.id}"
+    ):
+        await incidents.notify_group(engine, incident.id, "soc", via="slack", actor="alice")
+    with pytest.raises(IntegrationError, match="no Twilio block configured"):
+        await incidents.notify_group(engine, incident.id, "soc", via="twilio", actor="alice")
+    engine.dispose()
