@@ -268,14 +268,13 @@ class MissingIntegration:
 
 def default_executors(engine: Engine, client: PrefectClient) -> dict[str, Executor]:
     """One executor per action kind of ingest.profiles."""
+    from alertflow.product_actions import product_executors
+
     return {
         "playbook": PlaybookExecutor(engine, client),
         "incident": IncidentExecutor(engine),
         "email": EmailExecutor(engine),
-        "slack": MissingIntegration("Slack"),
-        "twilio": MissingIntegration("Twilio"),
-        "thehive": MissingIntegration("TheHive"),
-        "jira": MissingIntegration("JIRA"),
+        **product_executors(engine),
     }
 
 

@@ -197,10 +197,11 @@ async def notify_group(
 
     view = get_incident(engine, incident_id)
     if via != "email":
-        product = {"slack": "Slack", "twilio": "Twilio"}.get(via)
-        if product is None:
+        if via not in ("slack", "twilio"):
             raise IncidentError(f"cannot notify via {via!r} (expected email, slack or twilio)")
-        raise actions.MissingIntegration(product).error(f"notify incident #{incident_id}")
+        from alertflow.product_actions import notify_incident
+
+        return await notify_incident(engine, incident_id, group, via=via, actor=actor, block=block)
     [alert] = actions.load_alerts(engine, [view.incident.alert_uuid])
     subject, body = actions.describe_alert(alert)
     subject = f"[incident #{incident_id} {view.incident.state}] {subject}"[:200]

@@ -192,20 +192,24 @@ class EmailAction(_Strict):
 class SlackAction(_Strict):
     kind: Literal["slack"]
     group: str
+    block: str = Field(default="default", description="Name of the SlackWorkspace block.")
 
 
 class TwilioAction(_Strict):
     kind: Literal["twilio"]
     group: str
+    block: str = Field(default="default", description="Name of the TwilioAccount block.")
 
 
 class TheHiveAction(_Strict):
     kind: Literal["thehive"]
+    block: str = Field(default="default", description="Name of the TheHiveServer block.")
 
 
 class JiraAction(_Strict):
     kind: Literal["jira"]
     project: str | None = None
+    block: str = Field(default="default", description="Name of the JiraSite block.")
 
 
 Action = Annotated[

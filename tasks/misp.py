@@ -249,10 +249,13 @@ async def add_misp_attribute(
 
 # MISP's own schema: `attributes` holds value1/value2 (the halves of composite types such as
 # filename|md5), `deleted` marks soft-deleted rows, `to_ids` the attributes meant for detection.
+# Two indexed IN look-ups joined by UNION (an OR across value1 and value2 would scan the table).
 _LOOKUP = sa.text(
     "SELECT a.id, a.event_id, a.type, a.category, a.value1, a.value2, a.to_ids, a.comment, e.info "
-    "FROM attributes a LEFT JOIN events e ON e.id = a.event_id "
-    "WHERE a.deleted = 0 AND (a.value1 IN :values OR a.value2 IN :values)"
+    "FROM attributes a LEFT JOIN events e ON e.id = a.event_id WHERE a.deleted = 0 AND a.value1 IN :values "
+    "UNION "
+    "SELECT a.id, a.event_id, a.type, a.category, a.value1, a.value2, a.to_ids, a.comment, e.info "
+    "FROM attributes a LEFT JOIN events e ON e.id = a.event_id WHERE a.deleted = 0 AND a.value2 IN :values"
 ).bindparams(sa.bindparam("values", expanding=True))
 
 

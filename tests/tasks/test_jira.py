@@ -185,7 +185,7 @@ async def test_a_429_is_retried_after_retry_after_and_a_lasting_one_fails(httpse
     )
     started = time.monotonic()
     assert (await add_jira_comment.fn(site(httpserver), "SOC-24", "x")).id == "10101"
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 0.95  # Retry-After: 1 was honoured
 
     httpserver.expect_request("/rest/api/2/issue/SOC-24/comment").respond_with_data(
         "Rate limit exceeded.", status=429, headers={"Retry-After": "1"}

@@ -209,7 +209,7 @@ async def test_a_429_is_retried_after_its_retry_after_delay(httpserver: HTTPServ
     started = time.monotonic()
     found = await search_misp_attributes.fn(misp_block(httpserver), "203.0.113.5")
 
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 0.95  # Retry-After: 1 was honoured
     assert len(found) == 1
     assert sum(r.path == "/attributes/restSearch" for r, _ in httpserver.log) == 2
 

@@ -103,7 +103,7 @@ async def test_a_429_waits_for_retry_after_then_posts(httpserver: HTTPServer) ->
     started = time.monotonic()
     posted = await send_slack_message.fn(workspace(httpserver), "hello")
 
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 0.95  # Retry-After: 1 was honoured
     assert posted.ts == "1503435956.000247"
     assert len(httpserver.log) == 2
 

@@ -226,7 +226,7 @@ async def test_updates_are_retried_on_503_and_on_429_after_retry_after(
     started = time.monotonic()
     await update_thehive_status.fn(hive(httpserver), "alert", "~1", "Ignored")
 
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 0.95  # Retry-After: 1 was honoured
     assert len(httpserver.log) == 3
 
 

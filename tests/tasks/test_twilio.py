@@ -123,7 +123,7 @@ async def test_a_429_is_retried_after_retry_after_and_a_lasting_one_fails(httpse
     httpserver.expect_oneshot_request(PATH).respond_with_json(message("+15005550006"), status=201)
     started = time.monotonic()
     assert len(await send_sms.fn(account(httpserver), ["+15005550006"], "x")) == 1
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 0.95  # Retry-After: 1 was honoured
 
     httpserver.expect_request(PATH).respond_with_json(too_many, status=429, headers={"Retry-After": "1"})
     with pytest.raises(ServiceRateLimitedError, match="Twilio"):
