@@ -35,7 +35,7 @@ JOB_TYPES: dict[str, str] = {
     "send_slack_message": "tasks.slack:send_slack_message",
     "send_sms": "tasks.twilio:send_sms",
     "submit_to_sandbox": "tasks.sandbox:submit_to_sandbox",
-    "zap_scan": "tasks.zap:zap_scan",
+    "scan_with_zap": "tasks.zap:scan_with_zap",
 }
 """Job type name → `module:task` of the task that does the job."""
 

@@ -65,13 +65,19 @@ jobs:
     assert "job 0" not in text
 
 
-def test_a_job_type_whose_task_is_not_installed_is_refused_not_faked(tmp_path: Path) -> None:
-    # zap_scan belongs to the integrations issue; until its task exists, validation says so.
-    assert "zap_scan" in JOB_TYPES
+def test_every_job_type_resolves_to_an_installed_task() -> None:
+    for name in JOB_TYPES:
+        assert resolve(name).task.name
+
+
+def test_a_job_type_whose_task_is_not_installed_is_refused_not_faked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(JOB_TYPES, "teleport_host", "tasks.teleport:teleport_host")
     with pytest.raises(JobTypeUnavailable, match="not installed yet"):
-        resolve("zap_scan")
-    with pytest.raises(ConfigurationError, match=r"job 0 \(z\): field type: job type 'zap_scan' needs task"):
-        parse_playbook({"name": "p", "jobs": [{"name": "z", "type": "zap_scan"}]}, origin="p.yaml")
+        resolve("teleport_host")
+    with pytest.raises(
+        ConfigurationError, match=r"job 0 \(z\): field type: job type 'teleport_host' needs task"
+    ):
+        parse_playbook({"name": "p", "jobs": [{"name": "z", "type": "teleport_host"}]}, origin="p.yaml")
 
 
 def test_an_unknown_job_type_lists_the_known_ones() -> None:
