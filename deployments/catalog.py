@@ -23,16 +23,15 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from alertmodel.errors import ConfigurationError
 from deployments.schedules import one_time, recurring_cron
 from flows.alert_digest import alert_digest
-from flows.playbook_spec import PlaybookSpec, load_playbook
+from flows.playbook_spec import BUNDLED_DIR, PlaybookSpec, load_playbook
 from flows.yaml_playbook import yaml_playbook
 
 log = logging.getLogger(__name__)
 
-BUNDLED_PLAYBOOKS = Path(__file__).resolve().parent.parent / "flows" / "playbooks"
 NEW_YEAR = datetime(2027, 1, 1, 6, 0, tzinfo=UTC)
 
 
-def bundled_playbooks(directory: Path = BUNDLED_PLAYBOOKS) -> list[PlaybookSpec]:
+def bundled_playbooks(directory: Path = BUNDLED_DIR) -> list[PlaybookSpec]:
     """The YAML playbooks shipped with alertflow whose job types are all installed."""
     specs = []
     for path in sorted(directory.glob("*.yaml")):
@@ -44,10 +43,11 @@ def bundled_playbooks(directory: Path = BUNDLED_PLAYBOOKS) -> list[PlaybookSpec]
 
 
 def yaml_playbook_deployment(spec: PlaybookSpec) -> RunnerDeployment:
-    """A deployment `yaml-playbook/<name>` running that playbook; the alert and params come per run."""
+    """A deployment `yaml-playbook/<name>` running that bundled playbook (by name; the flow loads
+    the file at run time); the alert and params come per run."""
     return yaml_playbook.to_deployment(
         name=spec.name,
-        parameters={"playbook": spec.model_dump(mode="json")},
+        parameters={"playbook": spec.name},
         description=spec.description or f"YAML playbook {spec.name}",
         tags=["yaml-playbook"],
         entrypoint_type=EntrypointType.MODULE_PATH,

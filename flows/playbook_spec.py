@@ -19,6 +19,7 @@ rendered in a sandbox. A whole-string expression keeps its type (a list stays a 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from alertmodel.errors import ConfigurationError
 from flows.job_types import JobTypeUnavailable, resolve
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+BUNDLED_DIR = Path(__file__).resolve().parent / "playbooks"
 
 
 class JobSpec(BaseModel):
@@ -140,6 +142,20 @@ def load_playbook(path: str | Path) -> PlaybookSpec:
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
         raise ConfigurationError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
     return parse_playbook(data, origin=str(path))
+
+
+def load_bundled_playbook(name: str) -> PlaybookSpec:
+    """A playbook shipped in flows/playbooks/ by name (what deployments refer to)."""
+    if not re.fullmatch(NAME_PATTERN, name) or ".." in name:
+        raise ConfigurationError(f"{name!r} is not a playbook name (letters, digits, '_', '.', '-')")
+    path = BUNDLED_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml")))
+        raise ConfigurationError(f"no bundled playbook {name!r} (bundled: {known})")
+    spec = load_playbook(path)
+    if spec.name != name:
+        raise ConfigurationError(f"{path}: the playbook's name is {spec.name!r}; it must match the file name")
+    return spec
 
 
 def _describe(exc: ValidationError, data: dict[str, Any], origin: str) -> str:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from alertmodel.errors import AlertflowError
 from flows.alert import PlaybookAlert
 from flows.job_types import JobType, resolve
-from flows.playbook_spec import JobSpec, PlaybookSpec
+from flows.playbook_spec import JobSpec, PlaybookSpec, load_bundled_playbook
 
 _JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
@@ -90,16 +90,21 @@ async def _run_job(job: JobSpec, job_type: JobType, context: dict[str, Any]) -> 
 
 @flow(name="yaml-playbook")
 async def yaml_playbook(
-    playbook: PlaybookSpec,
+    playbook: PlaybookSpec | str,
     params: dict[str, Any] | None = None,
     alert: PlaybookAlert | None = None,
     alerts: list[PlaybookAlert] | None = None,
 ) -> PlaybookResult:
     """Run `playbook`'s jobs in order with the run's `params` and the triggering `alert`.
 
+    `playbook` is the whole playbook, or the name of one bundled in flows/playbooks/ (what
+    deployments pass, so prefect.yaml never holds Jinja that `prefect deploy` would template).
+
     A grouped response profile also passes `alerts`, every alert of the group so far.
     """
     logger = get_run_logger()
+    if isinstance(playbook, str):
+        playbook = load_bundled_playbook(playbook)
     context: dict[str, Any] = {
         "params": playbook.run_parameters(params or {}),
         "alert": alert.model_dump(mode="json") if alert is not None else {},

@@ -6,7 +6,7 @@ import pytest
 
 from alertmodel.errors import ConfigurationError
 from flows.job_types import JOB_TYPES, JobTypeUnavailable, resolve
-from flows.playbook_spec import load_playbook, parse_playbook
+from flows.playbook_spec import load_bundled_playbook, load_playbook, parse_playbook
 
 BUNDLED = Path(__file__).resolve().parents[2] / "flows" / "playbooks"
 
@@ -117,3 +117,11 @@ def test_run_parameters_refuse_undeclared_names() -> None:
     assert spec.run_parameters({"a": 2}) == {"a": 2}
     with pytest.raises(ConfigurationError, match=r"unknown parameter\(s\) b \(declared: a\)"):
         spec.run_parameters({"b": 1})
+
+
+def test_bundled_playbooks_load_by_name_and_names_are_checked() -> None:
+    assert load_bundled_playbook("demo-contain").name == "demo-contain"
+    with pytest.raises(ConfigurationError, match=r"no bundled playbook 'nope' \(bundled: .*demo-contain"):
+        load_bundled_playbook("nope")
+    with pytest.raises(ConfigurationError, match="is not a playbook name"):
+        load_bundled_playbook("../etc/passwd")
