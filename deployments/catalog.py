@@ -2,10 +2,10 @@
 
 | run mode | how |
 |---|---|
-| recurring schedule | `alert-digest/daily` (cron) |
+| recurring schedule | `alert-digest/daily` (cron); `exposure-scan/weekly` (cron, inactive until its targets are set) |
 | one-time schedule | `alert-digest/new-year` (RRule COUNT=1) |
 | REST | any deployment: `POST /api/deployments/{id}/create_flow_run` (README) |
-| response-profile action | a profile's `playbook` action names e.g. `yaml-playbook/demo-contain` |
+| response-profile action | a profile's `playbook` action names e.g. `yaml-playbook/demo-contain`, `block-attacker/response` |
 | manual | Prefect UI "Run", `prefect deployment run NAME`, `alertflow playbook run FILE` |
 
 `prefect.yaml` declares the same deployments for work pools (docker-compose); a test
@@ -23,6 +23,10 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from alertmodel.errors import ConfigurationError
 from deployments.schedules import one_time, recurring_cron
 from flows.alert_digest import alert_digest
+from flows.block_attacker import block_attacker
+from flows.collect_forensics import collect_forensics
+from flows.exposure_scan import exposure_scan
+from flows.malware_triage import malware_triage
 from flows.playbook_spec import BUNDLED_DIR, PlaybookSpec, load_playbook
 from flows.yaml_playbook import yaml_playbook
 
@@ -73,4 +77,34 @@ def all_deployments() -> list[RunnerDeployment]:
         ),
     ]
     deployments += [yaml_playbook_deployment(spec) for spec in bundled_playbooks()]
+    deployments += [
+        block_attacker.to_deployment(
+            name="response",
+            parameters={"sensors": ["default"], "misp": "default"},
+            # One at a time: each run rewrites the sensors' whole block lists.
+            concurrency_limit=1,
+            description="Response action: block the alert's srcip on the IdsSensor blocks if MISP lists it.",
+            tags=["response"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        malware_triage.to_deployment(
+            name="response",
+            description="Response action for Wazuh FIM alerts; set recipients and evidence_dir per profile or run.",
+            tags=["response"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        exposure_scan.to_deployment(
+            name="weekly",
+            schedules=[recurring_cron("0 2 * * 1", active=False)],
+            description="Recurring (activate once targets and recipients are set): Mondays 02:00 UTC.",
+            tags=["recurring"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        collect_forensics.to_deployment(
+            name="manual",
+            description="Manual or REST: collect evidence from hosts to an evidence host.",
+            tags=["manual"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+    ]
     return deployments

@@ -12,9 +12,11 @@ SCHEDULER_WINDOW = timedelta(days=100)
 a one-time run further out exists only once its time comes within the window."""
 
 
-def recurring_cron(cron: str, *, timezone: str = "UTC", parameters: dict[str, Any] | None = None) -> Schedule:
+def recurring_cron(
+    cron: str, *, timezone: str = "UTC", parameters: dict[str, Any] | None = None, active: bool = True
+) -> Schedule:
     """Every time the cron expression matches, in `timezone`."""
-    return Cron(cron, timezone=timezone, parameters=parameters)
+    return Cron(cron, timezone=timezone, parameters=parameters, active=active)
 
 
 def recurring_interval(
