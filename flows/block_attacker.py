@@ -33,13 +33,35 @@ class BlockAttackerResult(BaseModel):
     thehive_case: str | None = None
 
 
+OWN_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "224.0.0.0/4",
+        "255.255.255.255/32",
+        "::/128",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+    )
+)
+"""Private, loopback, link-local, shared and multicast ranges: blocking these hits your own network."""
+
+
 def attacker_ip(alert: PlaybookAlert, *, allow_private: bool) -> str:
     """The alert's srcip as a checked address; private/loopback ones only when allowed."""
     try:
         ip = ipaddress.ip_address(alert.srcip.strip())
     except ValueError:
         raise ValueError(f"alert {alert.alert_uuid} has no usable srcip ({alert.srcip!r})") from None
-    if not ip.is_global and not allow_private:
+    if any(ip in net for net in OWN_NETWORKS if net.version == ip.version) and not allow_private:
         raise ValueError(
             f"{ip} is not a public address; blocking it could cut off your own network "
             "(pass allow_private=true to block it anyway)"
