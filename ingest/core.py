@@ -21,20 +21,23 @@ from ingest.generic import normalize_generic
 from ingest.modsecurity import normalize_modsecurity
 from ingest.policy import Policy
 from ingest.record import alert_uuid, clip
-from ingest.suricata import SKIPPED_EVENT_TYPES
-from ingest.suricata import normalize_suricata as _normalize_suricata
+from ingest.suricata import SKIPPED_EVENT_TYPES, normalize_suricata
 from ingest.wazuh import normalize_wazuh
 
 Normalizer = Callable[[dict[str, Any]], list[dict[str, Any]]]
 NORMALIZERS: dict[str, Normalizer] = {
     "wazuh": normalize_wazuh,
-    "suricata": _normalize_suricata,
+    "suricata": normalize_suricata,
     "falco": normalize_falco,
     "modsecurity": normalize_modsecurity,
     "generic": normalize_generic,
 }
 SECTION_OF = {"wazuh": "hids", "suricata": "nids", "modsecurity": "waf", "falco": "crs", "generic": None}
 """Which policy section filters each source (generic alerts have none)."""
+PURGE_EVERY_S = 60.0
+"""How often (by the injected clock) expired aggregation windows are dropped."""
+MAX_SEEN_CATEGORIES = 100_000
+"""Past this many remembered (source, category) pairs the memory is reset; re-reporting is harmless."""
 CATEGORY_NAME_WIDTH = 512
 """Width of `alertmodel.Category.name`; longer category names are registered cut to it."""
 _SPACE = frozenset(b" \t\r\n\f\v")
@@ -78,6 +81,7 @@ class IngestCore:
         self.node = node
         self.clock = clock or _utc_now
         self._aggregator = Aggregator()
+        self._last_purge = 0.0
         self._seen_categories: set[tuple[str, str]] = set()
         self._compiled = CompiledPolicy(policy, node)
         self.policy = policy
@@ -105,13 +109,21 @@ class IngestCore:
         decide = policy.decide
         agg = self._aggregator
         now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the clock must return an aware datetime")
+        now = now.astimezone(UTC)
         now_ts = now.timestamp()
+        if abs(now_ts - self._last_purge) >= PURGE_EVERY_S:
+            agg.purge(now_ts)
+            self._last_purge = now_ts
         node = self.node
         filter_name, ref_id = policy.filter_name, policy.ref_id
         alerts = out.alerts
         observations = out.observations
         new_categories = out.new_categories
         seen = self._seen_categories
+        if len(seen) > MAX_SEEN_CATEGORIES:
+            seen.clear()
         fixed = NORMALIZERS.get(source)
         read = skipped = no_alert = 0
         lineno = first_line - 1
@@ -148,6 +160,7 @@ class IngestCore:
                 raw_text = raw.decode()
                 section = SECTION_OF[src]
                 many = src == "modsecurity"
+                emitted: list[dict[str, Any]] = []  # a line's alerts go out together or not at all
                 for part, d in enumerate(drafts):
                     d["node_id"] = node
                     d["alert_uuid"] = alert_uuid(d["source"], node, raw, part if many else None)
@@ -155,20 +168,21 @@ class IngestCore:
                     d["time_collr"] = now
                     d["filter"] = filter_name
                     d["ref_id"] = ref_id
-                    for a in decide(d, section, raw_text, now_ts, agg, counts):
-                        cats = a.pop("_cats")
-                        del a["_level"]
-                        if a.pop("_part", None) is not None:
-                            a["alert_uuid"] = alert_uuid(a["source"], node, a["alert_uuid"].encode(), -1)
-                        if cats:
-                            a["category"] = clip("category", ", ".join(cats))
-                            a_source = a["source"]
-                            for c in cats:
-                                pair = (a_source, c)
-                                if pair not in seen:
-                                    seen.add(pair)
-                                    new_categories.append((a_source, c[:CATEGORY_NAME_WIDTH]))
-                        alerts.append(a)
+                    emitted.extend(decide(d, section, raw_text, now_ts, agg, counts))
+                for a in emitted:
+                    cats = a.pop("_cats")
+                    del a["_level"]
+                    if a.pop("_part", None) is not None:
+                        a["alert_uuid"] = alert_uuid(a["source"], node, a["alert_uuid"].encode(), -1)
+                    if cats:
+                        a["category"] = clip("category", ", ".join(cats))
+                        a_source = a["source"]
+                        for c in cats:
+                            pair = (a_source, c)
+                            if pair not in seen:
+                                seen.add(pair)
+                                new_categories.append((a_source, c[:CATEGORY_NAME_WIDTH]))
+                alerts.extend(emitted)
             except NormalizationError as exc:
                 self._dead(out, src, origin, raw, f"line {lineno}: {exc}")
             except Exception as exc:  # the one broad catch: one bad event never stops the stream

@@ -194,8 +194,8 @@ class Aggregator:
 
 
 def _rewrite(d: dict[str, Any], e: _Entry) -> None:
-    """Rule 4: apply an entry's response overrides; new_category is appended."""
-    if e.profile is not None:
+    """Rule 4: apply an entry's response overrides; new_category is appended; "suppress" is no action."""
+    if e.profile is not None and e.profile != "suppress":
         d["action"] = e.profile
     if e.new_type is not None:
         d["type"] = e.new_type
@@ -245,37 +245,41 @@ class CompiledPolicy:
         s = self.sections[section]
         # 2. severity translation
         d["severity"] = translate(section, d["_level"], s.ladder)
-        # 7. white list drops, black list forces severity 3 and passes
+        # 7. white list drops; black list (applied last) forces severity 3 and passes
         if s.white and _first(s.white, section, d, raw) is not None:
             counts["dropped_white_list"] += 1
             return []
-        forced = False
-        if s.black and _first(s.black, section, d, raw) is not None:
-            d["severity"] = 3
-            d["status"] = "modified"
-            forced = True
+        black = bool(s.black) and _first(s.black, section, d, raw) is not None
         # 3. gray list, first match wins
         e = _first(s.gray, section, d, raw) if s.gray else None
         if e is None:
+            if black:
+                d["severity"] = 3
+                d["status"] = "modified"
+                counts["modified"] += 1
+                return [d]
             # 5. threshold
-            if not forced and d["severity"] < s.threshold:
+            if d["severity"] < s.threshold:
                 counts["dropped_threshold"] += 1
                 return []
-            if forced:
-                counts["modified"] += 1
             return [d]
         # 4. gray-listed: passes whatever the threshold, unless suppressed
-        if e.profile == "suppress":
-            counts["dropped_suppress"] += 1
-            return []
+        suppress = e.profile == "suppress" and not black
         original = {k: d[k] for k in ("source", "type", "event", "description", "severity", "_cats")}
-        if e.modifies:
-            _rewrite(d, e)
-            d["status"] = "modified"
-        if d["status"] == "modified":
-            counts["modified"] += 1
-        out = [d]
-        # 6. aggregation
+        out = []
+        if suppress:
+            counts["dropped_suppress"] += 1
+        else:
+            if e.modifies:
+                _rewrite(d, e)
+                d["status"] = "modified"
+            if black:
+                d["severity"] = 3
+                d["status"] = "modified"
+            if d["status"] == "modified":
+                counts["modified"] += 1
+            out.append(d)
+        # 6. aggregation (suppressed alerts count too: "drop each, alert when it repeats")
         if e.reproduced > 0:
             key = (section, self.node, original["event"], e.host or _host_of(section, d), e.match or INDEF)
             n = agg.hit(key, now, e.reproduced, e.in_period)

@@ -98,8 +98,9 @@ def _v2(event: dict[str, Any], tx: dict[str, Any], audit: dict[str, Any]) -> lis
     line = request.get("request_line")
     parts = line.split(" ") if type(line) is str else []
     host = _header(request.get("headers"), "host")
-    if host is None:
-        for err in audit.get("error_messages") or ():
+    errors = audit.get("error_messages")
+    if host is None and type(errors) is list:
+        for err in errors:
             m = re.search(r'\[hostname "([^"]*)"\]', err) if type(err) is str else None
             if m:
                 host = m.group(1)

@@ -66,7 +66,7 @@ class Response(_Model):
 class Selector(_Model):
     """Which alerts an entry applies to: event id, host (agent/host/container) and a raw-event substring."""
 
-    event: str
+    event: str = Field(min_length=1)
     agent: str | None = None
     host: str | None = None
     container: str | None = None
@@ -112,6 +112,23 @@ class Sources(_Model):
     nids: Section = Section(severity=Severity(level0=1, level1=2, level2=3))
     waf: Section = Section(severity=Severity(level0=5, level1=4, level2=3))
     crs: Section = Section(severity=Severity(level0=2, level1=4, level2=6))
+
+    @model_validator(mode="after")
+    def _ladders_in_order(self) -> Self:
+        for name in ("hids", "crs"):
+            sev = getattr(self, name).severity
+            if not sev.level0 <= sev.level1 <= sev.level2:
+                raise ValueError(
+                    f"{name}.severity: expected level0 <= level1 <= level2 (a higher native level is worse), "
+                    f"got {sev.level0}/{sev.level1}/{sev.level2}"
+                )
+        sev = self.waf.severity
+        if not sev.level0 >= sev.level1 >= sev.level2:
+            raise ValueError(
+                "waf.severity: ModSecurity's ladder is inverted, expected level0 >= level1 >= level2 "
+                f"(Alertflex ships 5/4/3), got {sev.level0}/{sev.level1}/{sev.level2}"
+            )
+        return self
 
 
 class HomeNet(_Model):

@@ -7,6 +7,7 @@ processing, which costs about a quarter of MariaDB's throughput at 1,000-row bat
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,9 +63,15 @@ class BatchWriter:
     def write(self, batch: Batch) -> WriteResult:
         """Store `batch` atomically; raises the driver's error and stores nothing when it fails."""
         with self.engine.begin() as conn:
-            fresh = self._new_alerts(conn, batch.alerts)
-            if fresh:
-                self._insert_alerts(conn, _alert_params(fresh))
+            unique = _unique_by_uuid(batch.alerts)
+            if self.batch_hooks or conn.dialect.name != "sqlite":
+                fresh = self._not_stored(conn, unique)
+                if fresh:
+                    self._insert_alerts(conn, _alert_params(fresh))
+                stored = len(fresh)
+            else:  # no hook needs the new rows, and SQLite counts what ON CONFLICT DO NOTHING inserted
+                fresh = []
+                stored = self._insert_alerts(conn, _alert_params(unique)) if unique else 0
             if batch.new_categories:
                 now = utcnow()
                 insert_ignoring_duplicates(
@@ -95,11 +102,10 @@ class BatchWriter:
             if fresh:
                 for hook in self.batch_hooks:
                     hook(conn, fresh)
-        return WriteResult(len(fresh), len(batch.alerts) - len(fresh), len(batch.dead_letters))
+        return WriteResult(stored, len(batch.alerts) - stored, len(batch.dead_letters))
 
-    def _new_alerts(self, conn: Connection, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The alerts whose alert_uuid is neither stored yet nor repeated earlier in this batch."""
-        unique = list({a["alert_uuid"]: a for a in reversed(alerts)}.values())[::-1]
+    def _not_stored(self, conn: Connection, unique: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The alerts whose alert_uuid is not stored yet."""
         if not unique:
             return []
         if self._lookup_sql is None:
@@ -114,27 +120,34 @@ class BatchWriter:
             stored.update(row[0] for row in conn.exec_driver_sql(self._lookup_sql, tuple(chunk)))
         return [a for a in unique if a["alert_uuid"] not in stored] if stored else unique
 
-    def _insert_alerts(self, conn: Connection, params: list[tuple[Any, ...]]) -> None:
+    def _insert_alerts(self, conn: Connection, params: list[tuple[Any, ...]]) -> int:
+        """Insert rows, skipping stored alert_uuids; on SQLite returns how many were inserted."""
         if self._insert_sql is None:
             self._insert_sql = _alert_insert_sql(conn)
         if conn.dialect.name != "sqlite":
             conn.exec_driver_sql(self._insert_sql, params)
-            return
+            return len(params)
         # SQLite: multi-row statements, so the GIL is released once per few hundred rows rather than
         # once per row (executemany), which would stall against the decode thread at every row.
         # Only two statement shapes (full chunks, then single rows), so SQLite's statement cache
         # does not fill up with a prepared statement per remainder size.
         per = _SQLITE_ROWS_PER_STATEMENT
         full = len(params) - len(params) % per
+        inserted = 0
         if full:
             if self._sqlite_multirow is None:
                 self._sqlite_multirow = _sqlite_multirow_sql(conn, per)
             for i in range(0, full, per):
-                conn.exec_driver_sql(
-                    self._sqlite_multirow, tuple(v for row in params[i : i + per] for v in row)
-                )
+                flat = tuple(itertools.chain.from_iterable(params[i : i + per]))
+                inserted += conn.exec_driver_sql(self._sqlite_multirow, flat).rowcount
         if full < len(params):
-            conn.exec_driver_sql(self._insert_sql, params[full:])
+            inserted += conn.exec_driver_sql(self._insert_sql, params[full:]).rowcount
+        return inserted
+
+
+def _unique_by_uuid(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts without a repeat of an earlier alert_uuid in the same batch."""
+    return list({a["alert_uuid"]: a for a in reversed(alerts)}.values())[::-1]
 
 
 def _sqlite_multirow_sql(conn: Connection, rows: int) -> str:

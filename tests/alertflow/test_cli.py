@@ -5,11 +5,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from alertflow import __version__
 from alertflow.cli import app
 from alertmodel import migrate
+
+HEAD = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
 
 runner = CliRunner()
 
@@ -61,15 +64,15 @@ def test_db_upgrade_creates_the_default_sqlite_store(monkeypatch: pytest.MonkeyP
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "data" / "alertflow.db").is_file()
-    assert migrate.current(f"sqlite:///{tmp_path / 'data' / 'alertflow.db'}") == "issue6_response"
+    assert migrate.current(f"sqlite:///{tmp_path / 'data' / 'alertflow.db'}") == HEAD
 
 
 def test_db_upgrade_and_downgrade_on_mariadb(monkeypatch: pytest.MonkeyPatch, mariadb_database: str) -> None:
     monkeypatch.setenv("ALERTFLOW_DATABASE_URL", mariadb_database)
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "is at revision issue6_response" in result.output
-    assert runner.invoke(app, ["db", "current"]).output.strip() == "issue6_response"
+    assert f"is at revision {HEAD}" in result.output
+    assert runner.invoke(app, ["db", "current"]).output.strip() == HEAD
     result = runner.invoke(app, ["db", "downgrade", "base"])
     assert result.exit_code == 0, result.output
     assert migrate.current(mariadb_database) is None

@@ -383,3 +383,48 @@ def test_raw_events_are_matched_as_text_of_the_event_line() -> None:
     pol = policy(nids={"gray_list": [gray("2100498", host_key="host", match="curl/7.43.0", new_severity=3)]})
     (alert,) = run(pol, SURICATA).alerts
     assert alert["severity"] == 3
+
+
+def test_suppressed_alerts_still_count_towards_aggregation_and_only_the_aggregate_passes(
+    clock: FakeClock,
+) -> None:
+    pol = policy(
+        hids={
+            "gray_list": [
+                gray("5712", profile="suppress", reproduced=3, in_period=60, new_category="repeated")
+            ]
+        }
+    )
+    core = IngestCore(node="n1", policy=pol, clock=clock)
+    assert core.process([WAZUH_5712, WAZUH_5712]).alerts == []
+    out = core.process([WAZUH_5712])
+    (agg,) = out.alerts
+    assert (agg["status"], agg["action"], agg["info"]) == (
+        "aggregated",
+        "indef",
+        "Message has been repeated 3 times",
+    )
+    assert agg["category"].endswith(", mitre_T1110, repeated")
+    assert out.counts["dropped_suppress"] == 1 and out.counts["aggregated"] == 1
+
+
+def test_black_list_beats_the_gray_list_suppress_and_severity() -> None:
+    pol = policy(hids={
+        "gray_list": [gray("5712", profile="suppress"), gray("5712", new_severity=1)],
+        "black_list": [{"event": "5712", "agent": "indef", "match": "indef"}],
+    })  # fmt: skip
+    (alert,) = run(pol, WAZUH_5712).alerts
+    assert (alert["severity"], alert["status"], alert["action"]) == (3, "modified", "indef")
+
+
+def test_expired_windows_are_purged_by_a_later_process_call(clock: FakeClock) -> None:
+    pol = policy(hids={"gray_list": [gray("5712", reproduced=5, in_period=30)]})
+    core = IngestCore(node="n1", policy=pol, clock=clock)
+    core.process([WAZUH_5712])
+    assert len(core._aggregator.windows) == 1
+    clock.advance(31)
+    core.process([])  # less than a minute since the first call's purge: the window stays
+    assert len(core._aggregator.windows) == 1
+    clock.advance(30)
+    core.process([])
+    assert core._aggregator.windows == {}

@@ -62,6 +62,18 @@ def test_invalid_policy_error_names_the_file_the_json_path_and_what_was_expected
         ),
         (lambda d: d["sources"]["hids"]["severity"].update(threshold=4), "sources.hids.severity.threshold"),
         (lambda d: d["sources"]["crs"]["gray_list"][0]["response"].update(new_severity=9), "new_severity"),
+        (
+            lambda d: d["sources"]["hids"]["gray_list"][0].update(event=""),
+            "sources.hids.gray_list[0].event: String should",
+        ),
+        (
+            lambda d: d["sources"]["waf"]["severity"].update(level0=3, level2=5),
+            "sources: Value error, waf.severity: ModSecurity's ladder is inverted, expected level0 >= level1 >= level2",
+        ),
+        (
+            lambda d: d["sources"]["hids"]["severity"].update(level1=11),
+            "sources: Value error, hids.severity: expected level0 <= level1 <= level2",
+        ),
     ],
 )
 def test_policy_mistakes_are_refused_with_their_path(change, expected: str) -> None:

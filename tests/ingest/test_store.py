@@ -121,3 +121,11 @@ def test_on_mariadb_the_alert_rows_go_out_as_a_few_multi_row_inserts(
     texts = [bytes(q).decode(errors="replace") if not isinstance(q, str) else q for q in sent]
     inserts = [q for q in texts if q.lstrip().upper().startswith("INSERT INTO ALERT")]
     assert 1 <= len(inserts) <= 3  # pymysql rewrote executemany into multi-row statements (<= 1 MB each)
+
+
+def test_without_hooks_a_rewritten_batch_is_counted_as_duplicates(engine: Engine) -> None:
+    writer = BatchWriter(engine)
+    assert writer.write(_batch(suricata_alerts(450, "again"))).stored == 450
+    result = writer.write(_batch(suricata_alerts(460, "again")))  # 450 already stored, 10 new
+    assert (result.stored, result.duplicates) == (10, 450)
+    assert count_alerts(engine) == (460, 460)
