@@ -72,6 +72,16 @@ def group_members(engine: Engine, lead: str, profile: str) -> tuple[list[str], b
     return members, grouped
 
 
+def playbook_parameters(engine: Engine, lead: str, profile: str) -> dict[str, Any]:
+    """The flow run's parameters: `alert`, plus `alerts` (the group so far) for a grouped profile."""
+    members, grouped = group_members(engine, lead, profile)
+    alerts = load_alerts(engine, members)
+    parameters: dict[str, Any] = {"alert": alerts[0].model_dump(mode="json")}
+    if grouped:
+        parameters["alerts"] = [a.model_dump(mode="json") for a in alerts]
+    return parameters
+
+
 def flow_run_idempotency_key(alert_uuid: str, profile: str) -> str:
     """The key that makes creating a profile's flow run for an alert happen once."""
     return f"{alert_uuid}:{profile}"
@@ -91,11 +101,7 @@ class PlaybookExecutor:
     async def __call__(self, item: OutboxItem) -> None:
         lead, profile = item.payload["alert_uuid"], item.payload["profile"]
         deployment = item.payload["action"]["deployment"]
-        members, grouped = await asyncio.to_thread(group_members, self._engine, lead, profile)
-        alerts = await asyncio.to_thread(load_alerts, self._engine, members)
-        parameters: dict[str, Any] = {"alert": alerts[0].model_dump(mode="json")}
-        if grouped:
-            parameters["alerts"] = [a.model_dump(mode="json") for a in alerts]
+        parameters = await asyncio.to_thread(playbook_parameters, self._engine, lead, profile)
         deployment_id = await self._deployment_id(deployment)
         try:
             flow_run = await self._client.create_flow_run_from_deployment(

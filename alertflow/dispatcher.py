@@ -44,7 +44,8 @@ class DispatcherConfig:
     action_timeout_s: float = 240.0
     poll_interval_s: float = 0.05
     busy_pause_s: float = 0.5
-    max_busy_pause_s: float = 30.0
+    max_busy_pause_s: float = 10.0
+    prefect_client_retries: int = 3
     maintenance_interval_s: float = 5.0
 
 
@@ -314,19 +315,24 @@ async def run_dispatcher(
 ) -> Dispatcher:
     """Dispatch with the default executors and the Prefect client of this process's settings."""
     from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
     from alertflow.actions import default_executors, refresh_playbook_runs
 
-    async with get_client() as client:
-        dispatcher = Dispatcher(
-            engine,
-            default_executors(engine, client),
-            config,
-            maintenance=lambda: refresh_playbook_runs(engine, client),
-        )
-        if started is not None:
-            started(dispatcher)
-        await dispatcher.run(stop, until_idle=until_idle)
+    config = config or DispatcherConfig()
+    # The client's own retries back off 2**n s each; fewer of them hand a down server back to
+    # the dispatcher's pause sooner, which then probes it at most every max_busy_pause_s.
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: config.prefect_client_retries}):
+        async with get_client() as client:
+            dispatcher = Dispatcher(
+                engine,
+                default_executors(engine, client),
+                config,
+                maintenance=lambda: refresh_playbook_runs(engine, client),
+            )
+            if started is not None:
+                started(dispatcher)
+            await dispatcher.run(stop, until_idle=until_idle)
     return dispatcher
 
 

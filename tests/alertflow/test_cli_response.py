@@ -107,3 +107,25 @@ def test_incident_commands_open_move_show_and_list(db_url: str) -> None:
 def test_playbook_runs_lists_without_asking_prefect(db_url: str) -> None:
     result = runner.invoke(app, ["playbook-runs", "--no-refresh"])
     assert result.exit_code == 0 and result.output == ""
+
+
+def test_dispatch_once_performs_what_is_due_and_reports(db_url: str, prefect_server: object) -> None:
+    engine = make_engine(db_url)
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            Outbox.__table__.insert(),
+            [
+                {"kind": "jira", "key": "c:p:0", "payload": {"profile": "p"}, "state": "pending", "attempts": 0,
+                 "next_attempt_at": now, "last_error": None, "created_at": now, "updated_at": now},
+            ],
+        )  # fmt: skip
+    result = runner.invoke(app, ["dispatch", "--once", "--max-attempts", "1"])
+    assert result.exit_code == 0, result.output
+    assert "dispatched: 0 done, 1 failed, 0 retried" in result.output
+    [row] = list_outbox(engine, state="failed")
+    assert (
+        row.last_error
+        == "IntegrationError: no JIRA block configured: cannot perform the jira action of profile 'p'"
+    )
+    engine.dispose()
