@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import anyio
 from jira import JIRA, JIRAError
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from blocks.jira import JiraSite
@@ -112,7 +113,7 @@ async def create_issue(
     return issue
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def create_jira_issue(
     site: JiraSite,
     summary: str,
@@ -140,7 +141,7 @@ async def file_alert_in_jira(
     )
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def add_jira_comment(site: JiraSite, issue_key: str, body: str) -> JiraComment:
     """Add a comment to an issue (e.g. a playbook's outcome)."""
 

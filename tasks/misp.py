@@ -10,6 +10,7 @@ import anyio
 import requests
 import sqlalchemy as sa
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 from pymisp import MISPAttribute, MISPEvent, PyMISP, PyMISPError
 from requests.auth import AuthBase
@@ -220,7 +221,7 @@ def add_attribute_sync(
     )
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def add_misp_attribute(
     misp: MispServer,
     event_info: str,

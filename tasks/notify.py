@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-SEVERITY_NAMES = {0: "Info", 1: "Minor", 2: "Major", 3: "Critical"}
+from alertmodel.alert import SEVERITY_NAMES
 
 
 def _known(value: Any) -> bool:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import httpx
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from alertmodel.errors import ServiceCallError, ServiceTimeoutError
@@ -254,7 +255,7 @@ async def analyse_file(sandbox: SandboxService, file_path: str | Path) -> Sandbo
     return verdict
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def submit_to_sandbox(sandbox: SandboxService, file_path: str) -> SandboxVerdict:
     """Submit a file to Cuckoo, Hybrid Analysis or VMRay (as the block says) and return the verdict.
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 from slack_sdk.errors import SlackApiError
 
@@ -85,7 +86,7 @@ async def post_slack_message(
     return SlackMessage(channel=response["channel"], ts=response["ts"])
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def send_slack_message(
     slack: SlackWorkspace, text: str, channel: str | None = None, blocks: list[dict[str, Any]] | None = None
 ) -> SlackMessage:
@@ -100,7 +101,7 @@ async def notify_slack(
     return await post_slack_message(slack, alert_title(alert), channel=channel, blocks=alert_blocks(alert))
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def send_alert_to_slack(
     slack: SlackWorkspace, alert: dict[str, Any], channel: str | None = None
 ) -> SlackMessage:

@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 from thehive4py import TheHiveApi
 from thehive4py.errors import TheHiveError
@@ -153,7 +154,7 @@ async def create_alert_in_thehive(thehive: TheHiveServer, alert: Mapping[str, An
     return ref
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def create_thehive_alert(thehive: TheHiveServer, alert: dict[str, Any]) -> TheHiveRef:
     """Create a TheHive alert from an alertflow alert (a row of the alert table), with its observables."""
     return await create_alert_in_thehive(thehive, alert)
@@ -183,7 +184,7 @@ def _create_case_sync(
     return TheHiveRef(id=case["_id"], kind="case", status=case.get("status", ""), number=case.get("number"))
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def create_thehive_case(
     thehive: TheHiveServer,
     title: str,
@@ -200,7 +201,7 @@ async def create_thehive_case(
     return ref
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def update_thehive_status(
     thehive: TheHiveServer, kind: Literal["alert", "case"], thehive_id: str, status: str
 ) -> TheHiveRef:

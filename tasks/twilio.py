@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -93,7 +94,7 @@ async def send_sms_message(account: TwilioAccount, to: str | Sequence[str], body
     return sent
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def send_sms(account: TwilioAccount, to: list[str], body: str) -> list[SmsSent]:
     """Send an SMS to every number in `to`."""
     return await send_sms_message(account, to, body)

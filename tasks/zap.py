@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import anyio
 import requests
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 from zapv2 import ZAPv2
 
@@ -212,7 +213,7 @@ async def scan_web_application(
     return result
 
 
-@task
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def scan_with_zap(
     scanner: ZapScanner, target: str, active: bool = True, top: int = 10
 ) -> ZapScanResult:
