@@ -308,12 +308,18 @@ class Stack:
 
     def post_demo_events(self) -> str:
         """Send the bundled demo events to the ingest endpoint; its answer."""
-        response = httpx.post(
-            self.ingest_url,
-            content=demo.EVENTS.read_bytes(),
-            headers={"Authorization": f"Bearer {self.ingest_token}", "Content-Type": "application/x-ndjson"},
-            timeout=60,
-        )
+        try:
+            response = httpx.post(
+                self.ingest_url,
+                content=demo.EVENTS.read_bytes(),
+                headers={
+                    "Authorization": f"Bearer {self.ingest_token}",
+                    "Content-Type": "application/x-ndjson",
+                },
+                timeout=60,
+            )
+        except httpx.HTTPError as exc:  # the demo is a convenience: report, keep running
+            return f"failed: {type(exc).__name__}: {exc}"
         return f"{response.status_code} {response.text[:200]}"
 
     def _watch_drop_dir(self) -> None:
