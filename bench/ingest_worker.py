@@ -8,7 +8,7 @@ published before the clock starts), into another fresh store. Events are real re
 (Wazuh, Suricata, Falco) made unique by a tag. Prints one JSON line per case:
   {"bench": "ingest_worker", "source": "file|stomp", "db": "sqlite|mariadb", "events_per_s", ...}
 and {"bench": "ingest_worker_rss", "events": N, "rss_mb": ...}: RSS of an `alertflow ingest-file`
-process after N events (1,000,000; --quick 100,000), sampled every half second; the samples
+process after N events (1,000,000; --quick 50,000), sampled every half second; the samples
 go to stderr so flatness can be checked.
 `--quick` (< 1 minute on an idle 2-core machine) uses fewer events.
 """
@@ -123,7 +123,8 @@ def file_pipeline(url: str, path: Path, n: int) -> float:
     elapsed = time.perf_counter() - started
     assert worker.stats.stored == n and stored(engine) == n, (worker.stats, n)
     print(
-        f"  {url[:6]} elapsed {elapsed:.2f}s decode {worker.stats.decode_seconds:.2f}s write {worker.stats.write_seconds:.2f}s",
+        f"  file -> {engine.dialect.name}: {elapsed:.2f} s; decode thread busy "
+        f"{worker.stats.decode_seconds:.2f} s, write thread busy {worker.stats.write_seconds:.2f} s",
         file=sys.stderr,
     )
     engine.dispose()
@@ -230,8 +231,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer events, under a minute")
     args = parser.parse_args()
     n_file = 10_000 if args.quick else 50_000
-    n_stomp = 5_000 if args.quick else 20_000
-    n_rss = 100_000 if args.quick else 1_000_000
+    n_stomp = 3_000 if args.quick else 20_000
+    n_rss = 50_000 if args.quick else 1_000_000
     rounds = 2 if args.quick else 3
     run = uuid.uuid4().hex[:8]
     made: list[str] = []

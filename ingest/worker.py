@@ -144,8 +144,13 @@ class Worker:
         ]
         for thread in self._threads:
             thread.start()
-        for source in self.sources:
-            source.start(self.inbox)
+        try:
+            for source in self.sources:
+                source.start(self.inbox)
+        except BaseException:  # e.g. the HTTP port is taken: stop cleanly, then report it
+            self.request_stop()
+            self.wait(self.drain_timeout_s + 5)
+            raise
 
     def request_stop(self) -> None:
         """Ask the worker to stop: read nothing more, store and ack what is in flight. Signal-safe."""

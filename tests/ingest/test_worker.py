@@ -287,3 +287,17 @@ def test_outcome_of_a_delivery_reports_its_own_alerts_and_dead_letters(engine: E
         assert worker.wait(60)
     assert outcomes[0].emitted == 2
     assert [d.origin for d in outcomes[0].dead_letters] == ["t"]
+
+
+def test_a_source_that_cannot_start_stops_the_worker_and_raises(engine: Engine) -> None:
+    class Broken(ListSource):
+        def start(self, inbox: Inbox) -> None:
+            raise OSError("address already in use")
+
+    closed: list[str] = []
+    good = ListSource([], finite=False)
+    good.close = lambda: closed.append("good")  # type: ignore[method-assign]
+    worker = Worker(engine, IngestCore(), [good, Broken([])], batch_wait_s=0.01)
+    with pytest.raises(OSError, match="address already in use"):
+        worker.start()
+    assert worker.wait(0) and closed == ["good"]

@@ -113,14 +113,14 @@ def test_the_worker_reconnects_after_a_broker_restart_and_loses_nothing(
     queue: str, mariadb: tuple[str, Engine]
 ) -> None:
     _, engine = mariadb
-    total = 3_000
+    total = 5_000
     publish(queue, suricata_alerts(total, "broker"))
     worker, source = _worker(engine, queue)
     try:
         wait_for(lambda: count_alerts(engine)[0] >= 300, timeout=60, what="the first alerts")
         restart_broker()
+        wait_for(lambda: source.connections >= 2, timeout=120, what="the reconnection")
         wait_for(lambda: count_alerts(engine)[0] >= total, timeout=150, what="every alert after the restart")
-        assert source.connections >= 2
     finally:
         _stop(worker)
     assert count_alerts(engine) == (total, total)
