@@ -180,12 +180,16 @@ def flow_runs(api: str, deployment_id: str) -> dict[str, dict[str, Any]]:
 
 def with_503_retry(call: Callable[[], httpx.Response]) -> httpx.Response:
     for attempt in range(60):
-        response = call()
+        try:
+            response = call()
+        except httpx.TransportError:  # a reset connection under SQLite contention: try again
+            time.sleep(min(0.05 * 2**attempt, 2))
+            continue
         if response.status_code != 503:
             response.raise_for_status()
             return response
         time.sleep(min(0.05 * 2**attempt, 2))
-    raise RuntimeError("the Prefect server kept answering 503")
+    raise RuntimeError("the Prefect server kept answering 503 or resetting connections")
 
 
 def ts(value: str) -> float:
@@ -249,7 +253,22 @@ def measure_native(server: LocalPrefectServer, n: int) -> list[float]:
             )
         ],
     ).create()
-    time.sleep(2)  # the triggers service loads automations periodically
+    # The triggers service picks new automations up periodically: measure only once a probe
+    # event has started a run, so the figures are the path's latency, not its warm-up.
+    probe_deadline = time.monotonic() + 120
+    while time.monotonic() < probe_deadline:
+        probe = f"probe-{uuid.uuid4()}"
+        emit_event(
+            event="alertflow.alert.created",
+            resource={"prefect.resource.id": f"alertflow.alert.{probe}"},
+            payload={"alert_uuid": probe},
+        )
+        time.sleep(2)
+        if any(
+            r["parameters"].get("alert_uuid") == probe
+            for r in flow_runs(server.api_url, deployment_id).values()
+        ):
+            break
     emitted: dict[str, float] = {}
     for _ in range(n):
         alert_uuid = str(uuid.uuid4())
@@ -370,7 +389,13 @@ async def bare_burst(
         body = {"parameters": {"alert": alert_json}, "idempotency_key": uuid.uuid4().hex}
         async with gate:
             for attempt in range(100):
-                response = await client.post(f"{api}/deployments/{deployment_id}/create_flow_run", json=body)
+                try:  # the same idempotency key makes a retry after a reset connection safe
+                    response = await client.post(
+                        f"{api}/deployments/{deployment_id}/create_flow_run", json=body
+                    )
+                except httpx.TransportError:
+                    await asyncio.sleep(min(0.05 * 2**attempt, 2))
+                    continue
                 if response.status_code != 503:
                     response.raise_for_status()
                     return

@@ -7,7 +7,6 @@ of the suite; the deployment is not served, so runs stay Scheduled and only crea
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,11 +93,9 @@ def profile(deployment: str, **extra: object) -> dict[str, object]:
 async def burst(store: Engine, events: Path, srcips: int, tag: str) -> None:
     """Write BURST alert lines at once and wait until the worker stored them all."""
     with running_worker(store, events) as worker:
-        started = time.monotonic()
         with events.open("ab") as f:
             f.writelines(suricata_line(i, srcip=f"198.18.0.{i % srcips + 1}", tag=tag) for i in range(BURST))
-        await wait_until(lambda: worker.stats.stored == BURST, 60, f"{BURST} alerts stored")
-        assert time.monotonic() - started < 60
+        await wait_until(lambda: worker.stats.stored == BURST, 120, f"{BURST} alerts stored")
 
 
 async def test_grouped_burst_creates_at_most_one_run_per_srcip(
