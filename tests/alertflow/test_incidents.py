@@ -115,18 +115,24 @@ def test_list_filters_by_state_severity_assignee_and_time(engine: Engine) -> Non
     assert incidents.list_incidents(engine, since=utcnow() + timedelta(minutes=1)) == []
 
 
-async def test_notifying_by_slack_or_twilio_fails_clearly_until_wired(sqlite_database: str) -> None:
+async def test_notifying_by_slack_or_twilio_needs_a_channel_or_phones_in_the_group(
+    sqlite_database: str,
+) -> None:
+    # Delivery itself (blocks on the Prefect server, real SDKs) is tested in test_product_actions.py.
+    from alertmodel.errors import IntegrationError
+    from tests.alertfactory import import_profiles
+
     migrate.upgrade(sqlite_database)
     engine = make_engine(sqlite_database)
     alert = make_alert()
     store_batch(engine, [alert])
+    import_profiles(engine, {"user_groups": [{"name": "mail-only", "emails": ["soc@example.org"]}]})
     incident = incidents.open_incident(engine, alert["alert_uuid"], actor="alice")
-    from alertmodel.errors import IntegrationError
 
-    with pytest.raises(
-        IntegrationError, match=f"no Slack block configured: cannot notify incident #{incident.id}"
-    ):
-        await incidents.notify_group(engine, incident.id, "soc", via="slack", actor="alice")
-    with pytest.raises(IntegrationError, match="no Twilio block configured"):
-        await incidents.notify_group(engine, incident.id, "soc", via="twilio", actor="alice")
+    with pytest.raises(IntegrationError, match="user group 'mail-only' has no Slack channel"):
+        await incidents.notify_group(engine, incident.id, "mail-only", via="slack", actor="alice")
+    with pytest.raises(IntegrationError, match="user group 'mail-only' has no phone numbers"):
+        await incidents.notify_group(engine, incident.id, "mail-only", via="twilio", actor="alice")
+    with pytest.raises(incidents.IncidentError, match="expected email, slack or twilio"):
+        await incidents.notify_group(engine, incident.id, "mail-only", via="fax", actor="alice")
     engine.dispose()
