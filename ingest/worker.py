@@ -4,6 +4,10 @@ Decoding and storing run in two threads so the database is kept busy while the n
 is decoded; between them sits a queue of at most two prepared batches, and in front of the
 decoder a byte-bounded inbox. When the database is slow or down the writer retries the same
 batch with backoff, both queues fill, and sources block: nothing is read, acked or dropped.
+
+Extension points (constructor arguments): `batch_hooks` (`BatchHook`, defined in ingest.store:
+called inside the batch transaction with only the alerts stored for the first time) and
+`enrichers` (`Enricher`: called before the transaction, their rows stored in the same batch).
 """
 
 from __future__ import annotations
