@@ -3,6 +3,7 @@ sensor's block list on a real loopback sshd."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pytest_httpserver import HTTPServer
 
 from alertflow.local_prefect import LocalPrefectServer
 from blocks.ids import IdsSensor
@@ -17,6 +19,9 @@ from blocks.misp import MispServer
 from flows.alert import PlaybookAlert
 from flows.block_attacker import attacker_ip, block_attacker
 from tests.tasks.test_misp import KEY, MISP_SCHEMA
+from tests.tasks.test_slack import POSTED, workspace
+from tests.tasks.test_slack import TOKEN as SLACK_TOKEN
+from tests.tasks.test_thehive import hive
 
 pytestmark = pytest.mark.integration
 BAD_IPS = ("203.0.113.66", "198.51.100.77")
@@ -100,3 +105,33 @@ def test_private_and_missing_source_addresses_are_refused() -> None:
     assert attacker_ip(alert("203.0.113.9"), allow_private=False) == "203.0.113.9"
     with pytest.raises(ValueError, match="has no usable srcip \\('indef'\\)"):
         attacker_ip(alert("indef"), allow_private=True)
+
+
+async def test_slack_and_thehive_hear_about_a_block(blocks: dict[str, Any], httpserver: HTTPServer) -> None:
+    tag = uuid.uuid4().hex[:8]
+    await workspace(httpserver).save(f"slack-{tag}")
+    await hive(httpserver).save(f"hive-{tag}")
+    httpserver.expect_request("/api/chat.postMessage", method="POST").respond_with_json(POSTED)
+    httpserver.expect_request("/api/v1/case", method="POST").respond_with_json(
+        {"_id": "~4242", "_type": "Case", "number": 9, "title": "t", "status": "New", "severity": 3},
+        status=201,
+    )
+    httpserver.expect_request("/api/v1/case/~4242/observable", method="POST").respond_with_json(
+        [], status=201
+    )
+
+    result = await block_attacker(
+        alert(BAD_IPS[0]),
+        sensors=[blocks["sensor"]],
+        misp=blocks["misp"],
+        slack=f"slack-{tag}",
+        thehive=f"hive-{tag}",
+    )
+
+    assert (result.slack_ts, result.thehive_case) == (POSTED["ts"], "~4242")
+    posted = next(r for r, _ in httpserver.log if r.path == "/api/chat.postMessage")
+    assert posted.headers["Authorization"] == f"Bearer {SLACK_TOKEN}"
+    assert BAD_IPS[0] in posted.get_data(as_text=True)
+    case = json.loads(next(r for r, _ in httpserver.log if r.path == "/api/v1/case").data)
+    assert case["title"] == f"Blocked {BAD_IPS[0]}: scan"
+    assert "Scanner farm" in case["description"]
