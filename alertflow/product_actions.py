@@ -133,10 +133,10 @@ class TheHiveExecutor(_Executor):
 
     async def __call__(self, item: OutboxItem) -> None:
         action = item.payload["action"]
+        thehive = await self._load(TheHiveServer, action.get("block", "default"))  # unconfigured: fail first
         incident = await self._escalate(item)
         if incident.thehive_id:
             return
-        thehive = await self._load(TheHiveServer, action.get("block", "default"))
         ref = await create_alert_in_thehive(thehive, await self._alert(item))
         await asyncio.to_thread(
             store_external_ref,
@@ -153,10 +153,12 @@ class JiraExecutor(_Executor):
 
     async def __call__(self, item: OutboxItem) -> None:
         action = item.payload["action"]
+        site = await self._load(
+            JiraSite, action.get("block", "default")
+        )  # unconfigured: fail before escalating
         incident = await self._escalate(item)
         if incident.jira_key:
             return
-        site = await self._load(JiraSite, action.get("block", "default"))
         issue = await file_alert_in_jira(site, await self._alert(item), project=action.get("project"))
         await asyncio.to_thread(
             store_external_ref,

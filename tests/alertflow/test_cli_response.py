@@ -116,7 +116,8 @@ def test_dispatch_once_performs_what_is_due_and_reports(db_url: str, prefect_ser
         conn.execute(
             Outbox.__table__.insert(),
             [
-                {"kind": "jira", "key": "c:p:0", "payload": {"profile": "p"}, "state": "pending", "attempts": 0,
+                {"kind": "jira", "key": "c:p:0", "state": "pending", "attempts": 0,
+                 "payload": {"profile": "p", "alert_uuid": "c", "action": {"kind": "jira", "block": "nowhere"}},
                  "next_attempt_at": now, "last_error": None, "created_at": now, "updated_at": now},
             ],
         )  # fmt: skip
@@ -126,6 +127,7 @@ def test_dispatch_once_performs_what_is_due_and_reports(db_url: str, prefect_ser
     [row] = list_outbox(engine, state="failed")
     assert (
         row.last_error
-        == "IntegrationError: no JIRA block configured: cannot perform the jira action of profile 'p'"
+        == "IntegrationError: no alertflow JIRA Site block 'nowhere' configured; create it in the Prefect UI "
+        "after `alertflow blocks register`"
     )
     engine.dispose()
