@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 venv: $(BIN)/.installed
 
 up: venv
-	$(BIN)/alertflow db upgrade
+	$(BIN)/alertflow up $(ARGS)
 
 services:
 	bash scripts/services.sh up

@@ -85,8 +85,8 @@ def ingest(
         sources,
         batch_size,
         batch_wait,
-        batch_hooks=[ResponseHook()],
         enrichers=enrichers,
+        batch_hooks=[ResponseHook()],
         on_commit=dispatcher.wake if dispatcher is not None else None,
     )
     _stop_on_signals(worker)
@@ -159,8 +159,8 @@ def ingest_file(
             batch_size,
             0.05,
             on_commit=advance,
-            batch_hooks=hooks,
             enrichers=enrichers,
+            batch_hooks=hooks,
         )
         _stop_on_signals(worker)
         worker.start()

@@ -13,11 +13,13 @@ from alertflow.cli import (
     incident,
     ingest,
     outbox,
+    playbook,
     playbook_runs,
     policy,
     profiles,
     replay,
 )
+from alertflow.cli.up import up
 
 app = typer.Typer(
     name="alertflow",
@@ -27,6 +29,8 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
+app.command("up")(up)
+app.add_typer(playbook.app, name="playbook")
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(incident.app, name="incident")

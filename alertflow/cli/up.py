@@ -1,0 +1,24 @@
+"""`alertflow up`: run everything on this machine until Ctrl-C."""
+
+from __future__ import annotations
+
+import typer
+
+from alertflow import up as up_module
+from alertflow.settings import get_settings
+
+
+def up(
+    prefect_port: int | None = typer.Option(None, help="Port of the local Prefect server [default: 4200]."),
+    no_ui: bool = typer.Option(False, "--no-ui", help="Do not serve the Prefect UI."),
+    demo: bool = typer.Option(
+        False, "--demo", help="Import the demo response profile and post the demo events."
+    ),
+) -> None:
+    """Start the Prefect server, serve all deployments, and run until Ctrl-C or SIGTERM."""
+    options = up_module.UpSettings()
+    if prefect_port is not None:
+        options.prefect_port = prefect_port
+    if no_ui:
+        options.ui = False
+    raise typer.Exit(up_module.run(get_settings(), options, echo=typer.echo, demo_mode=demo))

@@ -1,0 +1,110 @@
+"""Every deployment alertflow serves, covering the five Alertflex run modes.
+
+| run mode | how |
+|---|---|
+| recurring schedule | `alert-digest/daily` (cron); `exposure-scan/weekly` (cron, inactive until its targets are set) |
+| one-time schedule | `alert-digest/new-year` (RRule COUNT=1) |
+| REST | any deployment: `POST /api/deployments/{id}/create_flow_run` (README) |
+| response-profile action | a profile's `playbook` action names e.g. `yaml-playbook/demo-contain`, `block-attacker/response` |
+| manual | Prefect UI "Run", `prefect deployment run NAME`, `alertflow playbook run FILE` |
+
+`prefect.yaml` declares the same deployments for work pools (docker-compose); a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
+
+from alertmodel.errors import ConfigurationError
+from deployments.schedules import one_time, recurring_cron
+from flows.alert_digest import alert_digest
+from flows.block_attacker import block_attacker
+from flows.collect_forensics import collect_forensics
+from flows.exposure_scan import exposure_scan
+from flows.malware_triage import malware_triage
+from flows.playbook_spec import BUNDLED_DIR, PlaybookSpec, load_playbook
+from flows.yaml_playbook import yaml_playbook
+
+log = logging.getLogger(__name__)
+
+NEW_YEAR = datetime(2027, 1, 1, 6, 0, tzinfo=UTC)
+
+
+def bundled_playbooks(directory: Path = BUNDLED_DIR) -> list[PlaybookSpec]:
+    """The YAML playbooks shipped with alertflow whose job types are all installed."""
+    specs = []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            specs.append(load_playbook(path))
+        except ConfigurationError as exc:
+            log.warning("not deploying %s: %s", path.name, exc)
+    return specs
+
+
+def yaml_playbook_deployment(spec: PlaybookSpec) -> RunnerDeployment:
+    """A deployment `yaml-playbook/<name>` running that bundled playbook (by name; the flow loads
+    the file at run time); the alert and params come per run."""
+    return yaml_playbook.to_deployment(
+        name=spec.name,
+        parameters={"playbook": spec.name},
+        description=spec.description or f"YAML playbook {spec.name}",
+        tags=["yaml-playbook"],
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+def all_deployments() -> list[RunnerDeployment]:
+    """The deployments `alertflow up` serves."""
+    deployments = [
+        alert_digest.to_deployment(
+            name="daily",
+            schedules=[recurring_cron("0 7 * * *")],
+            description="Recurring: yesterday's alerts by source and severity, every day at 07:00 UTC.",
+            tags=["recurring"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        alert_digest.to_deployment(
+            name="new-year",
+            schedules=[one_time(NEW_YEAR, parameters={"hours": 24 * 365})],
+            description="One-time: the year's alert digest, once, on 2027-01-01 06:00 UTC.",
+            tags=["one-time"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+    ]
+    deployments += [yaml_playbook_deployment(spec) for spec in bundled_playbooks()]
+    deployments += [
+        block_attacker.to_deployment(
+            name="response",
+            parameters={"sensors": ["default"], "misp": "default"},
+            # One at a time: each run rewrites the sensors' whole block lists.
+            concurrency_limit=1,
+            description="Response action: block the alert's srcip on the IdsSensor blocks if MISP lists it.",
+            tags=["response"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        malware_triage.to_deployment(
+            name="response",
+            description="Response action for Wazuh FIM alerts; set recipients and evidence_dir per profile or run.",
+            tags=["response"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        exposure_scan.to_deployment(
+            name="weekly",
+            schedules=[recurring_cron("0 2 * * 1", active=False)],
+            description="Recurring (activate once targets and recipients are set): Mondays 02:00 UTC.",
+            tags=["recurring"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        collect_forensics.to_deployment(
+            name="manual",
+            description="Manual or REST: collect evidence from hosts to an evidence host.",
+            tags=["manual"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+    ]
+    return deployments

@@ -1,0 +1,177 @@
+"""Linear YAML playbooks, the Alertflex way: a name and an ordered list of jobs.
+
+```yaml
+name: contain-host
+description: Collect evidence, then isolate.
+parameters: {target: 127.0.0.1}          # defaults; `--param target=...` overrides
+jobs:
+  - name: who
+    type: run_script                      # a key of flows.job_types.JOB_TYPES
+    blocks: {host: "{{ alert.agent }}"}   # task parameter -> block document name(s)
+    params: {command: ["who"]}            # other task parameters
+    on_error: continue                    # or stop (the default)
+```
+
+Strings in `blocks` and `params` may hold Jinja expressions over `alert` (the triggering
+alert), `params` (the run's parameters) and `results` (earlier jobs' results by job name),
+rendered in a sandbox. A whole-string expression keeps its type (a list stays a list).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from alertmodel.errors import ConfigurationError
+from flows.job_types import JobTypeUnavailable, resolve
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+BUNDLED_DIR = Path(__file__).resolve().parent / "playbooks"
+
+
+class JobSpec(BaseModel):
+    """One job: a task run with blocks by name and plain parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN, description="Unique within the playbook; names the result.")
+    type: str = Field(description="The job type, e.g. run_script, copy_files, nmap_scan.")
+    blocks: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="Task parameter -> block document name (or list of names)."
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="The task's other parameters.")
+    on_error: Literal["stop", "continue"] = "stop"
+    retries: int = Field(default=0, ge=0, le=5, description="Only for jobs that are safe to repeat.")
+    timeout_s: float | None = Field(default=None, gt=0, le=86400)
+
+    @field_validator("type")
+    @classmethod
+    def _type_is_available(cls, value: str) -> str:
+        try:
+            resolve(value)
+        except JobTypeUnavailable as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _parameters_fit_the_task(self) -> JobSpec:
+        job = resolve(self.type)
+        for pname, names in self.blocks.items():
+            bp = job.block_params.get(pname)
+            if bp is None:
+                raise ValueError(
+                    f"blocks.{pname}: task {self.type} has no block parameter {pname!r} "
+                    f"(block parameters: {', '.join(sorted(job.block_params)) or 'none'})"
+                )
+            if isinstance(names, list) and not bp.many:
+                raise ValueError(f"blocks.{pname}: task {self.type} takes one block here, not a list")
+        for pname in self.params:
+            if pname in job.block_params:
+                raise ValueError(f"params.{pname}: is a block parameter; give it under blocks by name")
+            if pname not in job.plain_params:
+                raise ValueError(
+                    f"params.{pname}: task {self.type} has no parameter {pname!r} "
+                    f"(parameters: {', '.join(sorted(job.plain_params)) or 'none'})"
+                )
+        missing = sorted(job.required - set(self.blocks) - set(self.params))
+        if missing:
+            raise ValueError(f"task {self.type} needs {', '.join(missing)}")
+        return self
+
+
+class PlaybookSpec(BaseModel):
+    """A linear playbook: jobs run in order; each job's on_error says whether a failure stops it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Parameters the jobs may use as {{ params.x }}, with defaults."
+    )
+    jobs: list[JobSpec] = Field(min_length=1)
+
+    @field_validator("jobs")
+    @classmethod
+    def _unique_job_names(cls, jobs: list[JobSpec]) -> list[JobSpec]:
+        seen: set[str] = set()
+        for index, job in enumerate(jobs):
+            if job.name in seen:
+                raise ValueError(f"jobs[{index}].name: {job.name!r} is used by an earlier job")
+            seen.add(job.name)
+        return jobs
+
+    def run_parameters(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The declared parameters with `overrides` applied; an undeclared name is an error."""
+        unknown = sorted(set(overrides) - set(self.parameters))
+        if unknown:
+            raise ConfigurationError(
+                f"playbook {self.name}: unknown parameter(s) {', '.join(unknown)} "
+                f"(declared: {', '.join(sorted(self.parameters)) or 'none'})"
+            )
+        return {**self.parameters, **overrides}
+
+
+def parse_playbook(data: Any, *, origin: str) -> PlaybookSpec:
+    """Validate a decoded playbook; ConfigurationError names origin, job index and field."""
+    if not isinstance(data, dict):
+        raise ConfigurationError(
+            f"{origin}: a playbook is a mapping with name and jobs, not {type(data).__name__}"
+        )
+    try:
+        return PlaybookSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc, data, origin)) from None
+
+
+def load_playbook(path: str | Path) -> PlaybookSpec:
+    """Read and validate a YAML playbook file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read the playbook ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise ConfigurationError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_playbook(data, origin=str(path))
+
+
+def load_bundled_playbook(name: str) -> PlaybookSpec:
+    """A playbook shipped in flows/playbooks/ by name (what deployments refer to)."""
+    if not re.fullmatch(NAME_PATTERN, name) or ".." in name:
+        raise ConfigurationError(f"{name!r} is not a playbook name (letters, digits, '_', '.', '-')")
+    path = BUNDLED_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml")))
+        raise ConfigurationError(f"no bundled playbook {name!r} (bundled: {known})")
+    spec = load_playbook(path)
+    if spec.name != name:
+        raise ConfigurationError(f"{path}: the playbook's name is {spec.name!r}; it must match the file name")
+    return spec
+
+
+def _describe(exc: ValidationError, data: dict[str, Any], origin: str) -> str:
+    """One line per error: file, job index (and name), field, what was expected."""
+    lines = []
+    jobs = data.get("jobs") if isinstance(data.get("jobs"), list) else []
+    for error in exc.errors(include_url=False):
+        loc = list(error["loc"])
+        where = ""
+        if len(loc) >= 2 and loc[0] == "jobs" and isinstance(loc[1], int):
+            index = loc[1]
+            raw = jobs[index] if index < len(jobs) else None
+            name = raw.get("name") if isinstance(raw, dict) else None
+            where = f"job {index}" + (f" ({name})" if name else "") + ": "
+            loc = loc[2:]
+        field = ".".join(str(part) for part in loc)
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{origin}: {where}{'field ' + field + ': ' if field else ''}{message}")
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""`yaml-playbook`: the one generic flow that runs a linear YAML playbook, job after job."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Literal
+
+from jinja2 import StrictUndefined, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from pydantic import BaseModel
+
+from alertmodel.errors import AlertflowError
+from flows.alert import PlaybookAlert
+from flows.job_types import JobType, resolve
+from flows.playbook_spec import JobSpec, PlaybookSpec, load_bundled_playbook
+
+_JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+class PlaybookFailed(AlertflowError):
+    """A job with on_error: stop failed; the message lists every job's outcome."""
+
+
+class JobOutcome(BaseModel):
+    """What one job did."""
+
+    name: str
+    type: str
+    status: Literal["completed", "failed", "skipped"]
+    result: Any = None
+    error: str | None = None
+
+
+class PlaybookResult(BaseModel):
+    """Every job's outcome, in order."""
+
+    playbook: str
+    status: Literal["completed", "completed_with_errors"]
+    jobs: list[JobOutcome]
+
+
+def render(value: Any, context: dict[str, Any]) -> Any:
+    """Render Jinja in strings (recursively); a string that is one whole expression keeps its type."""
+    if isinstance(value, str):
+        if "{{" not in value and "{%" not in value:
+            return value
+        stripped = value.strip()
+        if stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
+            value = _JINJA.compile_expression(stripped[2:-2].strip(), undefined_to_none=False)(**context)
+            if isinstance(value, Undefined):
+                value._fail_with_undefined_error()  # a missing name is an error, never ""
+            return value
+        return _JINJA.from_string(value).render(**context)
+    if isinstance(value, list):
+        return [render(item, context) for item in value]
+    if isinstance(value, dict):
+        return {key: render(item, context) for key, item in value.items()}
+    return value
+
+
+def _jsonable(result: Any) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    if isinstance(result, list):
+        return [_jsonable(item) for item in result]
+    return result
+
+
+async def _run_job(job: JobSpec, job_type: JobType, context: dict[str, Any]) -> Any:
+    kwargs: dict[str, Any] = {p: None for p, b in job_type.block_params.items() if b.optional}
+    for pname, names in render(job.blocks, context).items():
+        block_type = job_type.block_params[pname].block_type
+        if isinstance(names, list):
+            kwargs[pname] = [await block_type.aload(str(name)) for name in names]
+        else:
+            kwargs[pname] = await block_type.aload(str(names))
+    kwargs.update(render(job.params, context))
+    task = job_type.task.with_options(
+        name=f"{job.name} ({job.type})",
+        retries=job.retries,
+        timeout_seconds=job.timeout_s,
+    )
+    outcome = task(**kwargs)
+    if inspect.isawaitable(outcome):
+        outcome = await outcome
+    return outcome
+
+
+@flow(name="yaml-playbook")
+async def yaml_playbook(
+    playbook: PlaybookSpec | str,
+    params: dict[str, Any] | None = None,
+    alert: PlaybookAlert | None = None,
+    alerts: list[PlaybookAlert] | None = None,
+) -> PlaybookResult:
+    """Run `playbook`'s jobs in order with the run's `params` and the triggering `alert`.
+
+    `playbook` is the whole playbook, or the name of one bundled in flows/playbooks/ (what
+    deployments pass, so prefect.yaml never holds Jinja that `prefect deploy` would template).
+
+    A grouped response profile also passes `alerts`, every alert of the group so far.
+    """
+    logger = get_run_logger()
+    if isinstance(playbook, str):
+        playbook = load_bundled_playbook(playbook)
+    context: dict[str, Any] = {
+        "params": playbook.run_parameters(params or {}),
+        "alert": alert.model_dump(mode="json") if alert is not None else {},
+        "alerts": [a.model_dump(mode="json") for a in alerts or ([alert] if alert else [])],
+        "results": {},
+    }
+    outcomes: list[JobOutcome] = []
+    stopped = False
+    for job in playbook.jobs:
+        if stopped:
+            outcomes.append(JobOutcome(name=job.name, type=job.type, status="skipped"))
+            continue
+        try:
+            result = _jsonable(await _run_job(job, resolve(job.type), context))
+        # The runner's purpose is to record any job failure and apply on_error.
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            logger.error("job %s (%s) failed: %s", job.name, job.type, error)
+            outcomes.append(JobOutcome(name=job.name, type=job.type, status="failed", error=error))
+            stopped = job.on_error == "stop"
+            continue
+        context["results"][job.name] = result
+        outcomes.append(JobOutcome(name=job.name, type=job.type, status="completed", result=result))
+        logger.info("job %s (%s) completed", job.name, job.type)
+
+    await create_markdown_artifact(
+        key=f"playbook-{playbook.name.lower().replace('_', '-').replace('.', '-')}",
+        markdown=_summary(playbook, outcomes),
+        description=f"YAML playbook {playbook.name}",
+    )
+    if stopped:
+        failed = next(o for o in outcomes if o.status == "failed")
+        raise PlaybookFailed(f"playbook {playbook.name} stopped at job {failed.name}: {failed.error}")
+    any_failed = any(o.status == "failed" for o in outcomes)
+    return PlaybookResult(
+        playbook=playbook.name,
+        status="completed_with_errors" if any_failed else "completed",
+        jobs=outcomes,
+    )
+
+
+def _summary(playbook: PlaybookSpec, outcomes: list[JobOutcome]) -> str:
+    rows = [
+        f"| {o.name} | {o.type} | {o.status} | {(o.error or '').replace('|', '/')[:200]} |" for o in outcomes
+    ]
+    return "\n".join(
+        [f"# Playbook {playbook.name}", "", "| job | type | status | error |", "|---|---|---|---|", *rows]
+    )
