@@ -14,7 +14,7 @@ def _add(a: int, b: int) -> int:
 def test_the_session_prefect_server_runs_flows_and_records_them(prefect_server: LocalPrefectServer) -> None:
     assert prefect_server.healthy()
     assert _add(2, 3) == 5
-    response = httpx.post(f"{prefect_server.api_url}/flow_runs/filter", json={"limit": 50}, timeout=10)
+    response = httpx.post(f"{prefect_server.api_url}/flow_runs/filter", json={"limit": 50}, timeout=120)
     assert response.status_code == 200
     assert any(run["name"] and run["state_type"] == "COMPLETED" for run in response.json())
 

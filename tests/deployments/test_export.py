@@ -44,7 +44,7 @@ def test_prefect_deploy_accepts_prefect_yaml_and_keeps_parameters_and_schedules(
 
     prefect("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite")
     prefect("--no-prompt", "deploy", "--all")
-    http = httpx.Client(base_url=prefect_server.api_url, timeout=30)
+    http = httpx.Client(base_url=prefect_server.api_url, timeout=120)
     try:
         for deployment in all_deployments():
             stored = http.get(f"/deployments/name/{deployment.flow_name}/{deployment.name}").json()

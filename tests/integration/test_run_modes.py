@@ -19,6 +19,7 @@ import pytest
 
 from alertflow.local_prefect import LocalPrefectServer
 from alertmodel import migrate
+from tests.prefect_http import prefect_call
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -38,15 +39,10 @@ def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = 150) ->
 
 class Api:
     def __init__(self, server: LocalPrefectServer) -> None:
-        self.http = httpx.Client(base_url=server.api_url, timeout=30)
+        self.http = httpx.Client(base_url=server.api_url, timeout=60)
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        for _ in range(10):  # an SQLite-backed server answers 503 under lock contention
-            response = self.http.request(method, path, **kwargs)
-            if response.status_code != 503:
-                return response
-            time.sleep(0.5)
-        return response
+        return prefect_call(self.http, method, path, **kwargs)
 
     def deployment(self, name: str) -> dict[str, Any] | None:
         response = self.call("GET", f"/deployments/name/{name}")

@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 
 from alertflow.demo import DEMO_SIGNATURE_ID, EVENTS
 from alertflow.local_prefect import free_port
+from tests.prefect_http import prefect_call
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -67,12 +68,8 @@ class Up:
         return user, password
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        for _ in range(10):
-            response = httpx.request(method, f"{self.api_url}{path}", auth=self.auth(), timeout=30, **kwargs)
-            if response.status_code != 503:
-                break
-            time.sleep(0.5)
-        return response
+        with httpx.Client(base_url=self.api_url, auth=self.auth(), timeout=60) as http:
+            return prefect_call(http, method, path, **kwargs)
 
 
 @pytest.fixture(scope="module")
