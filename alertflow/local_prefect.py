@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,3 +122,34 @@ class LocalPrefectServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
+
+
+class HealthWatch:
+    """Polls `/api/health` every 0.5 s from a thread; counts the checks that got no 200 in time.
+
+    Used around bursts of flow-run creation: an SQLite-backed server can stop answering.
+    """
+
+    def __init__(self, api_url: str, timeout_s: float) -> None:
+        self.api_url, self.timeout_s = api_url, timeout_s
+        self.checks = self.unanswered = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> HealthWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(self.timeout_s + 5)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=self.timeout_s) as client:
+            while not self._stop.wait(0.5):
+                self.checks += 1
+                try:
+                    ok = client.get(f"{self.api_url}/health").status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                self.unanswered += not ok

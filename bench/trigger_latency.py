@@ -29,7 +29,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,7 +42,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
 from alertflow.dispatcher import DispatcherConfig, DispatcherThread
-from alertflow.local_prefect import LocalPrefectServer, free_port
+from alertflow.local_prefect import HealthWatch, LocalPrefectServer, free_port
 from alertmodel import Outbox, PlaybookRun, migrate
 from alertmodel.engine import make_engine
 from ingest.core import IngestCore
@@ -352,33 +351,6 @@ def measure_running(root: Path, server: LocalPrefectServer, n: int) -> list[floa
         log.close()
 
 
-class HealthWatch:
-    """Polls /api/health every 0.5 s (3 s timeout) from a thread; counts unanswered checks."""
-
-    def __init__(self, api: str) -> None:
-        self.api = api
-        self.unanswered = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> HealthWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=3) as client:
-            while not self._stop.wait(0.5):
-                try:
-                    ok = client.get(f"{self.api}/health").status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                self.unanswered += not ok
-
-
 async def bare_burst(
     api: str, deployment_id: str, n: int, concurrency: int, alert_json: dict[str, Any]
 ) -> float:
@@ -432,7 +404,10 @@ def dispatcher_burst(root: Path, server: LocalPrefectServer, n: int, concurrency
     deploy("bench-playbook", "burst")
     spec = {"response_profiles": [profile("burst", "bench-playbook/burst", 2019284)]}
     outbox = Outbox.__table__
-    with HealthWatch(server.api_url) as health, pipeline(root, spec, concurrency) as (engine, ingest):
+    with (
+        HealthWatch(server.api_url, timeout_s=3) as health,
+        pipeline(root, spec, concurrency) as (engine, ingest),
+    ):
         body = b"".join(eve_line(i, "burst") for i in range(n))
         started = time.perf_counter()
         with httpx.Client(timeout=300) as client:

@@ -6,18 +6,16 @@ of the suite; the deployment is not served, so runs stay Scheduled and only crea
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import Engine
 
 from alertflow.actions import refresh_playbook_runs
-from alertflow.local_prefect import LocalPrefectServer, free_port
+from alertflow.local_prefect import HealthWatch, LocalPrefectServer, free_port
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (
     alert_uuids_of,
@@ -47,34 +45,6 @@ def burst_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPref
         yield server
     finally:
         server.stop()
-
-
-class HealthWatch:
-    """Polls /api/health from a thread; counts the checks that got no 200 within the timeout."""
-
-    def __init__(self, server: LocalPrefectServer, timeout_s: float = 10) -> None:
-        self.server, self.timeout_s = server, timeout_s
-        self.checks = self.unanswered = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> HealthWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout_s) as client:
-            while not self._stop.wait(0.5):
-                self.checks += 1
-                try:
-                    ok = client.get(f"{self.server.api_url}/health").status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                self.unanswered += not ok
 
 
 def profile(deployment: str, **extra: object) -> dict[str, object]:
@@ -107,7 +77,7 @@ async def test_grouped_burst_creates_at_most_one_run_per_srcip(
         import_profiles(
             store, profile("record-alert/burst-grouped", group={"key": "srcip", "window_seconds": 3600})
         )
-        with HealthWatch(burst_server) as health:
+        with HealthWatch(burst_server.api_url, timeout_s=10) as health:
             async with running_dispatcher(store):
                 await burst(store, tmp_path / "eve.json", srcips=25, tag="grouped")
                 await wait_until(lambda: outbox_states(store) == {"done": 25}, 240, "one run per srcip")
@@ -131,7 +101,7 @@ async def test_ungrouped_burst_creates_every_run_once_and_the_server_stays_healt
         await (await record_alert.ato_deployment(name="burst-all")).aapply()
         deployment_id = wait_for_deployment(burst_server, "record-alert/burst-all")
         import_profiles(store, profile("record-alert/burst-all"))
-        with HealthWatch(burst_server) as health:
+        with HealthWatch(burst_server.api_url, timeout_s=10) as health:
             async with running_dispatcher(store):
                 await burst(store, tmp_path / "eve.json", srcips=200, tag="ungrouped")
                 await wait_until(
