@@ -13,7 +13,7 @@ import smtplib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import httpx
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from prefect_email import EmailServerCredentials
 
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+T = TypeVar("T")
 _RUNS = PlaybookRun.__table__
 _ALERTS = Alert.__table__
 
@@ -103,16 +104,18 @@ class PlaybookExecutor:
         deployment = item.payload["action"]["deployment"]
         parameters = await asyncio.to_thread(playbook_parameters, self._engine, lead, profile)
         deployment_id = await self._deployment_id(deployment)
-        try:
-            flow_run = await self._client.create_flow_run_from_deployment(
-                deployment_id, parameters=parameters, idempotency_key=flow_run_idempotency_key(lead, profile)
+        key = flow_run_idempotency_key(lead, profile)
+        try:  # the idempotency key makes every retry of this call safe
+            flow_run = await call_prefect(
+                lambda: self._client.create_flow_run_from_deployment(
+                    deployment_id, parameters=parameters, idempotency_key=key
+                ),
+                f"creating a run of {deployment}",
             )
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code == 404:
+        except IntegrationError as exc:
+            if isinstance(exc.__cause__, httpx.HTTPStatusError) and exc.__cause__.response.status_code == 404:
                 self._deployment_ids.pop(deployment, None)
-            raise _prefect_error(exc, f"creating a run of {deployment}") from exc
-        except httpx.TransportError as exc:
-            raise _prefect_error(exc, f"creating a run of {deployment}") from exc
+            raise
         state = flow_run.state.type.value if flow_run.state is not None else "SCHEDULED"
         await asyncio.to_thread(record_flow_run, self._engine, lead, profile, str(flow_run.id), state)
 
@@ -123,15 +126,45 @@ class PlaybookExecutor:
         from prefect.exceptions import ObjectNotFound
 
         try:
-            deployment = await self._client.read_deployment_by_name(name)
+            deployment = await call_prefect(
+                lambda: self._client.read_deployment_by_name(name), f"looking up deployment {name}"
+            )
         except ObjectNotFound as exc:
             raise IntegrationError(
                 f"Prefect has no deployment {name!r} (expected flow-name/deployment-name)"
             ) from exc
-        except (httpx.HTTPStatusError, httpx.TransportError) as exc:
-            raise _prefect_error(exc, f"looking up deployment {name}") from exc
         self._deployment_ids[name] = deployment.id
         return deployment.id
+
+
+# An SQLite-backed Prefect server answers 503 when a request loses a race for the write lock;
+# the same request a moment later usually succeeds. The Prefect client's own backoff waits
+# 2**n s (2 s for the first retry), which made one lost race the p99 of alert -> flow run, so
+# the dispatcher's client does not retry and these short delays do instead; a server that is
+# still busy after them is handed to the dispatcher's pause.
+PREFECT_RETRY_DELAYS_S = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)
+_RETRYABLE_TRANSPORT = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+
+
+async def call_prefect(call: Callable[[], Awaitable[T]], doing: str) -> T:
+    """Await `call()`, retrying busy answers and dropped connections after short delays.
+
+    Raises ServiceUnavailableError when the server stays busy or unreachable, IntegrationError
+    for any other HTTP error; a read timeout is not retried (the call may still be running).
+    """
+    for delay in (*PREFECT_RETRY_DELAYS_S, None):
+        try:
+            return await call()
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code not in RETRYABLE_STATUS or delay is None:
+                raise _prefect_error(exc, doing) from exc
+        except _RETRYABLE_TRANSPORT as exc:
+            if delay is None:
+                raise _prefect_error(exc, doing) from exc
+        except httpx.TransportError as exc:
+            raise _prefect_error(exc, doing) from exc
+        await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def _prefect_error(exc: httpx.HTTPError, doing: str) -> IntegrationError:
@@ -329,10 +362,10 @@ async def refresh_playbook_runs(
     if not rows:
         return 0
     ids = sorted({UUID(flow_run_id) for flow_run_id, _ in rows})
-    try:
-        flow_runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
-    except (httpx.HTTPStatusError, httpx.TransportError) as exc:
-        raise _prefect_error(exc, "reading playbook run states") from exc
+    flow_runs = await call_prefect(
+        lambda: client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids))),
+        "reading playbook run states",
+    )
     known = dict(rows)
     changes = {
         str(run.id): run.state.type.value

@@ -45,7 +45,7 @@ class DispatcherConfig:
     poll_interval_s: float = 0.05
     busy_pause_s: float = 0.5
     max_busy_pause_s: float = 10.0
-    prefect_client_retries: int = 3
+    prefect_client_retries: int = 0
     maintenance_interval_s: float = 5.0
 
 
@@ -325,8 +325,9 @@ async def run_dispatcher(
             "(without it Prefect would start a throw-away server with none of your deployments)"
         )
     config = config or DispatcherConfig()
-    # The client's own retries back off 2**n s each; fewer of them hand a down server back to
-    # the dispatcher's pause sooner, which then probes it at most every max_busy_pause_s.
+    # The client's own retries back off 2**n s each; the executors retry busy answers after
+    # short delays themselves (alertflow.actions.call_prefect) and then hand a server that is
+    # still busy to the dispatcher's pause, which probes it at most every max_busy_pause_s.
     with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: config.prefect_client_retries}):
         async with get_client() as client:
             dispatcher = Dispatcher(

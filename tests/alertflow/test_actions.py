@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from sqlalchemy import Engine
 
-from alertflow.actions import MissingIntegration, OutboxItem, PlaybookExecutor, load_alerts
+from alertflow.actions import (
+    PREFECT_RETRY_DELAYS_S,
+    MissingIntegration,
+    OutboxItem,
+    PlaybookExecutor,
+    call_prefect,
+    load_alerts,
+)
 from alertflow.local_prefect import LocalPrefectServer, free_port
 from alertmodel import migrate
 from alertmodel.engine import make_engine
@@ -130,3 +139,54 @@ def playbook_runs_of(engine: Engine) -> list:
 
     with engine.connect() as conn:
         return conn.execute(select(PlaybookRun.__table__)).all()
+
+
+def status_error(status: int) -> httpx.HTTPStatusError:
+    request = httpx.Request("POST", "http://127.0.0.1/api/deployments/x/create_flow_run")
+    return httpx.HTTPStatusError(
+        f"{status}", request=request, response=httpx.Response(status, request=request, text="busy")
+    )
+
+
+class Flaky:
+    """A Prefect call that fails with `errors` in turn, then answers "run"."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors, self.calls = list(errors), 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "run"
+
+
+async def test_call_prefect_retries_a_lost_lock_race_within_milliseconds_not_seconds() -> None:
+    call = Flaky(status_error(503), httpx.ReadError("reset"), status_error(503))
+    started = time.monotonic()
+    assert await call_prefect(call, "creating a run") == "run"
+    assert call.calls == 4
+    assert time.monotonic() - started < sum(PREFECT_RETRY_DELAYS_S[:3]) + 0.5
+
+
+async def test_call_prefect_hands_a_server_that_stays_busy_to_the_dispatcher_pause() -> None:
+    call = Flaky(*(status_error(503) for _ in range(len(PREFECT_RETRY_DELAYS_S) + 1)))
+    with pytest.raises(ServiceUnavailableError, match="answered 503 while creating a run: busy"):
+        await call_prefect(call, "creating a run")
+    assert call.calls == len(PREFECT_RETRY_DELAYS_S) + 1
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (status_error(409), IntegrationError),  # a parameter the deployment refuses: retrying cannot help
+        (httpx.ReadTimeout("slow"), ServiceUnavailableError),  # the call may still be running
+    ],
+)
+async def test_call_prefect_does_not_retry_what_a_retry_cannot_fix(
+    error: Exception, expected: type[Exception]
+) -> None:
+    call = Flaky(error)
+    with pytest.raises(expected):
+        await call_prefect(call, "creating a run")
+    assert call.calls == 1
