@@ -14,11 +14,16 @@ from pathlib import Path
 
 import httpx
 
-# The late-runs service fights API writes for SQLite's single writer lock (shared PREFECT.md,
-# "SQLite lock storms"); alertflow's dispatcher handles late runs itself.
+# SQLite has one writer. The late-runs service fights API writes for it ("SQLite lock storms");
+# alertflow's dispatcher handles late runs itself. The event persister's default flush (every
+# 20 events or 5 s) overlapped a flow-run creation every few hundred: that request failed with
+# 503 after ~2 s, the p99 of alert -> flow run. Flushing every 30 s (or 2,000 events) keeps
+# every event and makes those collisions rare.
 EMBEDDED_SERVER_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE": "2000",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "30",
     "PREFECT_UI_ENABLED": "false",
 }
 

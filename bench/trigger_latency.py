@@ -120,7 +120,7 @@ def pipeline(root: Path, profiles: dict[str, Any], concurrency: int = 4) -> Iter
         engine,
         IngestCore(node="bench"),
         [HttpSource("127.0.0.1", port, token=SecretStr(TOKEN))],
-        batch_wait_s=0.002,
+        batch_wait_s=0.25,  # the `alertflow ingest` default
         batch_hooks=[ResponseHook()],
         on_commit=dispatcher.wake,
     )

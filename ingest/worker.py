@@ -2,7 +2,9 @@
 
 Decoding and storing run in two threads so the database is kept busy while the next batch
 is decoded; between them sits a queue of at most two prepared batches, and in front of the
-decoder a byte-bounded inbox. When the database is slow or down the writer retries the same
+decoder a byte-bounded inbox. Batching is group commit: an idle writer gets what has arrived
+at once (a lone alert is stored, and its playbook started, without waiting), and while the
+writer is busy the next batch fills for up to `batch_wait_s` or `batch_size` events. When the database is slow or down the writer retries the same
 batch with backoff, both queues fill, and sources block: nothing is read, acked or dropped.
 
 Extension points (constructor arguments): `batch_hooks` (`BatchHook`, defined in ingest.store:
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 Enricher = Callable[["CoreOutput"], list[dict[str, Any]]]
 """Called before the transaction; returns extra alert rows stored in the same batch."""
 
+_BUSY_RECHECK_S = 0.005  # how often a filling batch checks whether the writer has become idle
 _PERMANENT_ATTEMPTS = 3  # a batch the database refuses for a non-transient reason this often is dead-lettered
 
 
@@ -130,6 +133,7 @@ class Worker:
         self._stop = threading.Event()
         self._give_up = threading.Event()  # the drain deadline passed: abandon what is not stored
         self._done = threading.Event()
+        self._writing = threading.Event()
         self._pending_policy: list[Policy | None] = []
         self._threads: list[threading.Thread] = []
         self._started = False
@@ -222,12 +226,14 @@ class Worker:
             events = len(first.lines)
             deadline = time.monotonic() + self.batch_wait_s
             while events < self.batch_size:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                nxt = self.inbox.get(timeout=remaining)
-                if nxt is None:
-                    break
+                nxt = self.inbox.get(timeout=0)
+                if nxt is None:  # group commit: wait for more only while the writer is busy anyway
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not self._writer_busy():
+                        break
+                    nxt = self.inbox.get(timeout=min(remaining, _BUSY_RECHECK_S))
+                    if nxt is None:
+                        continue
                 deliveries.append(nxt)
                 events += len(nxt.lines)
             self._apply_pending_policy()
@@ -266,6 +272,9 @@ class Worker:
                 counts["enriched"] += len(extra)
         return _Prepared(batch, outcomes, counts)
 
+    def _writer_busy(self) -> bool:
+        return self._writing.is_set() or not self._prepared.empty()
+
     def _hand_over(self, prepared: _Prepared | None) -> bool:
         while True:
             try:
@@ -285,9 +294,11 @@ class Worker:
                 continue
             if prepared is None:
                 break
+            self._writing.set()
             started = time.perf_counter()
             result = self._write_with_retry(prepared)
             self.stats.write_seconds += time.perf_counter() - started
+            self._writing.clear()
             if result is None:
                 self._abandon(prepared, "the database stayed unreachable until the worker stopped")
                 continue

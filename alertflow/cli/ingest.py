@@ -47,7 +47,9 @@ def ingest(
         None, help="Policy file instead of the node's active version in the database."
     ),
     batch_size: int = typer.Option(1000, min=1, help="Events per transaction at most."),
-    batch_wait: float = typer.Option(0.25, min=0.0, help="Seconds a batch waits to fill up."),
+    batch_wait: float = typer.Option(
+        0.25, min=0.0, help="Seconds a batch may wait to fill up while the previous one is being stored."
+    ),
     prefetch: int = typer.Option(1000, min=1, help="Unacknowledged STOMP messages per queue at most."),
     max_body_bytes: int = typer.Option(
         10 * 1024 * 1024, min=1, help="Largest HTTP body accepted (413 beyond)."

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -31,7 +32,8 @@ def engine(sqlite_database: str) -> Iterator[Engine]:
 def endpoint(engine: Engine) -> Iterator[tuple[str, Worker]]:
     port = free_port()
     source = HttpSource("127.0.0.1", port, token=SecretStr(TOKEN), max_body_bytes=64 * 1024)
-    worker = Worker(engine, IngestCore(), [source], batch_wait_s=0.01)
+    # A long batch wait: an idle worker must store a request at once, not wait for a batch to fill.
+    worker = Worker(engine, IngestCore(), [source], batch_wait_s=5.0)
     worker.start()
     try:
         yield f"http://127.0.0.1:{port}/ingest", worker
@@ -51,6 +53,18 @@ def test_json_lines_are_answered_202_only_once_stored(endpoint: tuple[str, Worke
     assert response.status_code == 202, response.text
     assert response.json() == {"stored_alerts": 3}
     assert count_alerts(engine) == (3, 3)  # already committed when the answer came
+
+
+def test_a_lone_alert_is_stored_at_once_when_the_writer_is_idle(
+    endpoint: tuple[str, Worker], engine: Engine
+) -> None:
+    url, _ = endpoint
+    for i in range(3):
+        started = time.monotonic()
+        response = _post(url, suricata_alerts(1, f"lone-{i}")[0])
+        assert response.status_code == 202, response.text
+        assert time.monotonic() - started < 1.0  # not the 5 s batch wait
+    assert count_alerts(engine) == (3, 3)
 
 
 def test_a_json_array_is_accepted_like_json_lines(endpoint: tuple[str, Worker], engine: Engine) -> None:
