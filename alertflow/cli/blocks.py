@@ -5,18 +5,23 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from typing import TYPE_CHECKING
 
 import anyio
 import typer
-from prefect.blocks.core import Block
 
-import blocks as blocks_package
+if TYPE_CHECKING:  # importing Prefect costs ~60 MB: commands that do not need it (ingest) skip it
+    from prefect.blocks.core import Block
 
 app = typer.Typer(help="Prefect block types of alertflow.", no_args_is_help=True)
 
 
 def block_types() -> list[type[Block]]:
     """Every Block subclass defined in a module of the `blocks` package, by module then class name."""
+    from prefect.blocks.core import Block
+
+    import blocks as blocks_package
+
     found: list[type[Block]] = []
     for info in sorted(pkgutil.iter_modules(blocks_package.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{blocks_package.__name__}.{info.name}")

@@ -76,3 +76,10 @@ def test_db_upgrade_and_downgrade_on_mariadb(monkeypatch: pytest.MonkeyPatch, ma
     result = runner.invoke(app, ["db", "downgrade", "base"])
     assert result.exit_code == 0, result.output
     assert migrate.current(mariadb_database) is None
+
+
+def test_loading_the_cli_does_not_import_prefect() -> None:
+    """Prefect adds ~40 MB to every process: the ingest worker's memory budget has no room for it."""
+    code = "import sys, alertflow.cli.main; print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
