@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import anyio
 import typer
 
-if TYPE_CHECKING:  # importing Prefect costs ~60 MB: commands that do not need it (ingest) skip it
+if TYPE_CHECKING:  # importing Prefect costs ~40 MB: commands that do not need it (ingest) skip it
     from prefect.blocks.core import Block
 
 app = typer.Typer(help="Prefect block types of alertflow.", no_args_is_help=True)
