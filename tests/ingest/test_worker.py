@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ from ingest.core import CoreOutput, IngestCore
 from ingest.delivery import Delivery, Inbox, Outcome
 from ingest.policy_source import DatabasePolicy, store_policy
 from ingest.store import BatchWriter
-from ingest.worker import Worker
+from ingest.worker import GIL_SWITCH_INTERVAL_S, Worker
 from tests.ingest.events import count_alerts, dead_letter_reasons, stored_tags, suricata_alerts, wait_for
 
 
@@ -301,3 +302,14 @@ def test_a_source_that_cannot_start_stops_the_worker_and_raises(engine: Engine) 
     with pytest.raises(OSError, match="address already in use"):
         worker.start()
     assert worker.wait(0) and closed == ["good"]
+
+
+def test_the_writer_thread_gets_the_gil_back_within_half_a_millisecond(engine: Engine) -> None:
+    default = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    try:
+        _run(Worker(engine, IngestCore(), [ListSource(suricata_alerts(2, "gil"))], batch_wait_s=0.01))
+        assert sys.getswitchinterval() <= GIL_SWITCH_INTERVAL_S == 0.0005
+    finally:
+        sys.setswitchinterval(default)
+    assert count_alerts(engine) == (2, 2)
