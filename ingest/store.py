@@ -57,7 +57,7 @@ class BatchWriter:
         self.engine = engine
         self.batch_hooks = tuple(batch_hooks)
         self._insert_sql: str | None = None
-        self._sqlite_multirow: str | None = None
+        self._sqlite_multirow: dict[int, str] = {}
         self._lookup_sql: str | None = None
 
     def write(self, batch: Batch) -> WriteResult:
@@ -122,27 +122,39 @@ class BatchWriter:
 
     def _insert_alerts(self, conn: Connection, params: list[tuple[Any, ...]]) -> int:
         """Insert rows, skipping stored alert_uuids; on SQLite returns how many were inserted."""
-        if self._insert_sql is None:
-            self._insert_sql = _alert_insert_sql(conn)
         if conn.dialect.name != "sqlite":
+            if self._insert_sql is None:
+                self._insert_sql = _alert_insert_sql(conn)
             conn.exec_driver_sql(self._insert_sql, params)
             return len(params)
-        # SQLite: multi-row statements, so the GIL is released once per few hundred rows rather than
-        # once per row (executemany), which would stall against the decode thread at every row.
-        # Only two statement shapes (full chunks, then single rows), so SQLite's statement cache
-        # does not fill up with a prepared statement per remainder size.
-        per = _SQLITE_ROWS_PER_STATEMENT
-        full = len(params) - len(params) % per
+        # SQLite: multi-row statements only. The driver gives the GIL up during every statement,
+        # and taking it back from the busy decode thread costs up to a switch interval, so
+        # executemany (a statement per row) ran at a few hundred rows/s next to the decoder.
+        # Full chunks, then the remainder in power-of-two chunks: at most 9 statement shapes, so
+        # SQLite's statement cache does not fill with one prepared statement per remainder size.
         inserted = 0
-        if full:
-            if self._sqlite_multirow is None:
-                self._sqlite_multirow = _sqlite_multirow_sql(conn, per)
-            for i in range(0, full, per):
-                flat = tuple(itertools.chain.from_iterable(params[i : i + per]))
-                inserted += conn.exec_driver_sql(self._sqlite_multirow, flat).rowcount
-        if full < len(params):
-            inserted += conn.exec_driver_sql(self._insert_sql, params[full:]).rowcount
+        start = 0
+        for size in _chunk_sizes(len(params), _SQLITE_ROWS_PER_STATEMENT):
+            sql = self._sqlite_multirow.get(size)
+            if sql is None:
+                sql = self._sqlite_multirow[size] = _sqlite_multirow_sql(conn, size)
+            flat = tuple(itertools.chain.from_iterable(params[start : start + size]))
+            inserted += conn.exec_driver_sql(sql, flat).rowcount
+            start += size
         return inserted
+
+
+def _chunk_sizes(rows: int, largest: int) -> list[int]:
+    """`rows` split into chunks of `largest`, then powers of two (1,000 by 200: 200 x 5)."""
+    sizes = [largest] * (rows // largest)
+    rest = rows % largest
+    bit = 1 << rest.bit_length()
+    while rest:
+        bit >>= 1
+        if rest & bit:
+            sizes.append(bit)
+            rest -= bit
+    return sizes
 
 
 def _unique_by_uuid(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -162,8 +174,6 @@ def _alert_insert_sql(conn: Connection) -> str:
     """INSERT of ALERT_COLUMNS that skips an existing alert_uuid (a competing worker may race us)."""
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in ALERT_COLUMNS)
-    if conn.dialect.name == "sqlite":
-        return _sqlite_multirow_sql(conn, 1)
     if conn.dialect.name in ("mysql", "mariadb"):
         marks = ", ".join("%s" for _ in ALERT_COLUMNS)
         # this exact shape (VALUES (...) ON DUPLICATE ...) is what pymysql rewrites into multi-row INSERTs

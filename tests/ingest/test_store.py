@@ -10,7 +10,7 @@ from alertmodel import Category, DeadLetter
 from alertmodel.engine import make_engine
 from ingest.checkpoint import FilePosition, load_position
 from ingest.core import DeadLetterItem, IngestCore
-from ingest.store import Batch, BatchWriter
+from ingest.store import Batch, BatchWriter, _chunk_sizes
 from tests.ingest.events import count_alerts, stored_tags, suricata_alerts
 
 
@@ -129,3 +129,34 @@ def test_without_hooks_a_rewritten_batch_is_counted_as_duplicates(engine: Engine
     result = writer.write(_batch(suricata_alerts(460, "again")))  # 450 already stored, 10 new
     assert (result.stored, result.duplicates) == (10, 450)
     assert count_alerts(engine) == (460, 460)
+
+
+def test_on_sqlite_an_odd_sized_batch_goes_out_as_a_few_multi_row_inserts(sqlite_database: str) -> None:
+    """No statement per row: each one gives the GIL up, and the decode thread keeps it for a while."""
+    from sqlalchemy import event
+
+    from alertmodel import migrate
+
+    migrate.upgrade(sqlite_database)
+    engine = make_engine(sqlite_database)
+    inserts: list[tuple[int, bool]] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        if statement.startswith("INSERT INTO alert"):
+            inserts.append((statement.count("(?"), executemany))
+
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        assert BatchWriter(engine).write(_batch(suricata_alerts(437, "odd"))).stored == 437
+        assert count_alerts(engine) == (437, 437)
+    finally:
+        engine.dispose()
+    assert inserts == [(200, False), (200, False), (32, False), (4, False), (1, False)]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 199, 200, 1000, 1199])
+def test_chunk_sizes_cover_the_rows_with_few_shapes(rows: int) -> None:
+    sizes = _chunk_sizes(rows, 200)
+    assert sum(sizes) == rows
+    assert all(s == 200 or (s < 200 and s & (s - 1) == 0) for s in sizes)
+    assert len(sizes) == rows // 200 + bin(rows % 200).count("1")
