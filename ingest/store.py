@@ -1,8 +1,11 @@
 """One transaction per batch: alerts, first-seen categories, dead letters, file checkpoints, then hooks.
 
-The alert insert is the hot path: it goes straight to the driver's `executemany` with plain
-tuples (pymysql rewrites it into multi-row INSERTs), skipping SQLAlchemy's per-row bind
-processing, which costs about a quarter of MariaDB's throughput at 1,000-row batches.
+The alert insert is the hot path: it sends the driver plain tuples (pymysql rewrites an
+executemany into multi-row INSERTs; SQLite gets multi-row statements), skipping SQLAlchemy's
+per-row bind processing, which costs about a quarter of MariaDB's throughput at 1,000-row
+batches. The tuples are built by `prepare_rows` in the worker's decode thread, with datetimes
+already in the database's text form: Python code in the writer thread (sqlite3 called a Python
+adapter for every datetime) is where it lost the GIL to the decoder and waited to get it back.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class Batch:
     dead_letters: list[DeadLetterItem] = field(default_factory=list)
     new_categories: list[tuple[str, str]] = field(default_factory=list)
     positions: list[FilePosition] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] | None = None
+    """Driver parameters of `alerts`, in the same order (`prepare_rows`); built by `write` if None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +67,19 @@ class BatchWriter:
 
     def write(self, batch: Batch) -> WriteResult:
         """Store `batch` atomically; raises the driver's error and stores nothing when it fails."""
+        rows = batch.rows if batch.rows is not None else prepare_rows(batch.alerts, self.engine.dialect.name)
+        if len(rows) != len(batch.alerts):
+            raise ValueError(f"a batch of {len(batch.alerts)} alerts came with {len(rows)} rows")
         with self.engine.begin() as conn:
-            unique = _unique_by_uuid(batch.alerts)
+            unique = _first_of_each_uuid(batch.alerts)
             if self.batch_hooks or conn.dialect.name != "sqlite":
-                fresh = self._not_stored(conn, unique)
+                fresh = self._not_stored(conn, batch.alerts, unique)
                 if fresh:
-                    self._insert_alerts(conn, _alert_params(fresh))
+                    self._insert_alerts(conn, [rows[i] for i in fresh])
                 stored = len(fresh)
             else:  # no hook needs the new rows, and SQLite counts what ON CONFLICT DO NOTHING inserted
                 fresh = []
-                stored = self._insert_alerts(conn, _alert_params(unique)) if unique else 0
+                stored = self._insert_alerts(conn, [rows[i] for i in unique]) if unique else 0
             if batch.new_categories:
                 now = utcnow()
                 insert_ignoring_duplicates(
@@ -100,12 +108,13 @@ class BatchWriter:
                 )
             save_positions(conn, _last_position_per_key(batch.positions))
             if fresh:
+                new_alerts = [batch.alerts[i] for i in fresh]
                 for hook in self.batch_hooks:
-                    hook(conn, fresh)
+                    hook(conn, new_alerts)
         return WriteResult(stored, len(batch.alerts) - stored, len(batch.dead_letters))
 
-    def _not_stored(self, conn: Connection, unique: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The alerts whose alert_uuid is not stored yet."""
+    def _not_stored(self, conn: Connection, alerts: list[dict[str, Any]], unique: list[int]) -> list[int]:
+        """The indices in `unique` of alerts whose alert_uuid is not stored yet."""
         if not unique:
             return []
         if self._lookup_sql is None:
@@ -113,12 +122,12 @@ class BatchWriter:
             marks = ", ".join(mark for _ in range(_UUID_CHUNK))
             self._lookup_sql = f"SELECT alert_uuid FROM alert WHERE alert_uuid IN ({marks})"  # noqa: S608
         stored: set[str] = set()
-        uuids = [a["alert_uuid"] for a in unique]
+        uuids = [alerts[i]["alert_uuid"] for i in unique]
         for i in range(0, len(uuids), _UUID_CHUNK):
             chunk = uuids[i : i + _UUID_CHUNK]
             chunk += [chunk[-1]] * (_UUID_CHUNK - len(chunk))  # one statement shape, prepared once
             stored.update(row[0] for row in conn.exec_driver_sql(self._lookup_sql, tuple(chunk)))
-        return [a for a in unique if a["alert_uuid"] not in stored] if stored else unique
+        return [i for i in unique if alerts[i]["alert_uuid"] not in stored] if stored else unique
 
     def _insert_alerts(self, conn: Connection, params: list[tuple[Any, ...]]) -> int:
         """Insert rows, skipping stored alert_uuids; on SQLite returns how many were inserted."""
@@ -157,9 +166,16 @@ def _chunk_sizes(rows: int, largest: int) -> list[int]:
     return sizes
 
 
-def _unique_by_uuid(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The alerts without a repeat of an earlier alert_uuid in the same batch."""
-    return list({a["alert_uuid"]: a for a in reversed(alerts)}.values())[::-1]
+def _first_of_each_uuid(alerts: list[dict[str, Any]]) -> list[int]:
+    """Indices of the alerts that do not repeat an earlier alert_uuid of the same batch."""
+    seen: set[str] = set()
+    first = []
+    for i, alert in enumerate(alerts):
+        uuid = alert["alert_uuid"]
+        if uuid not in seen:
+            seen.add(uuid)
+            first.append(i)
+    return first
 
 
 def _sqlite_multirow_sql(conn: Connection, rows: int) -> str:
@@ -185,19 +201,25 @@ _ROW = operator.itemgetter(*ALERT_COLUMNS)
 _DATETIME_AT = tuple(i for i, c in enumerate(ALERT_COLUMNS) if c in ("time_collr", "time_cntrl"))
 
 
-def _alert_params(alerts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """Positional rows for the driver, datetimes made naive UTC (a batch shares a few, so cache them)."""
-    converted: dict[datetime, datetime] = {}
+def prepare_rows(alerts: Sequence[Mapping[str, Any]], dialect: str) -> list[tuple[Any, ...]]:
+    """Driver parameters for `alerts`: datetimes made naive UTC, for SQLite in SQLAlchemy's text form.
+
+    That form always has six fractional digits, so stored values and SQLAlchemy's query
+    parameters compare correctly as text. A batch shares a few datetimes: conversions are cached.
+    """
+    as_text = dialect == "sqlite"
+    converted: dict[datetime, datetime | str] = {}
     params = []
     for alert in alerts:
         row = list(_ROW(alert))
         for i in _DATETIME_AT:
             value = row[i]
             if value is not None:
-                naive = converted.get(value)
-                if naive is None:
-                    naive = converted[value] = _naive_utc(value)
-                row[i] = naive
+                stored = converted.get(value)
+                if stored is None:
+                    naive = _naive_utc(value)
+                    stored = converted[value] = naive.isoformat(" ", "microseconds") if as_text else naive
+                row[i] = stored
         params.append(tuple(row))
     return params
 

@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
 from ingest.delivery import Delivery, Inbox, Outcome
-from ingest.store import Batch, BatchHook, BatchWriter, WriteResult
+from ingest.store import Batch, BatchHook, BatchWriter, WriteResult, prepare_rows
 
 if TYPE_CHECKING:
     from ingest.core import CoreOutput, IngestCore
@@ -276,6 +276,10 @@ class Worker:
                     continue
                 batch.alerts.extend(extra)
                 counts["enriched"] += len(extra)
+        try:  # the writer thread then only binds and steps (see ingest.store)
+            batch.rows = prepare_rows(batch.alerts, self.writer.engine.dialect.name)
+        except ValueError:  # the writer raises it again and dead-letters the batch
+            batch.rows = None
         return _Prepared(batch, outcomes, counts)
 
     def _writer_busy(self) -> bool:

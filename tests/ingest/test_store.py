@@ -160,3 +160,23 @@ def test_chunk_sizes_cover_the_rows_with_few_shapes(rows: int) -> None:
     assert sum(sizes) == rows
     assert all(s == 200 or (s < 200 and s & (s - 1) == 0) for s in sizes)
     assert len(sizes) == rows // 200 + bin(rows % 200).count("1")
+
+
+def test_stored_datetimes_read_back_and_compare_like_sqlalchemys_own(engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from alertmodel import Alert
+
+    batch = _batch(suricata_alerts(2, "when"))
+    whole = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+    batch.alerts[0]["time_collr"] = whole  # no fraction: must still equal a parameter of the same instant
+    batch.alerts[1]["time_collr"] = datetime(
+        2026, 11, 23, 13, 30, 0, 250000, tzinfo=timezone(timedelta(hours=1))
+    )
+    BatchWriter(engine).write(batch)
+    table = Alert.__table__
+    with engine.connect() as conn:
+        stored = conn.execute(select(table.c.time_collr).order_by(table.c.time_collr)).scalars().all()
+        at_or_after = conn.execute(select(func.count()).where(table.c.time_collr >= whole)).scalar_one()
+    assert stored == [whole, datetime(2026, 11, 23, 12, 30, 0, 250000, tzinfo=UTC)]
+    assert at_or_after == 2
