@@ -58,9 +58,14 @@ class WriteResult:
 class BatchWriter:
     """Writes a `Batch` in one transaction on SQLite or MariaDB/MySQL."""
 
-    def __init__(self, engine: Engine, *, batch_hooks: Sequence[BatchHook] = ()) -> None:
+    def __init__(
+        self, engine: Engine, *, batch_hooks: Sequence[BatchHook] = (), sqlite_statement_per_row: bool = False
+    ) -> None:
         self.engine = engine
         self.batch_hooks = tuple(batch_hooks)
+        # SQLite's executemany (a statement per row) is ~20% faster than multi-row statements, but
+        # gives the GIL up at every row: only worth it with no busy decode thread in the process.
+        self.sqlite_statement_per_row = sqlite_statement_per_row
         self._insert_sql: str | None = None
         self._sqlite_multirow: dict[int, str] = {}
         self._lookup_sql: str | None = None
@@ -68,12 +73,12 @@ class BatchWriter:
     def write(self, batch: Batch) -> WriteResult:
         """Store `batch` atomically; raises the driver's error and stores nothing when it fails."""
         rows = batch.rows if batch.rows is not None else prepare_rows(batch.alerts, self.engine.dialect.name)
-        if len(rows) != len(batch.alerts):
+        if batch.alerts and len(rows) != len(batch.alerts):
             raise ValueError(f"a batch of {len(batch.alerts)} alerts came with {len(rows)} rows")
         with self.engine.begin() as conn:
-            unique = _first_of_each_uuid(batch.alerts)
+            unique = _first_of_each_uuid(rows)
             if self.batch_hooks or conn.dialect.name != "sqlite":
-                fresh = self._not_stored(conn, batch.alerts, unique)
+                fresh = self._not_stored(conn, rows, unique)
                 if fresh:
                     self._insert_alerts(conn, [rows[i] for i in fresh])
                 stored = len(fresh)
@@ -107,14 +112,14 @@ class BatchWriter:
                     ],
                 )
             save_positions(conn, _last_position_per_key(batch.positions))
-            if fresh:
-                new_alerts = [batch.alerts[i] for i in fresh]
+            if fresh and self.batch_hooks:
+                new_alerts = [batch.alerts[i] if batch.alerts else as_alert(rows[i]) for i in fresh]
                 for hook in self.batch_hooks:
                     hook(conn, new_alerts)
-        return WriteResult(stored, len(batch.alerts) - stored, len(batch.dead_letters))
+        return WriteResult(stored, len(rows) - stored, len(batch.dead_letters))
 
-    def _not_stored(self, conn: Connection, alerts: list[dict[str, Any]], unique: list[int]) -> list[int]:
-        """The indices in `unique` of alerts whose alert_uuid is not stored yet."""
+    def _not_stored(self, conn: Connection, rows: list[tuple[Any, ...]], unique: list[int]) -> list[int]:
+        """The indices in `unique` of rows whose alert_uuid is not stored yet."""
         if not unique:
             return []
         if self._lookup_sql is None:
@@ -122,12 +127,12 @@ class BatchWriter:
             marks = ", ".join(mark for _ in range(_UUID_CHUNK))
             self._lookup_sql = f"SELECT alert_uuid FROM alert WHERE alert_uuid IN ({marks})"  # noqa: S608
         stored: set[str] = set()
-        uuids = [alerts[i]["alert_uuid"] for i in unique]
+        uuids = [rows[i][_UUID_AT] for i in unique]
         for i in range(0, len(uuids), _UUID_CHUNK):
             chunk = uuids[i : i + _UUID_CHUNK]
             chunk += [chunk[-1]] * (_UUID_CHUNK - len(chunk))  # one statement shape, prepared once
             stored.update(row[0] for row in conn.exec_driver_sql(self._lookup_sql, tuple(chunk)))
-        return [i for i in unique if alerts[i]["alert_uuid"] not in stored] if stored else unique
+        return [i for i in unique if rows[i][_UUID_AT] not in stored] if stored else unique
 
     def _insert_alerts(self, conn: Connection, params: list[tuple[Any, ...]]) -> int:
         """Insert rows, skipping stored alert_uuids; on SQLite returns how many were inserted."""
@@ -136,21 +141,27 @@ class BatchWriter:
                 self._insert_sql = _alert_insert_sql(conn)
             conn.exec_driver_sql(self._insert_sql, params)
             return len(params)
-        # SQLite: multi-row statements only. The driver gives the GIL up during every statement,
-        # and taking it back from the busy decode thread costs up to a switch interval, so
-        # executemany (a statement per row) ran at a few hundred rows/s next to the decoder.
+        # SQLite next to a busy decode thread: multi-row statements. The driver gives the GIL up
+        # during every statement, and taking it back costs up to a switch interval, so executemany
+        # (a statement per row) ran at a few hundred rows/s next to the decoder.
         # Full chunks, then the remainder in power-of-two chunks: at most 9 statement shapes, so
         # SQLite's statement cache does not fill with one prepared statement per remainder size.
+        if self.sqlite_statement_per_row:
+            return conn.exec_driver_sql(self._sqlite_insert(conn, 1), params).rowcount
         inserted = 0
         start = 0
         for size in _chunk_sizes(len(params), _SQLITE_ROWS_PER_STATEMENT):
-            sql = self._sqlite_multirow.get(size)
-            if sql is None:
-                sql = self._sqlite_multirow[size] = _sqlite_multirow_sql(conn, size)
+            sql = self._sqlite_insert(conn, size)
             flat = tuple(itertools.chain.from_iterable(params[start : start + size]))
             inserted += conn.exec_driver_sql(sql, flat).rowcount
             start += size
         return inserted
+
+    def _sqlite_insert(self, conn: Connection, rows: int) -> str:
+        sql = self._sqlite_multirow.get(rows)
+        if sql is None:
+            sql = self._sqlite_multirow[rows] = _sqlite_multirow_sql(conn, rows)
+        return sql
 
 
 def _chunk_sizes(rows: int, largest: int) -> list[int]:
@@ -166,16 +177,21 @@ def _chunk_sizes(rows: int, largest: int) -> list[int]:
     return sizes
 
 
-def _first_of_each_uuid(alerts: list[dict[str, Any]]) -> list[int]:
-    """Indices of the alerts that do not repeat an earlier alert_uuid of the same batch."""
+def _first_of_each_uuid(rows: list[tuple[Any, ...]]) -> list[int]:
+    """Indices of the rows that do not repeat an earlier alert_uuid of the same batch."""
     seen: set[str] = set()
     first = []
-    for i, alert in enumerate(alerts):
-        uuid = alert["alert_uuid"]
+    for i, row in enumerate(rows):
+        uuid = row[_UUID_AT]
         if uuid not in seen:
             seen.add(uuid)
             first.append(i)
     return first
+
+
+def as_alert(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row that came without its dict, as a mapping (datetimes as the driver gets them)."""
+    return dict(zip(ALERT_COLUMNS, row, strict=True))
 
 
 def _sqlite_multirow_sql(conn: Connection, rows: int) -> str:
@@ -198,6 +214,7 @@ def _alert_insert_sql(conn: Connection) -> str:
 
 
 _ROW = operator.itemgetter(*ALERT_COLUMNS)
+_UUID_AT = ALERT_COLUMNS.index("alert_uuid")
 _DATETIME_AT = tuple(i for i, c in enumerate(ALERT_COLUMNS) if c in ("time_collr", "time_cntrl"))
 
 

@@ -1,11 +1,13 @@
-"""The ingest worker: sources → bounded inbox → decode thread (IngestCore) → writer thread → ack.
+"""The ingest worker: sources → bounded inbox → decode (IngestCore, in a child process) → writer thread → ack.
 
-Decoding and storing run in two threads so the database is kept busy while the next batch
-is decoded; between them sits a queue of at most two prepared batches, and in front of the
-decoder a byte-bounded inbox. Batching is group commit: an idle writer gets what has arrived
-at once (a lone alert is stored, and its playbook started, without waiting), and while the
-writer is busy the next batch fills for up to `batch_wait_s` or `batch_size` events. When the database is slow or down the writer retries the same
-batch with backoff, both queues fill, and sources block: nothing is read, acked or dropped.
+The decode thread hands each batch to a decode process (ingest.decoder) and waits for its rows,
+so the database driver in the writer thread never waits for the GIL; between the decode and
+writer threads sits a queue of at most two prepared batches, and in front of the decoder a
+byte-bounded inbox. Batching is group commit: an idle writer gets what has arrived at once (a
+lone alert is stored, and its playbook started, without waiting), and while the writer is busy
+the next batch fills for up to `batch_wait_s` or `batch_size` events. When the database is slow
+or down the writer retries the same batch with backoff, both queues fill, and sources block:
+nothing is read, acked or dropped. `decode_process=False` decodes in the decode thread itself.
 
 Extension points (constructor arguments): `batch_hooks` (`BatchHook`, defined in ingest.store:
 called inside the batch transaction with only the alerts stored for the first time) and
@@ -27,8 +29,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
+from ingest.decoder import Decoded, DecodeProcess
 from ingest.delivery import Delivery, Inbox, Outcome
-from ingest.store import Batch, BatchHook, BatchWriter, WriteResult, prepare_rows
+from ingest.store import Batch, BatchHook, BatchWriter, WriteResult, as_alert, prepare_rows
 
 if TYPE_CHECKING:
     from ingest.core import CoreOutput, IngestCore
@@ -119,13 +122,14 @@ class Worker:
         retry_max_s: float = 5.0,
         drain_timeout_s: float = 30.0,
         on_commit: Callable[[WorkerStats], None] | None = None,
+        decode_process: bool = True,
     ) -> None:
         self.core = core
         self.sources = list(sources)
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
         self.inbox = Inbox(max_items=inbox_items or 2 * batch_size, max_bytes=inbox_bytes)
-        self.writer = BatchWriter(engine, batch_hooks=batch_hooks)
+        self.writer = BatchWriter(engine, batch_hooks=batch_hooks, sqlite_statement_per_row=decode_process)
         self.enrichers = tuple(enrichers)
         self.policy = policy
         self.policy_poll_s = policy_poll_s
@@ -134,6 +138,11 @@ class Worker:
         self.drain_timeout_s = drain_timeout_s
         self.on_commit = on_commit
         self.stats = WorkerStats()
+        self._decoder = (
+            DecodeProcess(core, engine.dialect.name, keep_alerts=bool(self.enrichers))
+            if decode_process
+            else None
+        )
         self._prepared: queue.Queue[_Prepared | None] = queue.Queue(maxsize=2)
         self._stop = threading.Event()
         self._give_up = threading.Event()  # the drain deadline passed: abandon what is not stored
@@ -151,6 +160,8 @@ class Worker:
             raise RuntimeError("a Worker starts once")
         self._started = True
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+        if self._decoder is not None:
+            self._decoder.start()
         self._threads = [
             threading.Thread(target=self._decode_loop, name="ingest-decode", daemon=True),
             threading.Thread(target=self._write_loop, name="ingest-write", daemon=True),
@@ -210,6 +221,8 @@ class Worker:
             )
         for thread in self._threads[:2]:
             thread.join()
+        if self._decoder is not None:
+            self._decoder.close()
         self._abandon_leftovers()
         for source in self.sources:
             try:
@@ -255,32 +268,57 @@ class Worker:
         counts: Counter[str] = Counter()
         outcomes: list[tuple[Delivery, Outcome]] = []
         outputs = []
-        for delivery in deliveries:
-            out = self.core.process(delivery.lines, source=delivery.source, origin=delivery.origin)
-            outputs.append(out)
+        decoded = self._decode_elsewhere(deliveries)
+        if decoded is not None:
+            rows: list[tuple[Any, ...]] | None = [row for _, part in decoded for row in part]
+            alert_counts = [len(part) for _, part in decoded]
+            outputs = [out for out, _ in decoded]
+        else:
+            outputs = [self.core.process(d.lines, source=d.source, origin=d.origin) for d in deliveries]
+            alert_counts = [len(out.alerts) for out in outputs]
+            rows = None
+        for delivery, out, alerts in zip(deliveries, outputs, alert_counts, strict=True):
             batch.alerts.extend(out.alerts)
             batch.dead_letters.extend(out.dead_letters)
             batch.new_categories.extend(out.new_categories)
             counts.update(out.counts)
             if delivery.position is not None:
                 batch.positions.append(delivery.position)
-            outcomes.append((delivery, Outcome(len(out.alerts), out.dead_letters)))
+            outcomes.append((delivery, Outcome(alerts, out.dead_letters)))
+        extra: list[dict[str, Any]] = []
         if self.enrichers:
             merged = _merge(outputs)
             for enrich in self.enrichers:
                 try:
-                    extra = enrich(merged)
+                    found = enrich(merged)
                 except Exception:  # an enrichment outage must not stop alerts from being stored
                     log.exception("enricher %r failed; the batch is stored without its rows", enrich)
                     counts["enricher_failed"] += 1
                     continue
-                batch.alerts.extend(extra)
-                counts["enriched"] += len(extra)
+                extra.extend(found)
+                counts["enriched"] += len(found)
+            batch.alerts.extend(extra)
+        dialect = self.writer.engine.dialect.name
         try:  # the writer thread then only binds and steps (see ingest.store)
-            batch.rows = prepare_rows(batch.alerts, self.writer.engine.dialect.name)
+            batch.rows = (
+                prepare_rows(batch.alerts, dialect) if rows is None else rows + prepare_rows(extra, dialect)
+            )
         except ValueError:  # the writer raises it again and dead-letters the batch
             batch.rows = None
         return _Prepared(batch, outcomes, counts)
+
+    def _decode_elsewhere(self, deliveries: list[Delivery]) -> list[Decoded] | None:
+        """The deliveries decoded by the decode process; None when there is none (any more)."""
+        if self._decoder is None:
+            return None
+        try:
+            return self._decoder.process([(d.lines, d.source, d.origin) for d in deliveries])
+        except Exception:  # e.g. a script without a __main__ guard cannot spawn: go on in this thread
+            log.exception("the decode process failed; decoding in the worker process from now on")
+            self._decoder.close()
+            self._decoder = None
+            self.writer.sqlite_statement_per_row = False
+            return None
 
     def _writer_busy(self) -> bool:
         return self._writing.is_set() or not self._prepared.empty()
@@ -396,7 +434,10 @@ class Worker:
 
     def _apply_pending_policy(self) -> None:
         while self._pending_policy:
-            self.core.set_policy(self._pending_policy.pop(0))
+            policy = self._pending_policy.pop(0)
+            self.core.set_policy(policy)
+            if self._decoder is not None:
+                self._decoder.set_policy(policy)
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -419,7 +460,7 @@ def _as_dead_letters(batch: Batch, reason: str) -> Batch:
             raw=str(a.get("json_event", "")).encode(),
             reason=f"the database refused the batch: {reason}",
         )
-        for a in batch.alerts
+        for a in batch.alerts or [as_alert(row) for row in batch.rows or ()]
     ]
     return Batch(
         alerts=[], dead_letters=batch.dead_letters + letters, new_categories=[], positions=batch.positions
