@@ -11,9 +11,13 @@ work unless a hook or an enricher needs the alerts as dicts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
 import signal
+import sys
+import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
@@ -108,9 +112,28 @@ class DecodeProcess:
 def _serve(
     conn: Connection, parent_end: Connection, core: IngestCore, dialect: str, keep_alerts: bool
 ) -> None:
-    """The child's loop: policy changes and batches in, outputs out, until the pipe closes."""
-    parent_end.close()  # forked with it: while open here, the parent closing it would not end the loop
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which drains first
+    """The child's whole life: serve until the pipe closes, then leave with os._exit.
+
+    os._exit skips multiprocessing's and the interpreter's exit machinery, which in a child
+    forked from a busy process (threads, connections, finalizers) can trip over inherited state.
+    """
+    code = 0
+    try:
+        parent_end.close()  # forked with it: while open here, the parent closing it would not end the loop
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which drains first
+        _loop(conn, core, dialect, keep_alerts)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+
+
+def _loop(conn: Connection, core: IngestCore, dialect: str, keep_alerts: bool) -> None:
+    """Policy changes and batches in, outputs out, until the pipe closes."""
     while True:
         try:
             kind, payload = conn.recv()

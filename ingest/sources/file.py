@@ -178,9 +178,12 @@ class FileSource:
         return True
 
     def _deliver_final(self, partial: bytes, consumed: int, ident: tuple[int, int]) -> bool:
-        if not partial:
-            return True
-        return self._put([partial], consumed, consumed + len(partial), ident)
+        """The rest of a file that ends: its complete lines, then an unterminated last line."""
+        cut = partial.rfind(b"\n") + 1
+        if cut and not self._deliver(partial[:cut], consumed, ident):
+            return False
+        rest = partial[cut:]
+        return not rest or self._put([rest], consumed + cut, consumed + len(partial), ident)
 
     def _put(self, lines: list[bytes], start: int, end: int, ident: tuple[int, int]) -> bool:
         assert self._inbox is not None
