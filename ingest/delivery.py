@@ -38,10 +38,12 @@ class Delivery:
     on_commit: Callable[[Outcome], None] | None = None
     on_abandon: Callable[[str], None] | None = None
     size: int = field(default=0)
+    line_count: int = field(default=0)
 
     def __post_init__(self) -> None:
         if not self.size:
             self.size = sum(len(line) for line in self.lines) + 64
+        self.line_count = self.line_count or len(self.lines)
 
 
 class Inbox:

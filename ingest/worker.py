@@ -278,6 +278,7 @@ class Worker:
             alert_counts = [len(out.alerts) for out in outputs]
             rows = None
         for delivery, out, alerts in zip(deliveries, outputs, alert_counts, strict=True):
+            delivery.lines = []  # decoded: holding the raw lines until the ack doubled the memory in flight
             batch.alerts.extend(out.alerts)
             batch.dead_letters.extend(out.dead_letters)
             batch.new_categories.extend(out.new_categories)
@@ -393,7 +394,7 @@ class Worker:
         stats.dead_lettered += result.dead_lettered
         stats.counts.update(prepared.counts)
         for delivery, outcome in prepared.deliveries:
-            stats.lines_committed += len(delivery.lines)
+            stats.lines_committed += delivery.line_count
             stats.bytes_committed += delivery.size
             if delivery.on_commit is not None:
                 try:
@@ -405,7 +406,7 @@ class Worker:
 
     def _abandon(self, prepared: _Prepared, reason: str) -> None:
         for delivery, _ in prepared.deliveries:
-            self.stats.abandoned += len(delivery.lines)
+            self.stats.abandoned += delivery.line_count
             if delivery.on_abandon is not None:
                 delivery.on_abandon(reason)
 

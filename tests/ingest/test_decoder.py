@@ -111,3 +111,15 @@ def test_the_worker_decodes_in_its_own_thread_when_the_child_cannot_start(
         assert count_alerts(engine) == (30, 30)
     finally:
         engine.dispose()
+
+
+def test_the_objects_the_child_shares_are_frozen_so_collections_keep_the_pages_shared() -> None:
+    import gc
+
+    gc.unfreeze()
+    process = DecodeProcess(IngestCore(), "sqlite", keep_alerts=False)
+    process.start()
+    try:
+        assert gc.get_freeze_count() > 10_000  # the modules, classes and config loaded so far
+    finally:
+        process.close()
