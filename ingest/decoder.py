@@ -79,15 +79,13 @@ class DecodeProcess:
     def process(self, items: Sequence[Item]) -> list[Decoded]:
         """Decode the deliveries in order; restarts a child that died and tries once more."""
         try:
-            self._send(("batch", list(items)))
-            return self._receive()
+            return self._exchange(items)
         except (EOFError, BrokenPipeError, ConnectionResetError) as exc:
             code = self._process.exitcode if self._process is not None else None
             log.error("the decode process ended (%s, exit code %s); starting a new one", exc, code)
             self.close()
             self.start()
-            self._send(("batch", list(items)))
-            return self._receive()
+            return self._exchange(items)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop the child: closing the pipe ends its loop."""
@@ -106,7 +104,8 @@ class DecodeProcess:
             raise RuntimeError("the decode process is not running")
         self._conn.send(message)
 
-    def _receive(self) -> list[Decoded]:
+    def _exchange(self, items: Sequence[Item]) -> list[Decoded]:
+        self._send(("batch", list(items)))
         assert self._conn is not None
         reply = self._conn.recv()
         if isinstance(reply, BaseException):

@@ -1,11 +1,12 @@
 """One transaction per batch: alerts, first-seen categories, dead letters, file checkpoints, then hooks.
 
 The alert insert is the hot path: it sends the driver plain tuples (pymysql rewrites an
-executemany into multi-row INSERTs; SQLite gets multi-row statements), skipping SQLAlchemy's
-per-row bind processing, which costs about a quarter of MariaDB's throughput at 1,000-row
-batches. The tuples are built by `prepare_rows` in the worker's decode thread, with datetimes
-already in the database's text form: Python code in the writer thread (sqlite3 called a Python
-adapter for every datetime) is where it lost the GIL to the decoder and waited to get it back.
+executemany into multi-row INSERTs; SQLite gets executemany, or multi-row statements when a
+decode thread shares the process), skipping SQLAlchemy's per-row bind processing, which costs
+about a quarter of MariaDB's throughput at 1,000-row batches. The worker builds the tuples with
+`prepare_rows` before they reach the writer thread (in its decode process), datetimes already
+in the database's text form: Python code in the writer thread (sqlite3 called a Python adapter
+for every datetime) is where it lost the GIL to the decoder and waited to get it back.
 """
 
 from __future__ import annotations
@@ -141,13 +142,13 @@ class BatchWriter:
                 self._insert_sql = _alert_insert_sql(conn)
             conn.exec_driver_sql(self._insert_sql, params)
             return len(params)
+        if self.sqlite_statement_per_row:
+            return conn.exec_driver_sql(self._sqlite_insert(conn, 1), params).rowcount
         # SQLite next to a busy decode thread: multi-row statements. The driver gives the GIL up
         # during every statement, and taking it back costs up to a switch interval, so executemany
         # (a statement per row) ran at a few hundred rows/s next to the decoder.
         # Full chunks, then the remainder in power-of-two chunks: at most 9 statement shapes, so
         # SQLite's statement cache does not fill with one prepared statement per remainder size.
-        if self.sqlite_statement_per_row:
-            return conn.exec_driver_sql(self._sqlite_insert(conn, 1), params).rowcount
         inserted = 0
         start = 0
         for size in _chunk_sizes(len(params), _SQLITE_ROWS_PER_STATEMENT):

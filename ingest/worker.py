@@ -42,9 +42,9 @@ log = logging.getLogger(__name__)
 Enricher = Callable[["CoreOutput"], list[dict[str, Any]]]
 """Called before the transaction; returns extra alert rows stored in the same batch."""
 
-# sqlite3 and pymysql release the GIL while the database works; getting it back waits for the
-# decode thread to yield it, after up to the switch interval (default 5 ms). A 200-row INSERT
-# takes about that long, so the writer sat idle half the time: 0.5 ms lets it resume promptly.
+# sqlite3 and pymysql release the GIL while the database works; getting it back waits for a
+# busy thread to yield it, after up to the switch interval (default 5 ms): the decode thread
+# when decoding falls back to it, the HTTP or STOMP threads otherwise. 0.5 ms lets it resume promptly.
 GIL_SWITCH_INTERVAL_S = 0.0005
 _BUSY_RECHECK_S = 0.005  # how often a filling batch checks whether the writer has become idle
 _PERMANENT_ATTEMPTS = 3  # a batch the database refuses for a non-transient reason this often is dead-lettered
@@ -267,7 +267,6 @@ class Worker:
         batch = Batch()
         counts: Counter[str] = Counter()
         outcomes: list[tuple[Delivery, Outcome]] = []
-        outputs = []
         decoded = self._decode_elsewhere(deliveries)
         if decoded is not None:
             rows: list[tuple[Any, ...]] | None = [row for _, part in decoded for row in part]
@@ -314,7 +313,7 @@ class Worker:
             return None
         try:
             return self._decoder.process([(d.lines, d.source, d.origin) for d in deliveries])
-        except Exception:  # e.g. a script without a __main__ guard cannot spawn: go on in this thread
+        except Exception:  # e.g. the child cannot be forked, or the core raised there: go on in this thread
             log.exception("the decode process failed; decoding in the worker process from now on")
             self._decoder.close()
             self._decoder = None
