@@ -23,6 +23,7 @@ services:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: venv services lint
 	bash scripts/pytest.sh

@@ -39,9 +39,9 @@ from alertflow import demo
 from alertflow.late_runs import skip_late_runs
 from alertflow.local_prefect import LocalPrefectServer
 from alertflow.prefect_api import PrefectApi
-from alertflow.settings import Settings
 from alertmodel import migrate
 from alertmodel.errors import AlertflowError, ConfigurationError, IntegrationError
+from alertmodel.settings import Settings
 
 AUTH_FILE = "prefect-auth"
 INGEST_TOKEN_FILE = "ingest-token"  # noqa: S105 (a file name, not a secret)
@@ -473,7 +473,7 @@ def _has_blocks_cli() -> bool:
 
 
 def _mask(settings: Settings) -> str:
-    from alertflow.settings import mask_url
+    from alertmodel.settings import mask_url
 
     return mask_url(settings.resolved_database_url)
 

@@ -4,6 +4,7 @@
     ├── ConfigurationError      a file or setting a user wrote is invalid (policy, profile, playbook)
     ├── NormalizationError      an event could not be decoded or mapped to the alert record
     ├── StorageError            the alert store refused or lost a write
+    ├── IncidentError           an incident operation was refused (unknown alert or incident, forbidden move)
     └── IntegrationError        an outside system (SSH host, SMTP, MISP, Prefect, ...) failed
         ├── RemoteCommandError  a command on a remote host exited non-zero
         ├── FanOutError         a command failed on some of many hosts (per-host results attached)
@@ -36,6 +37,10 @@ class NormalizationError(AlertflowError):
 
 class StorageError(AlertflowError):
     """The alert store refused or lost a write."""
+
+
+class IncidentError(AlertflowError):
+    """An incident operation was refused (unknown alert or incident, forbidden transition)."""
 
 
 class IntegrationError(AlertflowError):

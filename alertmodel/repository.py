@@ -1,14 +1,15 @@
-"""Batch writes that ignore rows already stored under the same unique key, on SQLite and MariaDB."""
+"""Alert store queries shared by ingest and response: batch inserts that ignore duplicates, alert reads."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.dialects import mysql, sqlite
 
-from alertmodel.alert import Alert
+from alertmodel.alert import Alert, AlertRead
+from alertmodel.errors import IntegrationError
 
 
 def insert_ignoring_duplicates(
@@ -40,3 +41,14 @@ def insert_alerts(conn: Connection, alerts: Iterable[Mapping[str, Any]]) -> None
 def count_alerts(conn: Connection) -> int:
     """How many alerts are stored."""
     return int(conn.execute(select(func.count()).select_from(Alert.__table__)).scalar_one())
+
+
+def load_alerts(engine: Engine, uuids: Sequence[str]) -> list[AlertRead]:
+    """The stored alerts with these uuids, in the order given; IntegrationError when one is missing."""
+    table = Alert.__table__
+    with engine.connect() as conn:
+        rows = {r.alert_uuid: r for r in conn.execute(select(table).where(table.c.alert_uuid.in_(uuids)))}
+    missing = [u for u in uuids if u not in rows]
+    if missing:
+        raise IntegrationError(f"alert {missing[0]} is not in the alert store")
+    return [AlertRead.model_validate(dict(rows[u]._mapping)) for u in uuids]

@@ -17,8 +17,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from ingest.matcher import ProfileIndex
-from ingest.profiles import CategoryProfileSpec, ResponseProfileSpec
+from response.matcher import ProfileIndex
+from response.profiles import CategoryProfileSpec, ResponseProfileSpec
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -41,15 +41,15 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
-from alertflow.dispatcher import DispatcherConfig, DispatcherThread
 from alertflow.local_prefect import HealthWatch, LocalPrefectServer, free_port
 from alertmodel import Outbox, PlaybookRun, migrate
 from alertmodel.engine import make_engine
 from ingest.core import IngestCore
-from ingest.profiles import ProfileFile, store_profiles
-from ingest.response import ResponseHook
 from ingest.sources.http import HttpSource
 from ingest.worker import Worker
+from response.dispatcher import DispatcherConfig, DispatcherThread
+from response.outbox_writer import ResponseHook
+from response.profiles import ProfileFile, store_profiles
 
 BENCH = Path(__file__).resolve().parent
 TOKEN = uuid.uuid4().hex
@@ -213,7 +213,7 @@ def measure_latency(root: Path, server: LocalPrefectServer, n: int) -> tuple[lis
             for _, flow_run_id in run_of(engine):
                 ours.setdefault(flow_run_id, sent)
             if alert_json is None:
-                from alertflow.actions import load_alerts
+                from alertmodel.repository import load_alerts
 
                 alert_json = load_alerts(engine, [run_of(engine)[0].alert_uuid])[0].model_dump(mode="json")
             body = {"parameters": {"alert": alert_json}, "idempotency_key": uuid.uuid4().hex}
@@ -394,7 +394,7 @@ def sample_alert(root: Path) -> dict[str, Any]:
 
     with engine.begin() as conn:
         insert_alerts(conn, out.alerts)
-    from alertflow.actions import load_alerts
+    from alertmodel.repository import load_alerts
 
     alert: AlertRead = load_alerts(engine, [out.alerts[0]["alert_uuid"]])[0]
     engine.dispose()

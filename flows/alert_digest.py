@@ -9,10 +9,10 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import func, select
 
-from alertflow.settings import get_settings
 from alertmodel import Alert
 from alertmodel.alert import SEVERITY_NAMES
 from alertmodel.engine import make_engine
+from alertmodel.settings import get_settings
 from alertmodel.types import utcnow
 
 

@@ -1,4 +1,4 @@
-"""How an alert reads in a chat message or an SMS: pure text building shared by the notifiers."""
+"""How an alert reads in an e-mail, a chat message, an SMS or a ticket: the one place alert text is built."""
 
 from __future__ import annotations
 
@@ -51,3 +51,19 @@ def sms_text(alert: Mapping[str, Any], limit: int = 320) -> str:
         parts.append(f"{facts.get('Source', '?')} -> {facts.get('Destination', '?')}")
     text = " | ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+EMAIL_FIELDS = (
+    "alert_uuid", "time_collr", "node_id", "source", "event", "severity", "category",
+    "description", "srcip", "srcport", "dstip", "dstport", "agent", "user", "process", "file",
+)  # fmt: skip
+
+
+def email_text(alert: Mapping[str, Any], *, profile: str | None = None) -> tuple[str, str]:
+    """A short subject and a plain-text body listing every field an analyst reads first."""
+    severity = SEVERITY_NAMES.get(int(alert.get("severity") or 0), str(alert.get("severity")))
+    subject = f"[alertflow] {severity} {alert.get('source')} {alert.get('event')}: {alert.get('description')}"
+    lines = [f"{name}: {alert.get(name)}" for name in EMAIL_FIELDS]
+    if profile:
+        lines.insert(0, f"response profile: {profile}")
+    return subject[:200], "\n".join(lines) + "\n"

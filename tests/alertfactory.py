@@ -47,7 +47,7 @@ def store_batch(engine: Any, rows: list[dict[str, Any]], *hooks: Any) -> None:
 
 def import_profiles(engine: Any, document: dict[str, Any]) -> None:
     """Store a profiles document (as `alertflow profiles import` does)."""
-    from ingest.profiles import ProfileFile, store_profiles
+    from response.profiles import ProfileFile, store_profiles
 
     with engine.begin() as conn:
         store_profiles(conn, ProfileFile.model_validate(document), origin="test")

@@ -14,8 +14,8 @@ import typer
 import yaml
 
 from alertflow.cli.main import app as alertflow_app
-from alertflow.settings import Settings
 from alertflow.up import UpSettings
+from alertmodel.settings import Settings
 from deployments.export import WORK_POOL
 
 REPO = Path(__file__).resolve().parents[1]

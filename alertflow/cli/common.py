@@ -8,8 +8,8 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy import Engine
 
-from alertflow.settings import get_settings
 from alertmodel.engine import make_engine
+from alertmodel.settings import get_settings
 
 
 def open_engine() -> Engine:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from alertflow.settings import get_settings
+from alertmodel.settings import get_settings
 
 app = typer.Typer(help="Show the effective settings.", no_args_is_help=True)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from alertflow.settings import get_settings, mask_url
 from alertmodel import migrate
+from alertmodel.settings import get_settings, mask_url
 
 app = typer.Typer(help="Create and migrate the alert store.", no_args_is_help=True)
 

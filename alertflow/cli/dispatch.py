@@ -9,9 +9,9 @@ import signal
 import typer
 
 from alertflow.cli.common import fail_on, open_engine
-from alertflow.dispatcher import DispatcherConfig, run_dispatcher
-from alertflow.settings import get_settings
 from alertmodel.errors import ConfigurationError
+from alertmodel.settings import get_settings
+from response.dispatcher import DispatcherConfig, run_dispatcher
 
 
 def dispatch(

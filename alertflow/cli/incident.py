@@ -8,9 +8,9 @@ from datetime import datetime
 
 import typer
 
-from alertflow import incidents
 from alertflow.cli.common import fail_on, open_engine
 from alertmodel.errors import AlertflowError
+from response import incidents
 
 app = typer.Typer(help="Incidents opened from alerts.", no_args_is_help=True)
 
@@ -92,8 +92,10 @@ def notify(
     by: str | None = ACTOR,
 ) -> None:
     """Notify a user group about an incident by hand (recorded in its history)."""
+    from response.notify import notify_group  # loads Prefect blocks: only for this command
+
     with fail_on(AlertflowError):
         sent = asyncio.run(
-            incidents.notify_group(open_engine(), incident_id, group, via=via, actor=_actor(by), block=block)
+            notify_group(open_engine(), incident_id, group, via=via, actor=_actor(by), block=block)
         )
     typer.echo(f"notified {', '.join(sent)}")

@@ -14,18 +14,18 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy import Engine
 
-from alertflow.dispatcher import DispatcherThread, prefect_api_configured
-from alertflow.settings import Settings, get_settings, mask_url
 from alertmodel import migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
+from alertmodel.settings import Settings, get_settings, mask_url
 from ingest.checkpoint import load_position
 from ingest.core import IngestCore
 from ingest.policy import load_policy
 from ingest.policy_source import DatabasePolicy, FilePolicy
-from ingest.response import ResponseHook
 from ingest.sources.file import FileSource, checkpoint_key
 from ingest.worker import Enricher, PolicyProvider, Source, Worker, WorkerStats
+from response.dispatcher import DispatcherThread, prefect_api_configured
+from response.outbox_writer import ResponseHook
 
 log = logging.getLogger("alertflow.ingest")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from alertflow.cli.common import open_engine
-from alertflow.dispatcher import count_outbox, list_outbox, retry_failed
+from response.dispatcher import count_outbox, list_outbox, retry_failed
 
 app = typer.Typer(help="The transactional outbox of response actions.", no_args_is_help=True)
 

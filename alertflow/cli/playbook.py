@@ -10,8 +10,8 @@ from typing import Any
 import typer
 import yaml
 
-from alertflow.settings import get_settings
 from alertmodel.errors import ConfigurationError
+from alertmodel.settings import get_settings
 
 app = typer.Typer(help="Validate and run linear YAML playbooks.", no_args_is_help=True)
 

@@ -22,7 +22,7 @@ def playbook_runs(
     if refresh:
         from prefect.client.orchestration import get_client
 
-        from alertflow.actions import refresh_playbook_runs
+        from response.playbook_runs import refresh_playbook_runs
 
         async def refresh_states() -> None:
             async with get_client() as client:

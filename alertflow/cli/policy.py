@@ -7,9 +7,9 @@ from pathlib import Path
 import orjson
 import typer
 
-from alertflow.settings import get_settings
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
+from alertmodel.settings import get_settings
 from ingest.policy import SECTIONS, load_policy
 from ingest.policy_source import store_policy
 

@@ -8,7 +8,7 @@ import typer
 
 from alertflow.cli.common import fail_on, open_engine
 from alertmodel.errors import ConfigurationError
-from ingest.profiles import dump_profiles, load_profiles_file, read_profiles, store_profiles
+from response.profiles import dump_profiles, load_profiles_file, read_profiles, store_profiles
 
 app = typer.Typer(help="Response profiles, category profiles and user groups.", no_args_is_help=True)
 

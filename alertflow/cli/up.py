@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from alertflow import up as up_module
-from alertflow.settings import get_settings
+from alertmodel.settings import get_settings
 
 
 def up(

@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from alertflow.cli import app
-from alertflow.dispatcher import list_outbox
 from alertmodel import Outbox, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
+from response.dispatcher import list_outbox
 from tests.alertfactory import make_alert, store_batch
 
 runner = CliRunner()
@@ -117,7 +117,7 @@ def test_dispatch_once_performs_what_is_due_and_reports(db_url: str, prefect_ser
             Outbox.__table__.insert(),
             [
                 {"kind": "jira", "key": "c:p:0", "state": "pending", "attempts": 0,
-                 "payload": {"profile": "p", "alert_uuid": "c", "action": {"kind": "jira", "block": "nowhere"}},
+                 "payload": {"profile": "p", "action_index": 0, "alert_uuid": "c", "action": {"kind": "jira", "block": "nowhere"}},
                  "next_attempt_at": now, "last_error": None, "created_at": now, "updated_at": now},
             ],
         )  # fmt: skip

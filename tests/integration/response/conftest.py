@@ -19,14 +19,14 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from alertflow.dispatcher import DispatcherConfig, run_dispatcher
 from alertflow.local_prefect import LocalPrefectServer
 from alertmodel import Alert, Outbox, PlaybookRun, migrate
 from alertmodel.engine import make_engine
 from ingest.core import IngestCore
-from ingest.response import ResponseHook
 from ingest.sources.file import FileSource
 from ingest.worker import Worker
+from response.dispatcher import DispatcherConfig, run_dispatcher
+from response.outbox_writer import ResponseHook
 
 REPO = Path(__file__).resolve().parents[3]
 PLAYBOOK = "record-alert/test"
@@ -190,7 +190,7 @@ def count_alerts(engine: Engine) -> int:
 
 
 def outbox_states(engine: Engine) -> dict[str, int]:
-    from alertflow.dispatcher import count_outbox
+    from response.dispatcher import count_outbox
 
     return count_outbox(engine)
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from prefect.client.orchestration import get_client
 
-from alertflow.actions import OutboxItem, default_executors
-from alertflow.dispatcher import Dispatcher, DispatcherConfig
 from alertmodel.engine import make_engine
+from response.dispatcher import Dispatcher, DispatcherConfig
+from response.executors import default_executors
+from response.payload import OutboxItem
 
 
 async def main(url: str, marker: Path) -> None:

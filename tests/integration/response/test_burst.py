@@ -14,8 +14,8 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import Engine
 
-from alertflow.actions import refresh_playbook_runs
 from alertflow.local_prefect import HealthWatch, LocalPrefectServer, free_port
+from response.playbook_runs import refresh_playbook_runs
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (
     alert_uuids_of,

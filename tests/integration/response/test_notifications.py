@@ -6,11 +6,12 @@ import uuid
 
 from sqlalchemy import Engine, select
 
-from alertflow import incidents
 from alertflow.local_prefect import LocalPrefectServer
 from alertmodel import Alert
 from blocks.smtp import SmtpServer
-from ingest.response import ResponseHook
+from response import incidents
+from response.notify import notify_group
+from response.outbox_writer import ResponseHook
 from tests.alertfactory import import_profiles, make_alert, store_batch
 from tests.conftest import SmtpSink
 from tests.integration.response.conftest import outbox_rows, outbox_states, running_dispatcher, wait_until
@@ -79,12 +80,14 @@ async def test_missing_smtp_block_fails_the_action_with_its_name(
         },
     )
     store_batch(store, [make_alert(action="mail")], ResponseHook())
-    from alertflow.dispatcher import DispatcherConfig
+    from response.dispatcher import DispatcherConfig
 
     async with running_dispatcher(store, DispatcherConfig(max_attempts=1)):
         await wait_until(lambda: outbox_states(store) == {"failed": 1}, 60, "the e-mail action to fail")
     [row] = outbox_rows(store)
-    assert row.last_error.startswith("IntegrationError: no SMTP server block 'no-such-block' configured")
+    assert row.last_error.startswith(
+        "IntegrationError: no alertflow SMTP Server block 'no-such-block' configured"
+    )
 
 
 async def test_an_incident_is_notified_to_a_group_by_hand_and_recorded(
@@ -95,7 +98,7 @@ async def test_an_incident_is_notified_to_a_group_by_hand_and_recorded(
     alert = make_alert()
     store_batch(store, [alert])
     incident = incidents.open_incident(store, alert["alert_uuid"], actor="alice")
-    sent = await incidents.notify_group(store, incident.id, "soc", actor="alice", block=block)
+    sent = await notify_group(store, incident.id, "soc", actor="alice", block=block)
     assert sent == ["soc@example.org", "oncall@example.org"]
     [message] = smtp_sink.messages
     assert message["Subject"].startswith(f"[incident #{incident.id} new] [alertflow] Major Suricata 2019284")

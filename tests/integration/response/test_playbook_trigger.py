@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from alertflow.actions import FINAL_STATES
-from alertflow.dispatcher import DispatcherConfig
 from alertflow.local_prefect import LocalPrefectServer
 from alertmodel import AlertRead
+from response.dispatcher import DispatcherConfig
+from response.playbook_runs import FINAL_STATES
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (
     REPO,
@@ -44,7 +44,7 @@ def playbook_profile(deployment: str, **extra: object) -> dict[str, object]:
 
 
 def stored_alert(engine: Engine, alert_uuid: str) -> AlertRead:
-    from alertflow.actions import load_alerts
+    from alertmodel.repository import load_alerts
 
     [alert] = load_alerts(engine, [alert_uuid])
     return alert

@@ -9,8 +9,8 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import Engine
 
-from alertflow.dispatcher import DispatcherConfig
 from alertflow.local_prefect import LocalPrefectServer, free_port
+from response.dispatcher import DispatcherConfig
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (
     alert_uuids_of,

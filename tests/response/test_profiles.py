@@ -6,7 +6,7 @@ import pytest
 
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
-from ingest.profiles import (
+from response.profiles import (
     EmailAction,
     PlaybookAction,
     ProfileFile,

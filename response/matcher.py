@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ingest.profiles import SEVERITY_ANY, CategoryProfileSpec, HourWindow, ResponseProfileSpec
+from response.profiles import SEVERITY_ANY, CategoryProfileSpec, HourWindow, ResponseProfileSpec
 
 INDEF = "indef"
 

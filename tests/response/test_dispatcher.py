@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from alertflow.actions import MissingIntegration, OutboxItem
-from alertflow.dispatcher import Dispatcher, DispatcherConfig, count_outbox, list_outbox, retry_failed
 from alertmodel import Outbox, migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import IntegrationError, ServiceUnavailableError
 from alertmodel.types import utcnow
+from response.dispatcher import Dispatcher, DispatcherConfig, count_outbox, list_outbox, retry_failed
+from response.executors import MissingIntegration
+from response.payload import OutboxItem
 
 FAST = DispatcherConfig(
     base_delay_s=0.01, max_delay_s=0.05, busy_pause_s=0.01, max_busy_pause_s=0.05, lease_s=60

@@ -6,11 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from alertflow import incidents
-from alertflow.incidents import IncidentError
 from alertmodel import Alert, migrate
 from alertmodel.engine import make_engine
+from alertmodel.errors import IncidentError
 from alertmodel.types import utcnow
+from response import incidents
+from response.notify import notify_group
 from tests.alertfactory import make_alert, store_batch
 
 
@@ -130,9 +131,9 @@ async def test_notifying_by_slack_or_twilio_needs_a_channel_or_phones_in_the_gro
     incident = incidents.open_incident(engine, alert["alert_uuid"], actor="alice")
 
     with pytest.raises(IntegrationError, match="user group 'mail-only' has no Slack channel"):
-        await incidents.notify_group(engine, incident.id, "mail-only", via="slack", actor="alice")
+        await notify_group(engine, incident.id, "mail-only", via="slack", actor="alice")
     with pytest.raises(IntegrationError, match="user group 'mail-only' has no phone numbers"):
-        await incidents.notify_group(engine, incident.id, "mail-only", via="twilio", actor="alice")
+        await notify_group(engine, incident.id, "mail-only", via="twilio", actor="alice")
     with pytest.raises(incidents.IncidentError, match="expected email, slack or twilio"):
-        await incidents.notify_group(engine, incident.id, "mail-only", via="fax", actor="alice")
+        await notify_group(engine, incident.id, "mail-only", via="fax", actor="alice")
     engine.dispose()

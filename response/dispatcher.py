@@ -3,7 +3,7 @@
 A row is claimed by moving its `next_attempt_at` a lease into the future (an optimistic
 UPDATE, so two dispatchers never run one row at once); when the dispatcher dies, the lease
 runs out and another takes the row again, which is safe because every executor is
-idempotent (see alertflow.actions). A failing action retries with exponential backoff and
+idempotent (see response.executors). A failing action retries with exponential backoff and
 ends `failed` with its error after `max_attempts`. A service that is down or overloaded
 (503, connection refused) pauses all claiming instead and costs no attempt: a burst of
 alerts is delayed, never dropped, and never becomes a burst of requests that topples the
@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
-from alertflow.actions import Executor, OutboxItem
 from alertmodel import Outbox
 from alertmodel.errors import ConfigurationError, IntegrationError, ServiceUnavailableError
 from alertmodel.types import utcnow
+from response.payload import Executor, OutboxItem
 
 log = logging.getLogger(__name__)
 _OUTBOX = Outbox.__table__
@@ -317,7 +317,8 @@ async def run_dispatcher(
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-    from alertflow.actions import default_executors, refresh_playbook_runs
+    from response.executors import default_executors
+    from response.playbook_runs import refresh_playbook_runs
 
     if not prefect_api_configured():
         raise ConfigurationError(
@@ -326,7 +327,7 @@ async def run_dispatcher(
         )
     config = config or DispatcherConfig()
     # The client's own retries back off 2**n s each; the executors retry busy answers after
-    # short delays themselves (alertflow.actions.call_prefect) and then hand a server that is
+    # short delays themselves (response.playbook_runs.call_prefect) and then hand a server that is
     # still busy to the dispatcher's pause, which probes it at most every max_busy_pause_s.
     with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: config.prefect_client_retries}):
         async with get_client() as client:

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from ingest.matcher import CompiledProfile, ProfileIndex
-from ingest.profiles import CategoryProfileSpec, ResponseProfileSpec
+from response.matcher import CompiledProfile, ProfileIndex
+from response.profiles import CategoryProfileSpec, ResponseProfileSpec
 from tests.alertfactory import make_alert
 
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

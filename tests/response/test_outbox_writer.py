@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from alertmodel import Outbox, PlaybookRun, ResponseGroup
 from alertmodel.engine import make_engine
-from ingest.response import ResponseHook
+from response.outbox_writer import ResponseHook
 from tests.alertfactory import import_profiles, make_alert, store_batch
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -152,7 +152,7 @@ def test_alert_joining_a_group_whose_run_exists_records_that_flow_run_id(engine:
     clock = Clock()
     lead = make_alert()
     store_batch(engine, [lead], ResponseHook(clock=clock))
-    from alertflow.actions import record_flow_run
+    from response.playbook_runs import record_flow_run
 
     record_flow_run(engine, lead["alert_uuid"], "nmap", "0b6f4c8e-6f3c-4c47-9a53-6a1f2a0c1d11", "SCHEDULED")
     member = make_alert()

@@ -8,19 +8,15 @@ import pytest
 from prefect.client.orchestration import get_client
 from sqlalchemy import Engine
 
-from alertflow.actions import (
-    PREFECT_RETRY_DELAYS_S,
-    MissingIntegration,
-    OutboxItem,
-    PlaybookExecutor,
-    call_prefect,
-    load_alerts,
-)
 from alertflow.local_prefect import LocalPrefectServer, free_port
 from alertmodel import migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import IntegrationError, ServiceUnavailableError
-from ingest.response import ResponseHook
+from alertmodel.repository import load_alerts
+from response.executors import MissingIntegration
+from response.outbox_writer import ResponseHook
+from response.payload import OutboxItem
+from response.playbook_runs import PREFECT_RETRY_DELAYS_S, PlaybookExecutor, call_prefect
 from tests.alertfactory import import_profiles, make_alert, store_batch
 from tests.integration.response.conftest import flow_runs_of
 from tests.integration.response.playbooks import record_alert
@@ -50,6 +46,7 @@ def item_for(alert_uuid: str, kind: str = "playbook", deployment: str = "record-
         key=f"{alert_uuid}:p:0",
         payload={
             "profile": "p",
+            "action_index": 0,
             "alert_uuid": alert_uuid,
             "action": {"kind": kind, "deployment": deployment},
         },

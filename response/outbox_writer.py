@@ -1,4 +1,4 @@
-"""The ingest batch hook that turns matching alerts into outbox rows, in the batch transaction.
+"""The outbox writer: a batch hook that turns matching alerts into outbox rows, in the batch transaction.
 
 Rate-limit and group state live in the database and change in the same transaction as the
 alerts, so a crash, a restart or a second worker never fires a profile twice for one
@@ -18,8 +18,9 @@ from sqlalchemy import Connection, select
 from alertmodel import Outbox, PlaybookRun, ResponseGroup, ResponseRate
 from alertmodel.repository import insert_ignoring_duplicates
 from alertmodel.types import utcnow
-from ingest.matcher import INDEF, CompiledProfile, ProfileIndex
-from ingest.profiles import ResponseProfileSpec, profiles_fingerprint, read_profiles
+from response.matcher import INDEF, CompiledProfile, ProfileIndex
+from response.payload import OutboxPayload
+from response.profiles import ResponseProfileSpec, profiles_fingerprint, read_profiles
 
 _OUTBOX = Outbox.__table__
 _RUNS = PlaybookRun.__table__
@@ -104,12 +105,9 @@ class ResponseHook:
                 {
                     "kind": action.kind,
                     "key": outbox_key(uuid, spec.name, i),
-                    "payload": {
-                        "profile": spec.name,
-                        "action_index": i,
-                        "alert_uuid": uuid,
-                        "action": action.model_dump(mode="json"),
-                    },
+                    "payload": OutboxPayload(
+                        profile=spec.name, action_index=i, alert_uuid=uuid, action=action
+                    ).model_dump(mode="json"),
                     "state": "pending",
                     "attempts": 0,
                     "next_attempt_at": now,

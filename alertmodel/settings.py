@@ -1,4 +1,4 @@
-"""Process settings, read from `ALERTFLOW_*` environment variables."""
+"""Process settings, read from `ALERTFLOW_*` environment variables: where the data and the alert store are."""
 
 from __future__ import annotations
 

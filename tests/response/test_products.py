@@ -14,8 +14,6 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, select
 
-from alertflow.dispatcher import Dispatcher
-from alertflow.product_actions import notify_incident, product_executors
 from alertmodel import Incident, IncidentEvent, Outbox, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
@@ -23,9 +21,12 @@ from blocks.jira import JiraSite
 from blocks.slack import SlackWorkspace
 from blocks.thehive import TheHiveServer
 from blocks.twilio import TwilioAccount
-from ingest.response import ResponseHook
+from response.dispatcher import Dispatcher
+from response.executors import product_executors
+from response.notify import notify_group
+from response.outbox_writer import ResponseHook
 from tests.alertfactory import import_profiles, make_alert, store_batch
-from tests.alertflow.test_dispatcher import FAST, all_settled, rows, run_until
+from tests.response.test_dispatcher import FAST, all_settled, rows, run_until
 from tests.tasks.test_jira import SERVER_INFO, issue_json
 from tests.tasks.test_slack import POSTED
 from tests.tasks.test_thehive import output_alert
@@ -161,7 +162,7 @@ async def test_a_missing_block_fails_the_action_with_its_name(engine: Engine, pr
 async def test_an_incident_is_announced_on_slack_and_by_sms(
     engine: Engine, httpserver: HTTPServer, prefect_server: object
 ) -> None:
-    from alertflow import incidents
+    from response import incidents
 
     suffix = uuid.uuid4().hex[:6]
     await save_blocks(httpserver, suffix)
@@ -173,10 +174,10 @@ async def test_an_incident_is_announced_on_slack_and_by_sms(
     store_batch(engine, [alert])
     incident = incidents.open_incident(engine, alert["alert_uuid"], actor="alice")
 
-    to_slack = await incidents.notify_group(
+    to_slack = await notify_group(
         engine, incident.id, "soc", via="slack", actor="alice", block=f"slack-{suffix}"
     )
-    to_phones = await notify_incident(
+    to_phones = await notify_group(
         engine, incident.id, "soc", via="twilio", actor="alice", block=f"twilio-{suffix}"
     )
 

@@ -1,63 +1,32 @@
-"""What an outbox row does to the world: one executor per action kind.
+"""Playbook runs: a profile's `playbook` action becomes a Prefect flow run, created once.
 
-Every executor is safe to run again for the same row (a dispatcher can die between doing
-the work and marking the row done): a playbook run is created with the idempotency key
-`alert_uuid:profile`, an incident is opened only when the alert has none, and an e-mail
-carries the outbox key as its Message-ID so a resend after a crash is recognisable.
+The run is created with the idempotency key `alert_uuid:profile`, so a dispatcher that dies
+between creating it and marking its outbox row done creates nothing new when the row is
+taken again. Its state is copied back from Prefect into `playbook_run`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import smtplib
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from email.message import EmailMessage
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import httpx
 from sqlalchemy import Engine, or_, select
 
-from alertflow import incidents
-from alertmodel import Alert, AlertRead, PlaybookRun
-from alertmodel.alert import SEVERITY_NAMES
+from alertmodel import PlaybookRun
 from alertmodel.errors import IntegrationError, ServiceUnavailableError
+from alertmodel.repository import load_alerts
 from alertmodel.types import utcnow
-from ingest.profiles import read_user_group
+from response.payload import OutboxItem
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
-    from prefect_email import EmailServerCredentials
 
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 T = TypeVar("T")
 _RUNS = PlaybookRun.__table__
-_ALERTS = Alert.__table__
-
-
-@dataclass(slots=True)
-class OutboxItem:
-    """One claimed outbox row, as an executor sees it."""
-
-    id: int
-    kind: str
-    key: str
-    payload: dict[str, Any]
-    attempts: int
-
-
-Executor = Callable[[OutboxItem], Awaitable[None]]
-
-
-def load_alerts(engine: Engine, uuids: Sequence[str]) -> list[AlertRead]:
-    """The stored alerts with these uuids, in the order given; IntegrationError when one is missing."""
-    with engine.connect() as conn:
-        rows = {r.alert_uuid: r for r in conn.execute(select(_ALERTS).where(_ALERTS.c.alert_uuid.in_(uuids)))}
-    missing = [u for u in uuids if u not in rows]
-    if missing:
-        raise IntegrationError(f"alert {missing[0]} is not in the alert store")
-    return [AlertRead.model_validate(dict(rows[u]._mapping)) for u in uuids]
 
 
 def group_members(engine: Engine, lead: str, profile: str) -> tuple[list[str], bool]:
@@ -100,8 +69,9 @@ class PlaybookExecutor:
         self._deployment_ids: dict[str, UUID] = {}
 
     async def __call__(self, item: OutboxItem) -> None:
-        lead, profile = item.payload["alert_uuid"], item.payload["profile"]
-        deployment = item.payload["action"]["deployment"]
+        request = item.request
+        assert request.action.kind == "playbook"
+        lead, profile, deployment = request.alert_uuid, request.profile, request.action.deployment
         parameters = await asyncio.to_thread(playbook_parameters, self._engine, lead, profile)
         deployment_id = await self._deployment_id(deployment)
         key = flow_run_idempotency_key(lead, profile)
@@ -186,135 +156,6 @@ def record_flow_run(engine: Engine, lead: str, profile: str, flow_run_id: str, s
             .where(_RUNS.c.profile == profile, or_(_RUNS.c.alert_uuid == lead, _RUNS.c.group_lead == lead))
             .values(flow_run_id=flow_run_id, state=state, updated_at=utcnow())
         )
-
-
-class IncidentExecutor:
-    """Open an incident for the alert unless it already has one."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    async def __call__(self, item: OutboxItem) -> None:
-        action = item.payload["action"]
-        await asyncio.to_thread(
-            incidents.open_incident,
-            self._engine,
-            item.payload["alert_uuid"],
-            actor=f"profile:{item.payload['profile']}",
-            assignee=action.get("assignee"),
-            comment=f"opened by response profile {item.payload['profile']}",
-            if_absent=True,
-        )
-
-
-SmtpLoader = Callable[[str], Awaitable["EmailServerCredentials"]]
-
-
-async def load_smtp_server(name: str) -> EmailServerCredentials:
-    """The SmtpServer block called `name` (issue 7's block type, a prefect-email subclass)."""
-    try:
-        from blocks.smtp import SmtpServer
-    except ImportError as exc:
-        raise IntegrationError("no SMTP server block type installed (blocks.smtp)") from exc
-    try:
-        return await SmtpServer.aload(name)
-    except ValueError as exc:
-        raise IntegrationError(
-            f"no SMTP server block {name!r} configured; create one with `alertflow blocks register` "
-            "and the Prefect UI"
-        ) from exc
-
-
-class EmailExecutor:
-    """E-mail the alert to the action's user group through an SMTP server block."""
-
-    def __init__(self, engine: Engine, load_server: SmtpLoader = load_smtp_server) -> None:
-        self._engine = engine
-        self._load_server = load_server
-
-    async def __call__(self, item: OutboxItem) -> None:
-        action = item.payload["action"]
-        [alert] = await asyncio.to_thread(load_alerts, self._engine, [item.payload["alert_uuid"]])
-        server = await self._load_server(action.get("block", "default"))
-        subject, body = describe_alert(alert, profile=item.payload["profile"])
-        await send_to_group(self._engine, server, action["group"], subject, body, message_id=item.key)
-
-
-def describe_alert(alert: AlertRead, *, profile: str | None = None) -> tuple[str, str]:
-    """A short subject and a plain-text body describing an alert."""
-    severity = SEVERITY_NAMES.get(alert.severity, str(alert.severity))
-    subject = f"[alertflow] {severity} {alert.source} {alert.event}: {alert.description}"[:200]
-    lines = [f"{name}: {getattr(alert, name)}" for name in (
-        "alert_uuid", "time_collr", "node_id", "source", "event", "severity", "category",
-        "description", "srcip", "srcport", "dstip", "dstport", "agent", "user", "process", "file",
-    )]  # fmt: skip
-    if profile:
-        lines.insert(0, f"response profile: {profile}")
-    return subject, "\n".join(lines) + "\n"
-
-
-async def send_to_group(
-    engine: Engine,
-    server: EmailServerCredentials,
-    group: str,
-    subject: str,
-    body: str,
-    *,
-    message_id: str,
-) -> list[str]:
-    """Send one message to every address of user group `group`; the recipients it went to."""
-
-    def load_group() -> list[str]:
-        with engine.connect() as conn:
-            return read_user_group(conn, group).emails
-
-    recipients = await asyncio.to_thread(load_group)
-    if not recipients:
-        raise IntegrationError(f"user group {group!r} has no e-mail addresses")
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = getattr(server, "sender", None) or server.username or "alertflow@localhost"
-    message["To"] = ", ".join(recipients)
-    message["Message-ID"] = f"<{message_id.replace(':', '.')}@alertflow>"
-    message.set_content(body)
-
-    def send() -> None:
-        try:
-            with server.get_server() as smtp:
-                smtp.send_message(message)
-        except (OSError, smtplib.SMTPException) as exc:
-            host = server.smtp_server if isinstance(server.smtp_server, str) else server.smtp_server.value
-            raise IntegrationError(
-                f"SMTP server {host}:{server.smtp_port} refused the message: {exc}"
-            ) from exc
-
-    await asyncio.to_thread(send)
-    return recipients
-
-
-class MissingIntegration:
-    """An action whose integration block is not wired yet: fail loudly, never pretend to succeed."""
-
-    def __init__(self, product: str) -> None:
-        self.product = product
-
-    def error(self, doing: str) -> IntegrationError:
-        return IntegrationError(f"no {self.product} block configured: cannot {doing}")
-
-    async def __call__(self, item: OutboxItem) -> None:
-        raise self.error(f"perform the {item.kind} action of profile {item.payload.get('profile')!r}")
-
-
-def default_executors(engine: Engine, client: PrefectClient) -> dict[str, Executor]:
-    """One executor per action kind of ingest.profiles."""
-    from alertflow.product_actions import product_executors
-
-    return {
-        "playbook": PlaybookExecutor(engine, client),
-        "incident": IncidentExecutor(engine),
-        "email": EmailExecutor(engine),
-        **product_executors(engine),
-    }
 
 
 FINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
