@@ -14,7 +14,8 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from blocks.jira import JiraSite
-from tasks._common import guard_secrets, run_logger, scrub, service_errors, status_error
+from blocks.run_context import run_logger
+from tasks._common import guard_secrets, scrub, service_errors, status_error
 from tasks.notify import alert_facts, alert_title
 
 INTEGRATION = "JIRA"

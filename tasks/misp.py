@@ -17,12 +17,12 @@ from requests.auth import AuthBase
 
 from alertmodel.errors import ServiceCallError
 from blocks.misp import MispServer
+from blocks.run_context import run_logger
 from tasks._common import (
     RetryingAdapter,
     bounded_retry,
     guard_secrets,
     mount_retries,
-    run_logger,
     scrub,
     service_errors,
     status_error,

@@ -12,7 +12,7 @@ from prefect import task
 from pydantic import BaseModel
 
 from blocks.misp import MispServer
-from tasks._common import run_logger
+from blocks.run_context import run_logger
 from tasks.misp import MispAttribute, connect, lookup_iocs_in_db, misp_db_engine, search_attributes_sync
 
 IndicatorKind = Literal["ip", "domain", "md5", "sha1", "sha256"]

@@ -17,8 +17,9 @@ from alertmodel.errors import (
     ServiceServerError,
     ServiceTimeoutError,
 )
+from blocks.run_context import run_logger
 from blocks.slack import SlackWorkspace
-from tasks._common import guard_secrets, run_logger, scrub, status_error
+from tasks._common import guard_secrets, scrub, status_error
 from tasks.notify import alert_facts, alert_title
 
 INTEGRATION = "Slack"

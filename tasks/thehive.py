@@ -15,12 +15,12 @@ from thehive4py.errors import TheHiveError
 from thehive4py.query.filters import Eq
 
 from alertmodel.errors import ServiceCallError
+from blocks.run_context import run_logger
 from blocks.thehive import TheHiveServer
 from tasks._common import (
     bounded_retry,
     guard_secrets,
     mount_retries,
-    run_logger,
     service_errors,
     status_error,
 )

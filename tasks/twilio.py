@@ -15,8 +15,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from blocks.run_context import run_logger
 from blocks.twilio import TwilioAccount
-from tasks._common import guard_secrets, mount_retries, run_logger, service_errors, status_error
+from tasks._common import guard_secrets, mount_retries, service_errors, status_error
 from tasks.notify import sms_text
 
 INTEGRATION = "Twilio"
