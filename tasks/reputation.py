@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -11,11 +9,10 @@ import anyio
 from prefect import task
 from pydantic import BaseModel
 
+from alertmodel.indicators import IndicatorKind, normalize_indicator
 from blocks.misp import MispServer
 from blocks.run_context import run_logger
 from tasks.misp import MispAttribute, connect, lookup_iocs_in_db, misp_db_engine, search_attributes_sync
-
-IndicatorKind = Literal["ip", "domain", "md5", "sha1", "sha256"]
 
 MISP_TYPES: dict[str, frozenset[str]] = {
     "ip": frozenset({"ip-src", "ip-dst", "ip-src|port", "ip-dst|port", "domain|ip"}),
@@ -26,9 +23,6 @@ MISP_TYPES: dict[str, frozenset[str]] = {
 }
 """The MISP attribute types that can hold an indicator of each kind (composites hold it in value1 or value2)."""
 
-_HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64}
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
 
 class Reputation(BaseModel):
     """What MISP says about one indicator."""
@@ -38,27 +32,6 @@ class Reputation(BaseModel):
     verdict: Literal["malicious", "unknown"]
     events: list[str]
     hits: list[MispAttribute]
-
-
-def normalize_indicator(kind: IndicatorKind, value: str) -> str:
-    """The canonical spelling MISP stores (lower-case hashes and domains, compact IPs); ValueError if malformed."""
-    text = value.strip()
-    if kind == "ip":
-        try:
-            return str(ipaddress.ip_address(text))
-        except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
-    if kind == "domain":
-        domain = text.lower().rstrip(".")
-        if not _DOMAIN.match(domain):
-            raise ValueError(f"{value!r} is not a domain name such as example.com")
-        return domain
-    if kind in _HEX_LENGTH:
-        digest = text.lower()
-        if len(digest) != _HEX_LENGTH[kind] or not re.fullmatch(r"[0-9a-f]+", digest):
-            raise ValueError(f"{value!r} is not a {kind} digest ({_HEX_LENGTH[kind]} hex digits)")
-        return digest
-    raise ValueError(f"indicator kind must be one of {', '.join(MISP_TYPES)}, not {kind!r}")
 
 
 def ioc_lookup(misp: MispServer) -> Callable[[Sequence[str]], Mapping[str, list[MispAttribute]]]:
