@@ -21,6 +21,15 @@ Wrap library errors with ``raise ... from exc`` and put the evidence (host, stat
 trimmed message) in the text; never a secret.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+from pydantic import ValidationError
+
+Location = tuple[int | str, ...]
+"""Where in a document pydantic found an error: keys and list indices."""
+
 
 class AlertflowError(Exception):
     """Base for every error alertflow raises on purpose."""
@@ -102,3 +111,36 @@ class ChecksumMismatchError(IntegrationError):
 
 class IdsUpdateError(IntegrationError):
     """A rules or IP-list update failed validation or reload on a sensor; the old file was restored."""
+
+
+def document_path(loc: Location, skip: Collection[str] = ()) -> str:
+    """A pydantic error location as a path in the document: `sources.hids.gray_list[0].event`.
+
+    `skip` names the tags of discriminated unions, which pydantic adds to the location but the
+    document does not have.
+    """
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part not in skip:
+            path += f".{part}" if path else part
+    return path
+
+
+def describe_validation_error(
+    exc: ValidationError, origin: str, where: Callable[[Location], str] = document_path
+) -> str:
+    """One line per error, `origin: where: what was expected (got value)`, for a ConfigurationError.
+
+    `where` puts a location into words (by default its path; an empty one is "(top level)").
+    A scalar input is shown, cut to 80 characters; objects and lists are not repeated.
+    """
+    lines = []
+    for error in exc.errors(include_url=False):
+        got = error.get("input")
+        shown = ""
+        if error["type"] != "missing" and (got is None or isinstance(got, str | int | float | bool)):
+            shown = f" (got {got!r:.80})"
+        lines.append(f"{origin}: {where(error['loc']) or '(top level)'}: {error['msg']}{shown}")
+    return "\n".join(lines)
