@@ -82,16 +82,16 @@ def description_of(alert: Mapping[str, Any]) -> str:
     return f"h3. {alert_title(alert)}\n\n{rows}\n"
 
 
-async def create_issue(
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
+async def create_jira_issue(
     site: JiraSite,
     summary: str,
     description: str,
-    *,
     severity: int = 2,
     labels: list[str] | None = None,
     project: str | None = None,
 ) -> JiraIssue:
-    """Create an issue; the priority follows the severity through the site's mapping."""
+    """Create a JIRA issue (project, type, summary, description, labels); the priority follows the severity."""
 
     def create() -> JiraIssue:
         client = _client(site)
@@ -115,24 +115,10 @@ async def create_issue(
 
 
 @task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
-async def create_jira_issue(
-    site: JiraSite,
-    summary: str,
-    description: str,
-    severity: int = 2,
-    labels: list[str] | None = None,
-    project: str | None = None,
-) -> JiraIssue:
-    """Create a JIRA issue (project, type, summary, description, labels, priority from severity)."""
-    return await create_issue(site, summary, description, severity=severity, labels=labels, project=project)
-
-
-async def file_alert_in_jira(
-    site: JiraSite, alert: Mapping[str, Any], project: str | None = None
-) -> JiraIssue:
-    """Create the issue for an alert (what a response profile's JIRA action does)."""
+async def file_alert_in_jira(site: JiraSite, alert: dict[str, Any], project: str | None = None) -> JiraIssue:
+    """Create the issue for an alertflow alert, a row of the alert table (a response profile's JIRA action)."""
     categories = [c.strip().replace(" ", "_") for c in str(alert.get("category", "")).split(",")]
-    return await create_issue(
+    return await create_jira_issue.fn(
         site,
         alert_title(alert),
         description_of(alert),

@@ -147,17 +147,12 @@ def _create_alert_sync(thehive: TheHiveServer, alert: Mapping[str, Any]) -> TheH
     return TheHiveRef(id=created["_id"], kind="alert", status=created.get("status", ""))
 
 
-async def create_alert_in_thehive(thehive: TheHiveServer, alert: Mapping[str, Any]) -> TheHiveRef:
-    """Create (or find, when it exists already) the TheHive alert for an alertflow alert."""
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
+async def create_thehive_alert(thehive: TheHiveServer, alert: dict[str, Any]) -> TheHiveRef:
+    """Create (or find, when it exists already) the TheHive alert for an alertflow alert, with its observables."""
     ref = await _run(lambda: _create_alert_sync(thehive, alert))
     run_logger().info("TheHive: alert %s for %s", ref.id, alert.get("alert_uuid"))
     return ref
-
-
-@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
-async def create_thehive_alert(thehive: TheHiveServer, alert: dict[str, Any]) -> TheHiveRef:
-    """Create a TheHive alert from an alertflow alert (a row of the alert table), with its observables."""
-    return await create_alert_in_thehive(thehive, alert)
 
 
 def _create_case_sync(
