@@ -2,7 +2,7 @@
 (Suricata flow/dns/http/fileinfo/tls observations) and by file integrity monitoring (Wazuh FIM
 hashes) are looked up in MISP; every hit becomes an extra alert of source `MISP`.
 
-The look-up itself is passed in (MISP's database or REST API, see tasks/reputation.py), so this
+The look-up itself is passed in (MISP's database or REST API, see tasks.misp.ioc_lookup), so this
 module stays free of I/O and of Prefect. Answers, hits and misses alike, are cached for a bounded
 time in a bounded cache: a busy sensor repeats the same few thousand addresses all day.
 """
