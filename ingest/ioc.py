@@ -14,16 +14,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 
 from alertmodel.indicators import IndicatorKind, normalize_indicator
+from ingest.batch import CoreOutput
 from ingest.record import TEMPLATE, alert_uuid, clip, port
 from ingest.record import text as _text
-
-if TYPE_CHECKING:
-    from ingest.core import CoreOutput
 
 SOURCE = "MISP"
 HASH_KINDS: tuple[IndicatorKind, ...] = ("md5", "sha1", "sha256")

@@ -24,22 +24,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
+from ingest.batch import Batch, CoreOutput, DeadLetterItem, as_alert, prepare_rows
+from ingest.core import IngestCore
 from ingest.decoder import Decoded, DecodeProcess
 from ingest.delivery import Delivery, Inbox, Outcome
-from ingest.store import Batch, BatchHook, BatchWriter, WriteResult, as_alert, prepare_rows
-
-if TYPE_CHECKING:
-    from ingest.core import CoreOutput, IngestCore
-    from ingest.policy import Policy
+from ingest.policy import Policy
+from ingest.store import BatchHook, BatchWriter, WriteResult
 
 log = logging.getLogger(__name__)
 
-Enricher = Callable[["CoreOutput"], list[dict[str, Any]]]
+Enricher = Callable[[CoreOutput], list[dict[str, Any]]]
 """Called before the transaction; returns extra alert rows stored in the same batch."""
 
 # sqlite3 and pymysql release the GIL while the database works; getting it back waits for a
@@ -451,8 +450,6 @@ def _is_transient(exc: BaseException) -> bool:
 
 def _as_dead_letters(batch: Batch, reason: str) -> Batch:
     """A batch the database keeps refusing: keep every alert as a dead letter instead of blocking."""
-    from ingest.core import DeadLetterItem
-
     letters = [
         DeadLetterItem(
             source=str(a.get("source", "unknown")),
@@ -468,8 +465,6 @@ def _as_dead_letters(batch: Batch, reason: str) -> Batch:
 
 
 def _merge(outputs: list[CoreOutput]) -> CoreOutput:
-    from ingest.core import CoreOutput
-
     if len(outputs) == 1:
         return outputs[0]
     merged = CoreOutput(alerts=[], dead_letters=[], new_categories=[], observations=[], counts=Counter())
