@@ -1,6 +1,6 @@
 """The pure ingest core: raw lines in; alert records, dead letters, observations and counts out.
 
-decode (ingest.decode) → detect/normalize (one module per source) → filter policy
+decode (ingest.json_lines) → detect/normalize (one module per source) → filter policy
 (ingest.filtering) → records (ingest.record). No I/O and no clock but the one injected.
 """
 
@@ -12,11 +12,11 @@ from typing import Any
 
 from alertmodel.errors import NormalizationError
 from ingest.batch import CoreOutput, DeadLetterItem
-from ingest.decode import decode
 from ingest.detect import SOURCES, detect_source
 from ingest.falco import normalize_falco
 from ingest.filtering import Aggregator, CompiledPolicy
 from ingest.generic import normalize_generic
+from ingest.json_lines import decode
 from ingest.modsecurity import normalize_modsecurity
 from ingest.policy import Policy
 from ingest.record import alert_uuid, clip

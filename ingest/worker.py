@@ -1,6 +1,6 @@
 """The ingest worker: sources → bounded inbox → decode (IngestCore, in a child process) → writer thread → ack.
 
-The decode thread hands each batch to a decode process (ingest.decoder) and waits for its rows,
+The decode thread hands each batch to a decode process (ingest.decode_process) and waits for its rows,
 so the database driver in the writer thread never waits for the GIL; between the decode and
 writer threads sits a queue of at most two prepared batches, and in front of the decoder a
 byte-bounded inbox. Batching is group commit: an idle writer gets what has arrived at once (a
@@ -31,7 +31,7 @@ from sqlalchemy import exc as sa_exc
 
 from ingest.batch import Batch, CoreOutput, DeadLetterItem, as_alert, prepare_rows
 from ingest.core import IngestCore
-from ingest.decoder import Decoded, DecodeProcess
+from ingest.decode_process import Decoded, DecodeProcess
 from ingest.delivery import Delivery, Inbox, Outcome
 from ingest.policy import Policy
 from ingest.store import BatchHook, BatchWriter, WriteResult

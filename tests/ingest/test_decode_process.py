@@ -11,7 +11,7 @@ from alertmodel import ALERT_COLUMNS
 from alertmodel.engine import make_engine
 from ingest.batch import prepare_rows
 from ingest.core import IngestCore
-from ingest.decoder import DecodeProcess
+from ingest.decode_process import DecodeProcess
 from ingest.policy import Policy
 from ingest.worker import Worker
 from tests.ingest.events import count_alerts, suricata_alerts
