@@ -2,8 +2,13 @@
 
     AlertflowError
     ├── ConfigurationError      a file or setting a user wrote is invalid (policy, profile, playbook)
+    │   └── JobTypeUnavailable  a playbook names a job type that is unknown or not installed
+    │                           (also a LookupError)
     ├── NormalizationError      an event could not be decoded or mapped to the alert record
     ├── StorageError            the alert store refused or lost a write
+    ├── IncidentError           an incident operation was refused (unknown alert or incident,
+    │                           forbidden transition)
+    ├── PlaybookFailed          a YAML playbook stopped at a job whose on_error is stop
     └── IntegrationError        an outside system (SSH host, SMTP, MISP, Prefect, ...) failed
         ├── RemoteCommandError  a command on a remote host exited non-zero
         ├── FanOutError         a command failed on some of many hosts (per-host results attached)
@@ -18,7 +23,8 @@
             └── ServiceTimeoutError      no answer in the configured time (also a ServiceUnavailableError)
 
 Wrap library errors with ``raise ... from exc`` and put the evidence (host, status, a
-trimmed message) in the text; never a secret.
+trimmed message) in the text; never a secret. `describe_validation_error` words pydantic's
+errors for a ConfigurationError.
 """
 
 from __future__ import annotations
@@ -39,12 +45,24 @@ class ConfigurationError(AlertflowError):
     """A file or setting is invalid; the message names the file, the path and what was expected."""
 
 
+class JobTypeUnavailable(ConfigurationError, LookupError):
+    """The job type is unknown, or its task is not installed."""
+
+
 class NormalizationError(AlertflowError):
     """An event could not be decoded or mapped to the alert record."""
 
 
 class StorageError(AlertflowError):
     """The alert store refused or lost a write."""
+
+
+class IncidentError(AlertflowError):
+    """An incident operation was refused (unknown alert or incident, forbidden transition)."""
+
+
+class PlaybookFailed(AlertflowError):
+    """A job with on_error: stop failed; the message names the playbook, the job and its error."""
 
 
 class IntegrationError(AlertflowError):

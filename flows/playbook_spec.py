@@ -28,8 +28,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from alertmodel.errors import ConfigurationError, Location, describe_validation_error, document_path
-from flows.job_types import JobTypeUnavailable, resolve
+from alertmodel.errors import (
+    ConfigurationError,
+    JobTypeUnavailable,
+    Location,
+    describe_validation_error,
+    document_path,
+)
+from flows.job_types import resolve
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 BUNDLED_DIR = Path(__file__).resolve().parent / "playbooks"

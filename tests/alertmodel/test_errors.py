@@ -1,13 +1,15 @@
-"""The one formatter of pydantic validation errors, shared by the policy, profile and playbook loaders."""
+"""The error tree, and the one formatter of pydantic errors the policy, profile and playbook loaders share."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from alertmodel.errors import describe_validation_error, document_path
+from alertmodel import errors
+from alertmodel.errors import AlertflowError, JobTypeUnavailable, describe_validation_error, document_path
 
 
 class Ping(BaseModel):
@@ -52,3 +54,17 @@ def test_an_error_of_the_whole_document_is_at_the_top_level() -> None:
     with pytest.raises(ValidationError) as caught:
         Doc.model_validate("not a mapping")
     assert describe_validation_error(caught.value, "d").startswith("d: (top level): Input should be")
+
+
+def test_every_project_error_is_in_the_tree_the_module_docstring_draws() -> None:
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__]
+    assert len(classes) > 15
+    for cls in classes:
+        assert issubclass(cls, AlertflowError)
+        assert f" {cls.__name__} " in errors.__doc__ or f"{cls.__name__}\n" in errors.__doc__, cls
+
+
+def test_an_unavailable_job_type_is_a_configuration_error_still_caught_as_a_lookup_error() -> None:
+    with pytest.raises(LookupError):
+        raise JobTypeUnavailable("unknown job type 'teleport'")
+    assert issubclass(JobTypeUnavailable, errors.ConfigurationError)
