@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 from jira import JIRA, JIRAError
@@ -19,7 +19,6 @@ from tasks._common import guard_secrets, scrub, service_errors, status_error
 from tasks.notify import alert_facts, alert_title
 
 INTEGRATION = "JIRA"
-T = TypeVar("T")
 
 
 class JiraIssue(BaseModel):
@@ -72,10 +71,6 @@ def _client(site: JiraSite) -> JIRA:
     return client
 
 
-async def _run(fn: Callable[[], T]) -> T:
-    return await anyio.to_thread.run_sync(fn)
-
-
 def description_of(alert: Mapping[str, Any]) -> str:
     """An issue description in JIRA wiki markup: the alert's title and its known facts."""
     rows = "\n".join(f"||{label}|{value}|" for label, value in alert_facts(alert))
@@ -109,7 +104,7 @@ async def create_jira_issue(
             issue = client.create_issue(fields=fields)
         return JiraIssue(key=issue.key, id=str(issue.id), url=f"{site.url.rstrip('/')}/browse/{issue.key}")
 
-    issue = await _run(create)
+    issue = await anyio.to_thread.run_sync(create)
     run_logger().info("JIRA: created %s", issue.key)
     return issue
 
@@ -138,6 +133,6 @@ async def add_jira_comment(site: JiraSite, issue_key: str, body: str) -> JiraCom
             added = client.add_comment(issue_key, body)
         return JiraComment(issue_key=issue_key, id=str(added.id))
 
-    added = await _run(comment)
+    added = await anyio.to_thread.run_sync(comment)
     run_logger().info("JIRA: commented on %s", issue_key)
     return added

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import anyio
 from prefect import task
@@ -27,7 +27,6 @@ from tasks._common import (
 from tasks.notify import alert_title
 
 INTEGRATION = "TheHive"
-T = TypeVar("T")
 
 # alertflow severity 0 Info .. 3 Critical -> TheHive 1 LOW .. 4 CRITICAL
 _SEVERITY = {0: 1, 1: 2, 2: 3, 3: 4}
@@ -112,10 +111,6 @@ def _calls(thehive: TheHiveServer, doing: str) -> Iterator[None]:
             ) from exc
 
 
-async def _run(fn: Callable[[], T]) -> T:
-    return await anyio.to_thread.run_sync(fn)
-
-
 def _create_alert_sync(thehive: TheHiveServer, alert: Mapping[str, Any]) -> TheHiveRef:
     api = _api(thehive)
     body = {
@@ -150,7 +145,7 @@ def _create_alert_sync(thehive: TheHiveServer, alert: Mapping[str, Any]) -> TheH
 @task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def create_thehive_alert(thehive: TheHiveServer, alert: dict[str, Any]) -> TheHiveRef:
     """Create (or find, when it exists already) the TheHive alert for an alertflow alert, with its observables."""
-    ref = await _run(lambda: _create_alert_sync(thehive, alert))
+    ref = await anyio.to_thread.run_sync(lambda: _create_alert_sync(thehive, alert))
     run_logger().info("TheHive: alert %s for %s", ref.id, alert.get("alert_uuid"))
     return ref
 
@@ -189,7 +184,7 @@ async def create_thehive_case(
     tags: list[str] | None = None,
 ) -> TheHiveRef:
     """Open a TheHive case for an incident: its alerts' IPs, hashes, file names and URLs become observables."""
-    ref = await _run(
+    ref = await anyio.to_thread.run_sync(
         lambda: _create_case_sync(thehive, title, description, severity, alerts, list(tags or []))
     )
     run_logger().info("TheHive: case #%s (%s) opened: %s", ref.number, ref.id, title)
@@ -210,6 +205,6 @@ async def update_thehive_status(
             else:
                 api.case.update(thehive_id, fields={"status": status})
 
-    await _run(update)
+    await anyio.to_thread.run_sync(update)
     run_logger().info("TheHive: %s %s is now %s", kind, thehive_id, status)
     return TheHiveRef(id=thehive_id, kind=kind, status=status)
