@@ -217,11 +217,7 @@ class Stack:
         ) or ensure_ingest_token(self.data_dir)
         # Everything below only needs the Prefect server: start it all at once (each part is
         # a Python process importing Prefect for seconds), then wait for each to be ready.
-        oneshots = []
-        if _has_blocks_cli():
-            oneshots.append(self._oneshot("blocks", "register"))
-        else:
-            self.echo("block types: none defined in this installation yet")
+        oneshots = [self._oneshot("blocks", "register")]
         if self.demo:
             oneshots.append(self._oneshot("profiles", "import", str(demo.PROFILES)))
         self._start_child(
@@ -463,13 +459,6 @@ def prefect_client_settings(settings: Settings) -> dict[Any, str]:
     if auth:
         updates[PREFECT_API_AUTH_STRING] = auth
     return updates
-
-
-def _has_blocks_cli() -> bool:
-    """Whether this installation has `alertflow blocks register` (the jobs issue adds it)."""
-    import importlib.util
-
-    return importlib.util.find_spec("alertflow.cli.blocks") is not None
 
 
 def _mask(settings: Settings) -> str:

@@ -8,7 +8,7 @@ from alertmodel.alert import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF, Alert, Al
 from alertmodel.catalog import Category, CategoryProfile, Node
 from alertmodel.incident import INCIDENT_STATES, Incident, IncidentEvent
 from alertmodel.intake import DeadLetter, FilterPolicy, SourceCheckpoint
-from alertmodel.response import (
+from alertmodel.response_tables import (
     OUTBOX_STATES,
     Outbox,
     PlaybookRun,

@@ -2,9 +2,13 @@
 
     AlertflowError
     ├── ConfigurationError      a file or setting a user wrote is invalid (policy, profile, playbook)
+    │   └── JobTypeUnavailable  a playbook names a job type that is unknown or not installed
+    │                           (also a LookupError)
     ├── NormalizationError      an event could not be decoded or mapped to the alert record
     ├── StorageError            the alert store refused or lost a write
-    ├── IncidentError           an incident operation was refused (unknown alert or incident, forbidden move)
+    ├── IncidentError           an incident operation was refused (unknown alert or incident,
+    │                           forbidden transition)
+    ├── PlaybookFailed          a YAML playbook stopped at a job whose on_error is stop
     └── IntegrationError        an outside system (SSH host, SMTP, MISP, Prefect, ...) failed
         ├── RemoteCommandError  a command on a remote host exited non-zero
         ├── FanOutError         a command failed on some of many hosts (per-host results attached)
@@ -19,8 +23,18 @@
             └── ServiceTimeoutError      no answer in the configured time (also a ServiceUnavailableError)
 
 Wrap library errors with ``raise ... from exc`` and put the evidence (host, status, a
-trimmed message) in the text; never a secret.
+trimmed message) in the text; never a secret. `describe_validation_error` words pydantic's
+errors for a ConfigurationError.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+from pydantic import ValidationError
+
+Location = tuple[int | str, ...]
+"""Where in a document pydantic found an error: keys and list indices."""
 
 
 class AlertflowError(Exception):
@@ -29,6 +43,10 @@ class AlertflowError(Exception):
 
 class ConfigurationError(AlertflowError):
     """A file or setting is invalid; the message names the file, the path and what was expected."""
+
+
+class JobTypeUnavailable(ConfigurationError, LookupError):
+    """The job type is unknown, or its task is not installed."""
 
 
 class NormalizationError(AlertflowError):
@@ -41,6 +59,10 @@ class StorageError(AlertflowError):
 
 class IncidentError(AlertflowError):
     """An incident operation was refused (unknown alert or incident, forbidden transition)."""
+
+
+class PlaybookFailed(AlertflowError):
+    """A job with on_error: stop failed; the message names the playbook, the job and its error."""
 
 
 class IntegrationError(AlertflowError):
@@ -107,3 +129,36 @@ class ChecksumMismatchError(IntegrationError):
 
 class IdsUpdateError(IntegrationError):
     """A rules or IP-list update failed validation or reload on a sensor; the old file was restored."""
+
+
+def document_path(loc: Location, skip: Collection[str] = ()) -> str:
+    """A pydantic error location as a path in the document: `sources.hids.gray_list[0].event`.
+
+    `skip` names the tags of discriminated unions, which pydantic adds to the location but the
+    document does not have.
+    """
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part not in skip:
+            path += f".{part}" if path else part
+    return path
+
+
+def describe_validation_error(
+    exc: ValidationError, origin: str, where: Callable[[Location], str] = document_path
+) -> str:
+    """One line per error, `origin: where: what was expected (got value)`, for a ConfigurationError.
+
+    `where` puts a location into words (by default its path; an empty one is "(top level)").
+    A scalar input is shown, cut to 80 characters; objects and lists are not repeated.
+    """
+    lines = []
+    for error in exc.errors(include_url=False):
+        got = error.get("input")
+        shown = ""
+        if error["type"] != "missing" and (got is None or isinstance(got, str | int | float | bool)):
+            shown = f" (got {got!r:.80})"
+        lines.append(f"{origin}: {where(error['loc']) or '(top level)'}: {error['msg']}{shown}")
+    return "\n".join(lines)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import posixpath
 
 import asyncssh
@@ -10,19 +9,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, field_validator, model_validator
 
 from blocks.credentials import CredentialProfile
-
-_log = logging.getLogger("alertflow.blocks.host")
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    """The Prefect run logger inside a flow or task, else a module logger."""
-    from prefect.exceptions import MissingContextError
-    from prefect.logging import get_run_logger
-
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return _log
+from blocks.run_context import run_logger
 
 
 class HostProfile(Block):
@@ -96,7 +83,7 @@ class HostProfile(Block):
         if self.verify_host_key:
             known_hosts: object = ([asyncssh.import_public_key(k) for k in self.known_host_keys], [], [])
         else:
-            _logger().warning(
+            run_logger("alertflow.blocks.host").warning(
                 "host key checking is OFF for host %s (%s:%s): the connection is open to "
                 "man-in-the-middle attacks",
                 self.name,

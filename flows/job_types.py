@@ -17,6 +17,8 @@ from typing import Any
 from prefect import Task
 from prefect.blocks.core import Block
 
+from alertmodel.errors import JobTypeUnavailable
+
 JOB_TYPES: dict[str, str] = {
     "run_script": "tasks.ssh:run_script",
     "copy_files": "tasks.sftp:copy_files",
@@ -38,10 +40,6 @@ JOB_TYPES: dict[str, str] = {
     "scan_with_zap": "tasks.zap:scan_with_zap",
 }
 """Job type name → `module:task` of the task that does the job."""
-
-
-class JobTypeUnavailable(LookupError):
-    """The job type is unknown, or its task is not installed."""
 
 
 @dataclass(frozen=True)

@@ -20,17 +20,30 @@ rendered in a sandbox. A whole-string expression keeps its type (a list stays a 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from alertmodel.errors import ConfigurationError
-from flows.job_types import JobTypeUnavailable, resolve
+from alertmodel.errors import (
+    ConfigurationError,
+    JobTypeUnavailable,
+    Location,
+    describe_validation_error,
+    document_path,
+)
+from flows.job_types import resolve
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 BUNDLED_DIR = Path(__file__).resolve().parent / "playbooks"
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    """A validation error shown as written (a ValueError would read "Value error, ...")."""
+    return PydanticCustomError("invalid_playbook", message)
 
 
 class JobSpec(BaseModel):
@@ -54,7 +67,7 @@ class JobSpec(BaseModel):
         try:
             resolve(value)
         except JobTypeUnavailable as exc:
-            raise ValueError(str(exc)) from None
+            raise _invalid(str(exc)) from None
         return value
 
     @model_validator(mode="after")
@@ -63,23 +76,23 @@ class JobSpec(BaseModel):
         for pname, names in self.blocks.items():
             bp = job.block_params.get(pname)
             if bp is None:
-                raise ValueError(
+                raise _invalid(
                     f"blocks.{pname}: task {self.type} has no block parameter {pname!r} "
                     f"(block parameters: {', '.join(sorted(job.block_params)) or 'none'})"
                 )
             if isinstance(names, list) and not bp.many:
-                raise ValueError(f"blocks.{pname}: task {self.type} takes one block here, not a list")
+                raise _invalid(f"blocks.{pname}: task {self.type} takes one block here, not a list")
         for pname in self.params:
             if pname in job.block_params:
-                raise ValueError(f"params.{pname}: is a block parameter; give it under blocks by name")
+                raise _invalid(f"params.{pname}: is a block parameter; give it under blocks by name")
             if pname not in job.plain_params:
-                raise ValueError(
+                raise _invalid(
                     f"params.{pname}: task {self.type} has no parameter {pname!r} "
                     f"(parameters: {', '.join(sorted(job.plain_params)) or 'none'})"
                 )
         missing = sorted(job.required - set(self.blocks) - set(self.params))
         if missing:
-            raise ValueError(f"task {self.type} needs {', '.join(missing)}")
+            raise _invalid(f"task {self.type} needs {', '.join(missing)}")
         return self
 
 
@@ -101,7 +114,7 @@ class PlaybookSpec(BaseModel):
         seen: set[str] = set()
         for index, job in enumerate(jobs):
             if job.name in seen:
-                raise ValueError(f"jobs[{index}].name: {job.name!r} is used by an earlier job")
+                raise _invalid(f"jobs[{index}].name: {job.name!r} is used by an earlier job")
             seen.add(job.name)
         return jobs
 
@@ -125,7 +138,7 @@ def parse_playbook(data: Any, *, origin: str) -> PlaybookSpec:
     try:
         return PlaybookSpec.model_validate(data)
     except ValidationError as exc:
-        raise ConfigurationError(_describe(exc, data, origin)) from None
+        raise ConfigurationError(describe_validation_error(exc, origin, _job_location(data))) from None
 
 
 def load_playbook(path: str | Path) -> PlaybookSpec:
@@ -158,20 +171,19 @@ def load_bundled_playbook(name: str) -> PlaybookSpec:
     return spec
 
 
-def _describe(exc: ValidationError, data: dict[str, Any], origin: str) -> str:
-    """One line per error: file, job index (and name), field, what was expected."""
-    lines = []
+def _job_location(data: dict[str, Any]) -> Callable[[Location], str]:
+    """Locations as a playbook's author reads them: `job 1 (isolate): field params.command`."""
     jobs = data.get("jobs") if isinstance(data.get("jobs"), list) else []
-    for error in exc.errors(include_url=False):
-        loc = list(error["loc"])
-        where = ""
+
+    def where(loc: Location) -> str:
+        job = ""
         if len(loc) >= 2 and loc[0] == "jobs" and isinstance(loc[1], int):
             index = loc[1]
             raw = jobs[index] if index < len(jobs) else None
             name = raw.get("name") if isinstance(raw, dict) else None
-            where = f"job {index}" + (f" ({name})" if name else "") + ": "
+            job = f"job {index}" + (f" ({name})" if name else "")
             loc = loc[2:]
-        field = ".".join(str(part) for part in loc)
-        message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{origin}: {where}{'field ' + field + ': ' if field else ''}{message}")
-    return "\n".join(lines)
+        field = document_path(loc)
+        return ": ".join(part for part in (job, field and f"field {field}") if part)
+
+    return where

@@ -11,16 +11,12 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel
 
-from alertmodel.errors import AlertflowError
+from alertmodel.errors import PlaybookFailed
 from flows.alert import PlaybookAlert
 from flows.job_types import JobType, resolve
 from flows.playbook_spec import JobSpec, PlaybookSpec, load_bundled_playbook
 
 _JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-
-class PlaybookFailed(AlertflowError):
-    """A job with on_error: stop failed; the message lists every job's outcome."""
 
 
 class JobOutcome(BaseModel):

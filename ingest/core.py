@@ -1,23 +1,22 @@
 """The pure ingest core: raw lines in; alert records, dead letters, observations and counts out.
 
-decode (ingest.decode) → detect/normalize (one module per source) → filter policy
+decode (ingest.json_lines) → detect/normalize (one module per source) → filter policy
 (ingest.filtering) → records (ingest.record). No I/O and no clock but the one injected.
 """
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from alertmodel.errors import NormalizationError
-from ingest.decode import decode
+from ingest.batch import CoreOutput, DeadLetterItem
 from ingest.detect import SOURCES, detect_source
 from ingest.falco import normalize_falco
 from ingest.filtering import Aggregator, CompiledPolicy
 from ingest.generic import normalize_generic
+from ingest.json_lines import decode
 from ingest.modsecurity import normalize_modsecurity
 from ingest.policy import Policy
 from ingest.record import alert_uuid, clip
@@ -41,27 +40,6 @@ MAX_SEEN_CATEGORIES = 100_000
 CATEGORY_NAME_WIDTH = 512
 """Width of `alertmodel.Category.name`; longer category names are registered cut to it."""
 _SPACE = frozenset(b" \t\r\n\f\v")
-
-
-@dataclass(slots=True)
-class DeadLetterItem:
-    """A line that could not be decoded or mapped, with why."""
-
-    source: str
-    origin: str
-    raw: bytes
-    reason: str
-
-
-@dataclass
-class CoreOutput:
-    """What one `IngestCore.process` call produced."""
-
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    dead_letters: list[DeadLetterItem] = field(default_factory=list)
-    new_categories: list[tuple[str, str]] = field(default_factory=list)
-    observations: list[dict[str, Any]] = field(default_factory=list)
-    counts: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
 def _utc_now() -> datetime:

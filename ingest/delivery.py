@@ -7,12 +7,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from ingest.batch import DeadLetterItem
 from ingest.checkpoint import FilePosition
-
-if TYPE_CHECKING:
-    from ingest.core import DeadLetterItem
 
 
 @dataclass(slots=True)

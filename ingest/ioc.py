@@ -2,7 +2,7 @@
 (Suricata flow/dns/http/fileinfo/tls observations) and by file integrity monitoring (Wazuh FIM
 hashes) are looked up in MISP; every hit becomes an extra alert of source `MISP`.
 
-The look-up itself is passed in (MISP's database or REST API, see tasks/reputation.py), so this
+The look-up itself is passed in (MISP's database or REST API, see tasks.misp.ioc_lookup), so this
 module stays free of I/O and of Prefect. Answers, hits and misses alike, are cached for a bounded
 time in a bounded cache: a busy sensor repeats the same few thousand addresses all day.
 """
@@ -14,19 +14,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 
+from alertmodel.indicators import IndicatorKind, normalize_indicator
+from ingest.batch import CoreOutput
 from ingest.record import TEMPLATE, alert_uuid, clip, port
 from ingest.record import text as _text
 
-if TYPE_CHECKING:
-    from ingest.core import CoreOutput
-
 SOURCE = "MISP"
-HASH_KINDS = ("md5", "sha1", "sha256")
-_HEX = frozenset("0123456789abcdef")
+HASH_KINDS: tuple[IndicatorKind, ...] = ("md5", "sha1", "sha256")
 
 
 class IocHit(Protocol):
@@ -76,38 +74,21 @@ class TtlCache:
             self._entries.popitem(last=False)
 
 
+def _indicator(kind: IndicatorKind, value: Any) -> str | None:
+    """`value` as MISP spells an indicator of `kind`, or None when it is not one (events carry anything)."""
+    if type(value) is not str:
+        return None
+    try:
+        return normalize_indicator(kind, value)
+    except ValueError:
+        return None
+
+
 def _ip(value: Any, check_private: bool) -> str | None:
-    if type(value) is not str or not value:
-        return None
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    if not check_private and not address.is_global:
-        return None
-    return str(address)
-
-
-def _domain(value: Any) -> str | None:
-    if type(value) is not str or "." not in value or len(value) > 253:
-        return None
-    domain = value.strip().lower().rstrip(".")
-    try:
-        ipaddress.ip_address(domain)
-        return None  # an IP in a Host header is checked as an address, not a domain
-    except ValueError:
-        pass
-    return domain if domain and " " not in domain else None
-
-
-def _digest(value: Any, length: int) -> str | None:
-    if type(value) is not str or len(value) != length:
-        return None
-    digest = value.lower()
-    return digest if set(digest) <= _HEX else None
-
-
-_DIGEST_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64}
+    ip = _indicator("ip", value)
+    if ip is None or check_private or ipaddress.ip_address(ip).is_global:
+        return ip
+    return None
 
 
 def text(value: Any) -> str:
@@ -144,7 +125,7 @@ def observation_indicators(event: Mapping[str, Any], *, check_private: bool = Fa
         http = event.get("http")
         host = http.get("hostname") if type(http) is dict else None
         ip = _ip(host, check_private)
-        domain = None if ip else _domain(host)
+        domain = None if ip else _indicator("domain", host)
         if ip:
             found.append(("ip", ip))
         if domain:
@@ -160,19 +141,19 @@ def observation_indicators(event: Mapping[str, Any], *, check_private: bool = Fa
                     if answer.get("rrtype") == "CNAME":
                         names.append(answer.get("rdata"))
             for name in names:
-                domain = _domain(name)
+                domain = _indicator("domain", name)
                 if domain:
                     found.append(("domain", domain))
     elif event_type == "tls":
         tls = event.get("tls")
-        domain = _domain(tls.get("sni")) if type(tls) is dict else None
+        domain = _indicator("domain", tls.get("sni")) if type(tls) is dict else None
         if domain:
             found.append(("domain", domain))
     elif event_type == "fileinfo":
         fileinfo = event.get("fileinfo")
         if type(fileinfo) is dict:
-            for kind, length in _DIGEST_LENGTH.items():
-                digest = _digest(fileinfo.get(kind), length)
+            for kind in HASH_KINDS:
+                digest = _indicator(kind, fileinfo.get(kind))
                 if digest:
                     found.append((kind, digest))
     return list(dict.fromkeys(found))
@@ -181,8 +162,8 @@ def observation_indicators(event: Mapping[str, Any], *, check_private: bool = Fa
 def alert_indicators(alert: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(kind, hash) pairs of an alert row's file hashes (Wazuh FIM's md5/sha1/sha256 after the change)."""
     found = []
-    for kind, length in _DIGEST_LENGTH.items():
-        digest = _digest(alert.get(f"hash_{kind}"), length)
+    for kind in HASH_KINDS:
+        digest = _indicator(kind, alert.get(f"hash_{kind}"))
         if digest:
             found.append((kind, digest))
     return found

@@ -17,7 +17,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alertmodel.alert import INDEF
-from alertmodel.errors import ConfigurationError
+from alertmodel.errors import ConfigurationError, describe_validation_error
 
 SECTIONS = ("hids", "nids", "waf", "crs")
 DEFAULT_POLICY_PATH = Path(__file__).parent / "policies" / "default.json"
@@ -166,22 +166,6 @@ class Policy(_Model):
     sources: Sources = Sources()
 
 
-def _json_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(top level)"
-
-
-def _explain(exc: ValidationError, origin: str) -> ConfigurationError:
-    lines = []
-    for err in exc.errors(include_url=False):
-        got = err.get("input")
-        shown = f" (got {got!r:.80})" if err["type"] != "missing" else ""
-        lines.append(f"{origin}: {_json_path(err['loc'])}: {err['msg']}{shown}")
-    return ConfigurationError("invalid filter policy:\n" + "\n".join(lines))
-
-
 def parse_policy(data: bytes | dict[str, Any], *, origin: str) -> Policy:
     """A validated Policy from JSON bytes or a decoded dict; ConfigurationError names origin, path and expectation."""
     if isinstance(data, bytes | bytearray | memoryview):
@@ -194,7 +178,9 @@ def parse_policy(data: bytes | dict[str, Any], *, origin: str) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        raise _explain(exc, origin) from None
+        raise ConfigurationError(
+            "invalid filter policy:\n" + describe_validation_error(exc, origin)
+        ) from None
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -4,47 +4,32 @@ The alert insert is the hot path: it sends the driver plain tuples (pymysql rewr
 executemany into multi-row INSERTs; SQLite gets executemany, or multi-row statements when a
 decode thread shares the process), skipping SQLAlchemy's per-row bind processing, which costs
 about a quarter of MariaDB's throughput at 1,000-row batches. The worker builds the tuples with
-`prepare_rows` before they reach the writer thread (in its decode process), datetimes already
-in the database's text form: Python code in the writer thread (sqlite3 called a Python adapter
-for every datetime) is where it lost the GIL to the decoder and waited to get it back.
+`ingest.batch.prepare_rows` before they reach the writer thread (in its decode process),
+datetimes already in the database's text form: Python code in the writer thread (sqlite3 called
+a Python adapter for every datetime) is where it lost the GIL to the decoder and waited to get
+it back.
 """
 
 from __future__ import annotations
 
 import itertools
-import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from alertmodel import ALERT_COLUMNS, Category, DeadLetter
 from alertmodel.repository import insert_ignoring_duplicates
 from alertmodel.types import utcnow
+from ingest.batch import Batch, as_alert, prepare_rows
 from ingest.checkpoint import FilePosition, save_positions
-
-if TYPE_CHECKING:
-    from ingest.core import DeadLetterItem
 
 BatchHook = Callable[[Connection, Sequence[Mapping[str, Any]]], None]
 """Called inside the batch transaction with only the alerts this batch stored for the first time."""
 
 _UUID_CHUNK = 500  # bound parameters per look-up, well under every driver's limit
 _SQLITE_ROWS_PER_STATEMENT = 200  # x 37 columns stays under SQLite's default 32,766 bound parameters
-
-
-@dataclass(slots=True)
-class Batch:
-    """Everything one transaction stores."""
-
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    dead_letters: list[DeadLetterItem] = field(default_factory=list)
-    new_categories: list[tuple[str, str]] = field(default_factory=list)
-    positions: list[FilePosition] = field(default_factory=list)
-    rows: list[tuple[Any, ...]] | None = None
-    """Driver parameters of `alerts`, in the same order (`prepare_rows`); built by `write` if None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +175,6 @@ def _first_of_each_uuid(rows: list[tuple[Any, ...]]) -> list[int]:
     return first
 
 
-def as_alert(row: tuple[Any, ...]) -> dict[str, Any]:
-    """A row that came without its dict, as a mapping (datetimes as the driver gets them)."""
-    return dict(zip(ALERT_COLUMNS, row, strict=True))
-
-
 def _sqlite_multirow_sql(conn: Connection, rows: int) -> str:
     """A `rows`-row INSERT of ALERT_COLUMNS that skips an existing alert_uuid."""
     names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in ALERT_COLUMNS)
@@ -214,40 +194,7 @@ def _alert_insert_sql(conn: Connection) -> str:
     raise NotImplementedError(f"alertflow stores alerts in SQLite or MariaDB/MySQL, not {conn.dialect.name}")
 
 
-_ROW = operator.itemgetter(*ALERT_COLUMNS)
 _UUID_AT = ALERT_COLUMNS.index("alert_uuid")
-_DATETIME_AT = tuple(i for i, c in enumerate(ALERT_COLUMNS) if c in ("time_collr", "time_cntrl"))
-
-
-def prepare_rows(alerts: Sequence[Mapping[str, Any]], dialect: str) -> list[tuple[Any, ...]]:
-    """Driver parameters for `alerts`: datetimes made naive UTC, for SQLite in SQLAlchemy's text form.
-
-    That form always has six fractional digits, so stored values and SQLAlchemy's query
-    parameters compare correctly as text. A batch shares a few datetimes: conversions are cached.
-    """
-    as_text = dialect == "sqlite"
-    converted: dict[datetime, datetime | str] = {}
-    params = []
-    for alert in alerts:
-        row = list(_ROW(alert))
-        for i in _DATETIME_AT:
-            value = row[i]
-            if value is not None:
-                stored = converted.get(value)
-                if stored is None:
-                    naive = _naive_utc(value)
-                    stored = converted[value] = naive.isoformat(" ", "microseconds") if as_text else naive
-                row[i] = stored
-        params.append(tuple(row))
-    return params
-
-
-def _naive_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError(
-            f"naive datetime {value.isoformat()} in an alert; alertflow stores UTC-aware datetimes"
-        )
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _last_position_per_key(positions: Sequence[FilePosition]) -> list[FilePosition]:

@@ -1,6 +1,6 @@
 """The ingest worker: sources → bounded inbox → decode (IngestCore, in a child process) → writer thread → ack.
 
-The decode thread hands each batch to a decode process (ingest.decoder) and waits for its rows,
+The decode thread hands each batch to a decode process (ingest.decode_process) and waits for its rows,
 so the database driver in the writer thread never waits for the GIL; between the decode and
 writer threads sits a queue of at most two prepared batches, and in front of the decoder a
 byte-bounded inbox. Batching is group commit: an idle writer gets what has arrived at once (a
@@ -24,22 +24,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
-from ingest.decoder import Decoded, DecodeProcess
+from ingest.batch import Batch, CoreOutput, DeadLetterItem, as_alert, prepare_rows
+from ingest.core import IngestCore
+from ingest.decode_process import Decoded, DecodeProcess
 from ingest.delivery import Delivery, Inbox, Outcome
-from ingest.store import Batch, BatchHook, BatchWriter, WriteResult, as_alert, prepare_rows
-
-if TYPE_CHECKING:
-    from ingest.core import CoreOutput, IngestCore
-    from ingest.policy import Policy
+from ingest.policy import Policy
+from ingest.store import BatchHook, BatchWriter, WriteResult
 
 log = logging.getLogger(__name__)
 
-Enricher = Callable[["CoreOutput"], list[dict[str, Any]]]
+Enricher = Callable[[CoreOutput], list[dict[str, Any]]]
 """Called before the transaction; returns extra alert rows stored in the same batch."""
 
 # sqlite3 and pymysql release the GIL while the database works; getting it back waits for a
@@ -451,8 +450,6 @@ def _is_transient(exc: BaseException) -> bool:
 
 def _as_dead_letters(batch: Batch, reason: str) -> Batch:
     """A batch the database keeps refusing: keep every alert as a dead letter instead of blocking."""
-    from ingest.core import DeadLetterItem
-
     letters = [
         DeadLetterItem(
             source=str(a.get("source", "unknown")),
@@ -468,8 +465,6 @@ def _as_dead_letters(batch: Batch, reason: str) -> Batch:
 
 
 def _merge(outputs: list[CoreOutput]) -> CoreOutput:
-    from ingest.core import CoreOutput
-
     if len(outputs) == 1:
         return outputs[0]
     merged = CoreOutput(alerts=[], dead_letters=[], new_categories=[], observations=[], counts=Counter())

@@ -17,7 +17,7 @@ from blocks.thehive import TheHiveServer
 from response import incidents
 from response.payload import OutboxItem
 from tasks.jira import file_alert_in_jira
-from tasks.thehive import create_alert_in_thehive
+from tasks.thehive import create_thehive_alert
 
 
 class EscalationLocks:
@@ -80,7 +80,7 @@ class TheHiveExecutor(_Escalation):
         incident = await self._locks.escalate(self._engine, item)
         if incident.thehive_id:
             return
-        ref = await create_alert_in_thehive(thehive, await self._alert(item))
+        ref = await create_thehive_alert.fn(thehive, await self._alert(item))
         await self._store(item, incident, "thehive_id", ref.id)
 
 
@@ -94,5 +94,5 @@ class JiraExecutor(_Escalation):
         incident = await self._locks.escalate(self._engine, item)
         if incident.jira_key:
             return
-        issue = await file_alert_in_jira(site, await self._alert(item), project=action.project)
+        issue = await file_alert_in_jira.fn(site, await self._alert(item), project=action.project)
         await self._store(item, incident, "jira_key", issue.key)

@@ -25,8 +25,8 @@ from response import incidents
 from response.payload import OutboxItem
 from response.profiles import UserGroupSpec, read_user_group
 from tasks.notify import email_text
-from tasks.slack import notify_slack
-from tasks.twilio import notify_twilio
+from tasks.slack import send_alert_to_slack
+from tasks.twilio import send_alert_as_sms
 
 if TYPE_CHECKING:
     from prefect_email import EmailServerCredentials
@@ -105,7 +105,7 @@ class SlackExecutor(_GroupExecutor):
             raise IntegrationError(f"user group {group.name!r} has no Slack channel")
         slack = await load_block(SlackWorkspace, request.action.block)
         alert = await self._alert(item)
-        await notify_slack(slack, alert.model_dump(mode="json"), channel=group.slack_channel)
+        await send_alert_to_slack.fn(slack, alert.model_dump(mode="json"), channel=group.slack_channel)
 
 
 class TwilioExecutor(_GroupExecutor):
@@ -119,7 +119,7 @@ class TwilioExecutor(_GroupExecutor):
             raise IntegrationError(f"user group {group.name!r} has no phone numbers")
         twilio = await load_block(TwilioAccount, request.action.block)
         alert = await self._alert(item)
-        await notify_twilio(twilio, alert.model_dump(mode="json"), group.phones)
+        await send_alert_as_sms.fn(twilio, alert.model_dump(mode="json"), group.phones)
 
 
 async def notify_group(
@@ -149,12 +149,14 @@ async def notify_group(
         if via == "slack":
             if not members.slack_channel:
                 raise IntegrationError(f"user group {members.name!r} has no Slack channel")
-            await notify_slack(await load_block(SlackWorkspace, block), data, channel=members.slack_channel)
+            await send_alert_to_slack.fn(
+                await load_block(SlackWorkspace, block), data, channel=members.slack_channel
+            )
             recipients = [members.slack_channel]
         else:
             if not members.phones:
                 raise IntegrationError(f"user group {members.name!r} has no phone numbers")
-            await notify_twilio(await load_block(TwilioAccount, block), data, members.phones)
+            await send_alert_as_sms.fn(await load_block(TwilioAccount, block), data, members.phones)
             recipients = list(members.phones)
     await asyncio.to_thread(
         incidents.record_note,

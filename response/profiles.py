@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Connection, delete, func, select
 
 from alertmodel import ALERT_COLUMNS, CategoryProfile, ResponseProfile, UserGroup
-from alertmodel.errors import ConfigurationError
+from alertmodel.errors import ConfigurationError, describe_validation_error, document_path
 from alertmodel.types import utcnow
 
 KEY_FIELDS = tuple(c for c in ALERT_COLUMNS if c not in {"json_event", "time_collr", "time_cntrl"})
@@ -293,10 +293,8 @@ def parse_profiles(data: bytes | str | Mapping[str, Any], *, origin: str) -> Pro
     try:
         return ProfileFile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
         raise ConfigurationError(
-            f"{origin}: {_path(first['loc']) or '(top level)'}: {first['msg']}"
-            + (f" (and {exc.error_count() - 1} more errors)" if exc.error_count() > 1 else "")
+            describe_validation_error(exc, origin, lambda loc: document_path(loc, skip=ACTION_KINDS))
         ) from exc
 
 
@@ -308,18 +306,6 @@ def load_profiles_file(path: str | Path) -> ProfileFile:
     except OSError as exc:
         raise ConfigurationError(f"{path}: cannot read profiles file: {exc.strerror}") from exc
     return parse_profiles(raw, origin=str(path))
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part in ACTION_KINDS:  # the discriminated union's tag adds no information
-            continue
-        else:
-            text += f".{part}" if text else str(part)
-    return text
 
 
 def dump_profiles(profiles: ProfileFile) -> str:

@@ -1,4 +1,4 @@
-"""Plumbing every integration task shares: bounded retries, timeouts, errors without secrets, logging."""
+"""Plumbing every integration task shares: bounded retries, timeouts, errors and logs without secrets."""
 
 from __future__ import annotations
 
@@ -27,17 +27,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # a 500/502/504 after a POST may hide a created object, so only idempotent methods repeat then.
 SAFE_TO_REPEAT = frozenset({429, 503})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-
-
-def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    """The Prefect run logger inside a flow or task run, the module logger outside one."""
-    from prefect.exceptions import MissingContextError
-    from prefect.logging import get_run_logger
-
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logging.getLogger("alertflow.tasks")
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:

@@ -20,8 +20,8 @@ from prefect_email.credentials import SMTPServer, SMTPType
 from pydantic import BaseModel
 
 from alertmodel.errors import IntegrationError
+from blocks.run_context import in_run_context, run_logger
 from blocks.smtp import SmtpServer
-from tasks._context import in_run_context, run_logger
 
 
 class EmailAttachment(BaseModel):

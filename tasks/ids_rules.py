@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from alertmodel.errors import IdsUpdateError, IntegrationError
 from blocks.ids import IdsSensor
-from tasks._context import in_run_context, run_logger
+from blocks.run_context import in_run_context, run_logger
 from tasks.ssh import CommandOutput, run_command
 
 NEW_SUFFIX = ".alertflow-new"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 from jira import JIRA, JIRAError
@@ -14,11 +14,11 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from blocks.jira import JiraSite
-from tasks._common import guard_secrets, run_logger, scrub, service_errors, status_error
+from blocks.run_context import run_logger
+from tasks._common import guard_secrets, scrub, service_errors, status_error
 from tasks.notify import alert_facts, alert_title
 
 INTEGRATION = "JIRA"
-T = TypeVar("T")
 
 
 class JiraIssue(BaseModel):
@@ -71,26 +71,22 @@ def _client(site: JiraSite) -> JIRA:
     return client
 
 
-async def _run(fn: Callable[[], T]) -> T:
-    return await anyio.to_thread.run_sync(fn)
-
-
 def description_of(alert: Mapping[str, Any]) -> str:
     """An issue description in JIRA wiki markup: the alert's title and its known facts."""
     rows = "\n".join(f"||{label}|{value}|" for label, value in alert_facts(alert))
     return f"h3. {alert_title(alert)}\n\n{rows}\n"
 
 
-async def create_issue(
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
+async def create_jira_issue(
     site: JiraSite,
     summary: str,
     description: str,
-    *,
     severity: int = 2,
     labels: list[str] | None = None,
     project: str | None = None,
 ) -> JiraIssue:
-    """Create an issue; the priority follows the severity through the site's mapping."""
+    """Create a JIRA issue (project, type, summary, description, labels); the priority follows the severity."""
 
     def create() -> JiraIssue:
         client = _client(site)
@@ -108,30 +104,16 @@ async def create_issue(
             issue = client.create_issue(fields=fields)
         return JiraIssue(key=issue.key, id=str(issue.id), url=f"{site.url.rstrip('/')}/browse/{issue.key}")
 
-    issue = await _run(create)
+    issue = await anyio.to_thread.run_sync(create)
     run_logger().info("JIRA: created %s", issue.key)
     return issue
 
 
 @task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
-async def create_jira_issue(
-    site: JiraSite,
-    summary: str,
-    description: str,
-    severity: int = 2,
-    labels: list[str] | None = None,
-    project: str | None = None,
-) -> JiraIssue:
-    """Create a JIRA issue (project, type, summary, description, labels, priority from severity)."""
-    return await create_issue(site, summary, description, severity=severity, labels=labels, project=project)
-
-
-async def file_alert_in_jira(
-    site: JiraSite, alert: Mapping[str, Any], project: str | None = None
-) -> JiraIssue:
-    """Create the issue for an alert (what a response profile's JIRA action does)."""
+async def file_alert_in_jira(site: JiraSite, alert: dict[str, Any], project: str | None = None) -> JiraIssue:
+    """Create the issue for an alertflow alert, a row of the alert table (a response profile's JIRA action)."""
     categories = [c.strip().replace(" ", "_") for c in str(alert.get("category", "")).split(",")]
-    return await create_issue(
+    return await create_jira_issue.fn(
         site,
         alert_title(alert),
         description_of(alert),
@@ -151,6 +133,6 @@ async def add_jira_comment(site: JiraSite, issue_key: str, body: str) -> JiraCom
             added = client.add_comment(issue_key, body)
         return JiraComment(issue_key=issue_key, id=str(added.id))
 
-    added = await _run(comment)
+    added = await anyio.to_thread.run_sync(comment)
     run_logger().info("JIRA: commented on %s", issue_key)
     return added

@@ -1,8 +1,8 @@
-"""MISP jobs: search attributes, add an attribute to an event, and look IOCs up in MISP's database."""
+"""MISP jobs: search attributes, add an attribute to an event, look IOCs up in MISP's database; the ingest look-up."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,12 +17,12 @@ from requests.auth import AuthBase
 
 from alertmodel.errors import ServiceCallError
 from blocks.misp import MispServer
+from blocks.run_context import run_logger
 from tasks._common import (
     RetryingAdapter,
     bounded_retry,
     guard_secrets,
     mount_retries,
-    run_logger,
     scrub,
     service_errors,
     status_error,
@@ -138,17 +138,17 @@ def _attribute(raw: dict[str, Any]) -> MispAttribute:
     )
 
 
-def search_attributes_sync(
+def _search(
     misp: MispServer,
+    connection: tuple[PyMISP, _ErrorRecorder],
     value: str,
     attribute_type: str | None = None,
     *,
     to_ids_only: bool = False,
     limit: int = 100,
-    connection: tuple[PyMISP, _ErrorRecorder] | None = None,
 ) -> list[MispAttribute]:
-    """Blocking body of `search_misp_attributes`; pass a `connect()` result to search many values."""
-    client, recorder = connection or connect(misp)
+    """Blocking: one attribute search over a `connect()` connection (reused to search many values)."""
+    client, recorder = connection
     with _calls(misp, recorder):
         answer = client.search(
             controller="attributes",
@@ -172,7 +172,7 @@ async def search_misp_attributes(
 ) -> list[MispAttribute]:
     """Attributes whose value equals `value` (optionally of one MISP type), with their event's info."""
     found = await anyio.to_thread.run_sync(
-        lambda: search_attributes_sync(misp, value, attribute_type, to_ids_only=to_ids_only, limit=limit)
+        lambda: _search(misp, connect(misp), value, attribute_type, to_ids_only=to_ids_only, limit=limit)
     )
     run_logger().info("MISP %s: %d attribute(s) for %s", misp.url, len(found), value)
     return found
@@ -186,41 +186,6 @@ def _find_event_id(client: PyMISP, misp: MispServer, event_info: str) -> int | N
     return None
 
 
-def add_attribute_sync(
-    misp: MispServer,
-    event_info: str,
-    value: str,
-    attribute_type: str,
-    *,
-    category: str | None = None,
-    to_ids: bool = True,
-    comment: str = "",
-) -> MispAttributeAdded:
-    """Blocking body of `add_misp_attribute`."""
-    client, recorder = connect(misp)
-    with _calls(misp, recorder):
-        event_id = _find_event_id(client, misp, event_info)
-        created = event_id is None
-        if event_id is None:
-            event = MISPEvent()
-            event.info = event_info
-            event.distribution = 0  # your organisation only: sharing is a human decision
-            event.threat_level_id = 2
-            event.analysis = 0
-            answer = _check(misp, client.add_event(event))
-            event_id = int(answer["Event"]["id"])
-        attribute = MISPAttribute()
-        attribute.from_dict(
-            type=attribute_type, value=value, to_ids=to_ids, comment=comment, category=category
-        )
-        # breakOnDuplicate=0: adding an attribute the event already holds updates it instead of failing,
-        # so a retried playbook does not fail on its own earlier success.
-        answer = _check(misp, client.add_attribute(event_id, attribute, break_on_duplicate=False))
-    return MispAttributeAdded(
-        event_id=event_id, attribute_id=int(answer["Attribute"]["id"]), event_created=created
-    )
-
-
 @task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def add_misp_attribute(
     misp: MispServer,
@@ -232,11 +197,32 @@ async def add_misp_attribute(
     comment: str = "",
 ) -> MispAttributeAdded:
     """Add an IP/domain/hash attribute to the event titled `event_info`, creating that event when needed."""
-    added = await anyio.to_thread.run_sync(
-        lambda: add_attribute_sync(
-            misp, event_info, value, attribute_type, category=category, to_ids=to_ids, comment=comment
+
+    def add() -> MispAttributeAdded:
+        client, recorder = connect(misp)
+        with _calls(misp, recorder):
+            event_id = _find_event_id(client, misp, event_info)
+            created = event_id is None
+            if event_id is None:
+                event = MISPEvent()
+                event.info = event_info
+                event.distribution = 0  # your organisation only: sharing is a human decision
+                event.threat_level_id = 2
+                event.analysis = 0
+                answer = _check(misp, client.add_event(event))
+                event_id = int(answer["Event"]["id"])
+            attribute = MISPAttribute()
+            attribute.from_dict(
+                type=attribute_type, value=value, to_ids=to_ids, comment=comment, category=category
+            )
+            # breakOnDuplicate=0: adding an attribute the event already holds updates it instead of
+            # failing, so a retried playbook does not fail on its own earlier success.
+            answer = _check(misp, client.add_attribute(event_id, attribute, break_on_duplicate=False))
+        return MispAttributeAdded(
+            event_id=event_id, attribute_id=int(answer["Attribute"]["id"]), event_created=created
         )
-    )
+
+    added = await anyio.to_thread.run_sync(add)
     run_logger().info(
         "MISP %s: %s %s added to event %d%s",
         misp.url,
@@ -260,10 +246,10 @@ _LOOKUP = sa.text(
 ).bindparams(sa.bindparam("values", expanding=True))
 
 
-def lookup_iocs_in_db(
+def _query_iocs(
     engine: sa.Engine, values: Sequence[str], *, to_ids_only: bool = True
 ) -> dict[str, list[MispAttribute]]:
-    """The MISP attributes matching each of `values`, straight from MISP's database (one query)."""
+    """Blocking: the MISP attributes matching each of `values`, straight from MISP's database (one query)."""
     wanted = sorted({v for v in values if v})
     if not wanted:
         return {}
@@ -306,7 +292,7 @@ async def look_up_iocs_in_misp_db(
         with service_errors(f"{INTEGRATION} database", [misp.database_url.get_secret_value()]):  # type: ignore[union-attr]
             try:
                 return await anyio.to_thread.run_sync(
-                    lambda: lookup_iocs_in_db(engine, values, to_ids_only=to_ids_only)
+                    lambda: _query_iocs(engine, values, to_ids_only=to_ids_only)
                 )
             except sa.exc.OperationalError as exc:
                 raise ServiceCallError(
@@ -314,3 +300,28 @@ async def look_up_iocs_in_misp_db(
                 ) from exc
     finally:
         engine.dispose()
+
+
+def ioc_lookup(misp: MispServer) -> Callable[[Sequence[str]], Mapping[str, list[MispAttribute]]]:
+    """The ingest IOC checks' blocking look-up of many values: MISP's database when configured, else REST.
+
+    It keeps its engine or connection for the life of the worker that calls it.
+    """
+    if misp.database_url is not None:
+        engine = misp_db_engine(misp)
+        return lambda values: _query_iocs(engine, values)
+
+    # Connected on first use, then reused: pymisp's handshake costs 3 calls.
+    connection: list[tuple[PyMISP, _ErrorRecorder]] = []
+
+    def by_rest(values: Sequence[str]) -> Mapping[str, list[MispAttribute]]:
+        if not connection:
+            connection.append(connect(misp))
+        hits: dict[str, list[MispAttribute]] = {}
+        for value in dict.fromkeys(values):
+            found = _search(misp, connection[0], value, to_ids_only=True)
+            if found:
+                hits[value] = found
+        return hits
+
+    return by_rest

@@ -14,7 +14,7 @@ from prefect import task
 from pydantic import BaseModel
 
 from alertmodel.errors import IntegrationError
-from tasks._context import in_run_context, run_logger
+from blocks.run_context import in_run_context, run_logger
 
 # The only nmap flags a playbook can ask for: alert data picks a profile name, never flags.
 # Connect scans (-sT) work without root.

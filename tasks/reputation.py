@@ -1,21 +1,17 @@
-"""Reputation of an IP, domain or file hash, as MISP knows it (the IOC checks' and playbooks' question)."""
+"""Reputation of an IP, domain or file hash, as MISP knows it (a playbook's question)."""
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Literal
 
-import anyio
 from prefect import task
 from pydantic import BaseModel
 
+from alertmodel.indicators import IndicatorKind, normalize_indicator
 from blocks.misp import MispServer
-from tasks._common import run_logger
-from tasks.misp import MispAttribute, connect, lookup_iocs_in_db, misp_db_engine, search_attributes_sync
-
-IndicatorKind = Literal["ip", "domain", "md5", "sha1", "sha256"]
+from blocks.run_context import run_logger
+from tasks.misp import MispAttribute, look_up_iocs_in_misp_db, search_misp_attributes
 
 MISP_TYPES: dict[str, frozenset[str]] = {
     "ip": frozenset({"ip-src", "ip-dst", "ip-src|port", "ip-dst|port", "domain|ip"}),
@@ -26,9 +22,6 @@ MISP_TYPES: dict[str, frozenset[str]] = {
 }
 """The MISP attribute types that can hold an indicator of each kind (composites hold it in value1 or value2)."""
 
-_HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64}
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
 
 class Reputation(BaseModel):
     """What MISP says about one indicator."""
@@ -38,48 +31,6 @@ class Reputation(BaseModel):
     verdict: Literal["malicious", "unknown"]
     events: list[str]
     hits: list[MispAttribute]
-
-
-def normalize_indicator(kind: IndicatorKind, value: str) -> str:
-    """The canonical spelling MISP stores (lower-case hashes and domains, compact IPs); ValueError if malformed."""
-    text = value.strip()
-    if kind == "ip":
-        try:
-            return str(ipaddress.ip_address(text))
-        except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
-    if kind == "domain":
-        domain = text.lower().rstrip(".")
-        if not _DOMAIN.match(domain):
-            raise ValueError(f"{value!r} is not a domain name such as example.com")
-        return domain
-    if kind in _HEX_LENGTH:
-        digest = text.lower()
-        if len(digest) != _HEX_LENGTH[kind] or not re.fullmatch(r"[0-9a-f]+", digest):
-            raise ValueError(f"{value!r} is not a {kind} digest ({_HEX_LENGTH[kind]} hex digits)")
-        return digest
-    raise ValueError(f"indicator kind must be one of {', '.join(MISP_TYPES)}, not {kind!r}")
-
-
-def ioc_lookup(misp: MispServer) -> Callable[[Sequence[str]], Mapping[str, list[MispAttribute]]]:
-    """A blocking look-up of many IOC values at once: MISP's database when configured, else its REST API."""
-    if misp.database_url is not None:
-        engine = misp_db_engine(misp)
-        return lambda values: lookup_iocs_in_db(engine, values)
-
-    connection: list[Any] = []  # connected on first use, then reused: pymisp's handshake costs 3 calls
-
-    def by_rest(values: Sequence[str]) -> Mapping[str, list[MispAttribute]]:
-        if not connection:
-            connection.append(connect(misp))
-        hits: dict[str, list[MispAttribute]] = {}
-        for value in dict.fromkeys(values):
-            found = search_attributes_sync(misp, value, to_ids_only=True, connection=connection[0])
-            if found:
-                hits[value] = found
-        return hits
-
-    return by_rest
 
 
 def reputation_from_hits(kind: IndicatorKind, indicator: str, hits: Sequence[MispAttribute]) -> Reputation:
@@ -99,17 +50,9 @@ async def check_reputation(misp: MispServer, indicator: str, kind: IndicatorKind
     """Is this IP, domain or hash a detection IOC in MISP? (`malicious` with the events, or `unknown`)."""
     value = normalize_indicator(kind, indicator)
     if misp.database_url is not None:
-        engine = misp_db_engine(misp)
-        try:
-            found = await anyio.to_thread.run_sync(lambda: lookup_iocs_in_db(engine, [value]))
-        finally:
-            engine.dispose()
+        found = await look_up_iocs_in_misp_db.fn(misp, [value])
     else:
-        found = {
-            value: await anyio.to_thread.run_sync(
-                lambda: search_attributes_sync(misp, value, to_ids_only=True)
-            )
-        }
+        found = {value: await search_misp_attributes.fn(misp, value, to_ids_only=True)}
     reputation = reputation_from_hits(kind, value, found.get(value, []))
     run_logger().info("reputation of %s %s: %s", kind, value, reputation.verdict)
     return reputation

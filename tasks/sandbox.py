@@ -18,13 +18,13 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from alertmodel.errors import ServiceCallError, ServiceTimeoutError
+from blocks.run_context import run_logger
 from blocks.sandbox import SandboxService
 from tasks._common import (
     IDEMPOTENT,
     RETRY_STATUSES,
     SAFE_TO_REPEAT,
     guard_secrets,
-    run_logger,
     service_errors,
     status_error,
 )

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from alertmodel.errors import ChecksumMismatchError, IntegrationError
 from blocks.host import HostProfile
-from tasks._context import in_run_context, run_logger
+from blocks.run_context import in_run_context, run_logger
 
 CHUNK = 256 * 1024
 

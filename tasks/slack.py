@@ -17,8 +17,9 @@ from alertmodel.errors import (
     ServiceServerError,
     ServiceTimeoutError,
 )
+from blocks.run_context import run_logger
 from blocks.slack import SlackWorkspace
-from tasks._common import guard_secrets, run_logger, scrub, status_error
+from tasks._common import guard_secrets, scrub, status_error
 from tasks.notify import alert_facts, alert_title
 
 INTEGRATION = "Slack"
@@ -51,14 +52,11 @@ def alert_blocks(alert: Mapping[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
-async def post_slack_message(
-    slack: SlackWorkspace,
-    text: str,
-    *,
-    channel: str | None = None,
-    blocks: list[dict[str, Any]] | None = None,
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
+async def send_slack_message(
+    slack: SlackWorkspace, text: str, channel: str | None = None, blocks: list[dict[str, Any]] | None = None
 ) -> SlackMessage:
-    """Post `text` (the notification fallback) with optional Block Kit `blocks`; project errors on failure."""
+    """Post `text` (the notification fallback) with optional Block Kit `blocks` to `channel` or the default one."""
     token = slack.token.get_secret_value()
     guard_secrets(token)
     target = channel or slack.default_channel
@@ -87,23 +85,8 @@ async def post_slack_message(
 
 
 @task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
-async def send_slack_message(
-    slack: SlackWorkspace, text: str, channel: str | None = None, blocks: list[dict[str, Any]] | None = None
-) -> SlackMessage:
-    """Post a message to `channel` (or the workspace's default channel)."""
-    return await post_slack_message(slack, text, channel=channel, blocks=blocks)
-
-
-async def notify_slack(
-    slack: SlackWorkspace, alert: Mapping[str, Any], channel: str | None = None
-) -> SlackMessage:
-    """Post an alert as a Block Kit message (what a response profile's Slack action does)."""
-    return await post_slack_message(slack, alert_title(alert), channel=channel, blocks=alert_blocks(alert))
-
-
-@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def send_alert_to_slack(
     slack: SlackWorkspace, alert: dict[str, Any], channel: str | None = None
 ) -> SlackMessage:
-    """Post an alertflow alert (a row of the alert table, as a dict) to Slack."""
-    return await notify_slack(slack, alert, channel)
+    """Post an alertflow alert (a row of the alert table) as a Block Kit message (a response profile's Slack action)."""
+    return await send_slack_message.fn(slack, alert_title(alert), channel=channel, blocks=alert_blocks(alert))

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from alertmodel.errors import FanOutError, IntegrationError, RemoteCommandError
 from blocks.host import HostProfile
-from tasks._context import in_run_context, run_logger
+from blocks.run_context import in_run_context, run_logger
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PGID_MARKER = b"ALERTFLOW-PGID="

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import anyio
 from prefect import task
@@ -15,19 +15,18 @@ from thehive4py.errors import TheHiveError
 from thehive4py.query.filters import Eq
 
 from alertmodel.errors import ServiceCallError
+from blocks.run_context import run_logger
 from blocks.thehive import TheHiveServer
 from tasks._common import (
     bounded_retry,
     guard_secrets,
     mount_retries,
-    run_logger,
     service_errors,
     status_error,
 )
 from tasks.notify import alert_title
 
 INTEGRATION = "TheHive"
-T = TypeVar("T")
 
 # alertflow severity 0 Info .. 3 Critical -> TheHive 1 LOW .. 4 CRITICAL
 _SEVERITY = {0: 1, 1: 2, 2: 3, 3: 4}
@@ -112,10 +111,6 @@ def _calls(thehive: TheHiveServer, doing: str) -> Iterator[None]:
             ) from exc
 
 
-async def _run(fn: Callable[[], T]) -> T:
-    return await anyio.to_thread.run_sync(fn)
-
-
 def _create_alert_sync(thehive: TheHiveServer, alert: Mapping[str, Any]) -> TheHiveRef:
     api = _api(thehive)
     body = {
@@ -147,17 +142,12 @@ def _create_alert_sync(thehive: TheHiveServer, alert: Mapping[str, Any]) -> TheH
     return TheHiveRef(id=created["_id"], kind="alert", status=created.get("status", ""))
 
 
-async def create_alert_in_thehive(thehive: TheHiveServer, alert: Mapping[str, Any]) -> TheHiveRef:
-    """Create (or find, when it exists already) the TheHive alert for an alertflow alert."""
-    ref = await _run(lambda: _create_alert_sync(thehive, alert))
-    run_logger().info("TheHive: alert %s for %s", ref.id, alert.get("alert_uuid"))
-    return ref
-
-
 @task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def create_thehive_alert(thehive: TheHiveServer, alert: dict[str, Any]) -> TheHiveRef:
-    """Create a TheHive alert from an alertflow alert (a row of the alert table), with its observables."""
-    return await create_alert_in_thehive(thehive, alert)
+    """Create (or find, when it exists already) the TheHive alert for an alertflow alert, with its observables."""
+    ref = await anyio.to_thread.run_sync(lambda: _create_alert_sync(thehive, alert))
+    run_logger().info("TheHive: alert %s for %s", ref.id, alert.get("alert_uuid"))
+    return ref
 
 
 def _create_case_sync(
@@ -194,7 +184,7 @@ async def create_thehive_case(
     tags: list[str] | None = None,
 ) -> TheHiveRef:
     """Open a TheHive case for an incident: its alerts' IPs, hashes, file names and URLs become observables."""
-    ref = await _run(
+    ref = await anyio.to_thread.run_sync(
         lambda: _create_case_sync(thehive, title, description, severity, alerts, list(tags or []))
     )
     run_logger().info("TheHive: case #%s (%s) opened: %s", ref.number, ref.id, title)
@@ -215,6 +205,6 @@ async def update_thehive_status(
             else:
                 api.case.update(thehive_id, fields={"status": status})
 
-    await _run(update)
+    await anyio.to_thread.run_sync(update)
     run_logger().info("TheHive: %s %s is now %s", kind, thehive_id, status)
     return TheHiveRef(id=thehive_id, kind=kind, status=status)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -15,8 +15,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from blocks.run_context import run_logger
 from blocks.twilio import TwilioAccount
-from tasks._common import guard_secrets, mount_retries, run_logger, service_errors, status_error
+from tasks._common import guard_secrets, mount_retries, service_errors, status_error
 from tasks.notify import sms_text
 
 INTEGRATION = "Twilio"
@@ -84,8 +85,9 @@ def _check_numbers(to: str | Sequence[str]) -> list[str]:
     return numbers
 
 
-async def send_sms_message(account: TwilioAccount, to: str | Sequence[str], body: str) -> list[SmsSent]:
-    """Send `body` to each number (E.164); a project error names the number that failed."""
+@task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
+async def send_sms(account: TwilioAccount, to: str | list[str], body: str) -> list[SmsSent]:
+    """Send `body` to each number in `to` (E.164); a project error names the number that failed."""
     numbers = _check_numbers(to)
     if not body or len(body) > 1600:
         raise ValueError("an SMS body must have 1 to 1600 characters")
@@ -95,13 +97,8 @@ async def send_sms_message(account: TwilioAccount, to: str | Sequence[str], body
 
 
 @task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
-async def send_sms(account: TwilioAccount, to: list[str], body: str) -> list[SmsSent]:
-    """Send an SMS to every number in `to`."""
-    return await send_sms_message(account, to, body)
-
-
-async def notify_twilio(
-    account: TwilioAccount, alert: Mapping[str, Any], to: str | Sequence[str]
+async def send_alert_as_sms(
+    account: TwilioAccount, alert: dict[str, Any], to: str | list[str]
 ) -> list[SmsSent]:
-    """Send an alert as a short SMS (what a response profile's Twilio action does)."""
-    return await send_sms_message(account, to, sms_text(alert))
+    """Send an alertflow alert as a short SMS to each number (a response profile's Twilio action)."""
+    return await send_sms.fn(account, to, sms_text(alert))

@@ -16,8 +16,9 @@ from pydantic import BaseModel
 from zapv2 import ZAPv2
 
 from alertmodel.errors import ServiceAuthError, ServiceTimeoutError
+from blocks.run_context import run_logger
 from blocks.zap import ZapScanner
-from tasks._common import guard_secrets, mount_retries, run_logger, service_errors, status_error
+from tasks._common import guard_secrets, mount_retries, service_errors, status_error
 
 INTEGRATION = "ZAP"
 RISKS = ("High", "Medium", "Low", "Informational")

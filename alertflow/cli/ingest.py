@@ -20,6 +20,7 @@ from alertmodel.errors import ConfigurationError
 from alertmodel.settings import Settings, get_settings, mask_url
 from ingest.checkpoint import load_position
 from ingest.core import IngestCore
+from ingest.ioc import IocEnricher
 from ingest.policy import load_policy
 from ingest.policy_source import DatabasePolicy, FilePolicy
 from ingest.sources.file import FileSource, checkpoint_key
@@ -194,12 +195,15 @@ def ingest_file(
 
 
 def _enrichers(misp_block: str | None, node: str, severity: int) -> list[Enricher]:
+    """The ingest IOC checks against the MISP block `misp_block` (its database when configured), if named."""
     if not misp_block:
         return []
-    from alertflow.ioc import misp_ioc_enricher
+    from blocks.misp import MispServer
+    from tasks.misp import ioc_lookup
 
     try:
-        return [misp_ioc_enricher(misp_block, node=node, severity=severity)]
+        misp = MispServer.load(misp_block)  # ValueError when the Prefect server has no such block
+        return [IocEnricher(ioc_lookup(misp), node=node, severity=severity)]
     except ValueError as exc:
         typer.echo(f"cannot use MISP block {misp_block!r}: {exc}", err=True)
         raise typer.Exit(2) from None

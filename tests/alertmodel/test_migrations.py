@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 from sqlmodel import SQLModel
 
-from alertmodel import migrate
+from alertmodel import SourceCheckpoint, migrate
 from alertmodel.engine import make_engine
+from alertmodel.types import utcnow
 
 TABLES = {
     "alert",
@@ -39,7 +40,7 @@ def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
     assert migrate.current(database_url) is None
     migrate.upgrade(database_url)
     assert _tables(database_url) == TABLES
-    assert migrate.current(database_url) == "issue6_response"
+    assert migrate.current(database_url) == "0003_response_state"
 
 
 def test_migrations_match_the_models_exactly(migrated_url: str) -> None:
@@ -84,3 +85,45 @@ def test_downgrade_to_base_and_upgrade_again(migrated_url: str) -> None:
     assert migrate.current(migrated_url) is None
     migrate.upgrade(migrated_url)
     assert _tables(migrated_url) == TABLES
+
+
+def test_a_store_stamped_with_a_revision_id_from_before_the_rename_upgrades_with_its_data(
+    database_url: str,
+) -> None:
+    migrate.upgrade(database_url, "0002_ingest_checkpoint")
+    checkpoint = SourceCheckpoint.__table__
+    position = {"source_key": "file:/var/log/suricata/eve.json", "device": 2049, "inode": 77, "offset": 4096}
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(checkpoint.insert(), [{**position, "updated": utcnow()}])
+            conn.execute(text("UPDATE alembic_version SET version_num = 'issue5_checkpoint'"))
+
+        migrate.upgrade(database_url)
+
+        assert migrate.current(database_url) == "0003_response_state"
+        assert _tables(database_url) == TABLES
+        with engine.connect() as conn:
+            stored = conn.execute(select(*(checkpoint.c[k] for k in position))).mappings().all()
+        assert [dict(row) for row in stored] == [position]
+    finally:
+        engine.dispose()
+
+
+def test_a_store_at_the_old_head_id_reads_as_the_new_head_and_needs_no_migration(
+    sqlite_database: str,
+) -> None:
+    migrate.upgrade(sqlite_database)
+    engine = make_engine(sqlite_database)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = 'issue6_response'"))
+        assert migrate.current(sqlite_database) == "0003_response_state"
+        migrate.upgrade(sqlite_database)
+        with engine.connect() as conn:
+            assert (
+                conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+                == "0003_response_state"
+            )
+    finally:
+        engine.dispose()

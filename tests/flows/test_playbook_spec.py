@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from alertmodel.errors import ConfigurationError
-from flows.job_types import JOB_TYPES, JobTypeUnavailable, resolve
+from alertmodel.errors import ConfigurationError, JobTypeUnavailable
+from flows.job_types import JOB_TYPES, resolve
 from flows.playbook_spec import load_bundled_playbook, load_playbook, parse_playbook
 
 BUNDLED = Path(__file__).resolve().parents[2] / "flows" / "playbooks"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from alertmodel import ALERT_COLUMNS, ALERT_FIELD_WIDTHS
 from ingest import core as core_module
 from ingest.core import IngestCore
-from ingest.decode import strip_line
+from ingest.json_lines import strip_line
 from ingest.policy import DEFAULT_POLICY_PATH, load_policy
 from tests.ingest.conftest import T0, FakeClock, sample_line, sample_lines
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from alertmodel import ALERT_COLUMNS
-from ingest.core import CoreOutput, IngestCore
+from ingest.batch import CoreOutput
+from ingest.core import IngestCore
 from ingest.ioc import IocEnricher, TtlCache, observation_indicators
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"

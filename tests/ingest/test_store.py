@@ -8,9 +8,10 @@ from sqlalchemy import Connection, Engine, func, select
 
 from alertmodel import Category, DeadLetter
 from alertmodel.engine import make_engine
+from ingest.batch import Batch, DeadLetterItem
 from ingest.checkpoint import FilePosition, load_position
-from ingest.core import DeadLetterItem, IngestCore
-from ingest.store import Batch, BatchWriter, _chunk_sizes
+from ingest.core import IngestCore
+from ingest.store import BatchWriter, _chunk_sizes
 from tests.ingest.events import count_alerts, stored_tags, suricata_alerts
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from alertmodel.engine import make_engine
-from ingest.core import CoreOutput, IngestCore
+from ingest.batch import CoreOutput
+from ingest.core import IngestCore
 from ingest.delivery import Delivery, Inbox, Outcome
 from ingest.policy_source import DatabasePolicy, store_policy
 from ingest.store import BatchWriter

@@ -86,7 +86,7 @@ async def test_an_alert_becomes_an_issue_with_priority_labels_and_basic_auth(htt
     ).respond_with_json({"id": "10024", "key": "SOC-24", "self": f"{base}rest/api/2/issue/10024"}, status=201)
     httpserver.expect_request("/rest/api/2/issue/SOC-24", method="GET").respond_with_json(issue_json(base))
 
-    issue = await file_alert_in_jira(site(httpserver), SAMPLE_ALERT)
+    issue = await file_alert_in_jira.fn(site(httpserver), SAMPLE_ALERT)
 
     assert (issue.key, issue.id, issue.url) == ("SOC-24", "10024", f"{base}browse/SOC-24")
     created = next(json.loads(r.data) for r, _ in httpserver.log if r.method == "POST")

@@ -22,7 +22,6 @@ from blocks.misp import MispServer
 from tasks.misp import (
     add_misp_attribute,
     look_up_iocs_in_misp_db,
-    lookup_iocs_in_db,
     search_misp_attributes,
 )
 from tests.tasks.conftest import StalledServer, assert_secret_absent
@@ -339,10 +338,10 @@ def misp_db(mariadb_database: str) -> str:
     return mariadb_database
 
 
-def test_db_lookup_matches_value1_and_value2_and_skips_deleted_and_non_ids_rows(misp_db: str) -> None:
-    engine = sa.create_engine(misp_db)
-    hits = lookup_iocs_in_db(
-        engine,
+async def test_db_lookup_matches_value1_and_value2_and_skips_deleted_and_non_ids_rows(misp_db: str) -> None:
+    misp = MispServer(url="https://misp.invalid/", api_key=KEY, database_url=misp_db)
+    hits = await look_up_iocs_in_misp_db.fn(
+        misp,
         [
             "203.0.113.5",
             "44d88612fea8a8f36de82e1278abb02f",
@@ -351,7 +350,6 @@ def test_db_lookup_matches_value1_and_value2_and_skips_deleted_and_non_ids_rows(
             "198.51.100.1",
         ],
     )
-    engine.dispose()
 
     assert sorted(hits) == ["203.0.113.5", "44d88612fea8a8f36de82e1278abb02f"]
     [ip] = hits["203.0.113.5"]

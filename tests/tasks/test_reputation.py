@@ -6,8 +6,10 @@ import pytest
 import sqlalchemy as sa
 from pytest_httpserver import HTTPServer
 
+from alertmodel.indicators import normalize_indicator
 from blocks.misp import MispServer
-from tasks.reputation import check_reputation, ioc_lookup, normalize_indicator
+from tasks.misp import ioc_lookup
+from tasks.reputation import check_reputation
 from tests.tasks.test_misp import ATTRIBUTE, KEY, MISP_SCHEMA, misp_block, serve_misp_handshake
 
 

@@ -16,7 +16,7 @@ from alertmodel.errors import (
     ServiceTimeoutError,
 )
 from blocks.slack import SlackWorkspace
-from tasks.slack import notify_slack, send_slack_message
+from tasks.slack import send_alert_to_slack, send_slack_message
 from tests.tasks.conftest import SAMPLE_ALERT, StalledServer, assert_secret_absent
 
 TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
@@ -51,7 +51,7 @@ async def test_an_alert_is_posted_with_blocks_and_the_bot_token(httpserver: HTTP
         "/api/chat.postMessage", method="POST", headers={"Authorization": f"Bearer {TOKEN}"}
     ).respond_with_json(POSTED)
 
-    posted = await notify_slack(workspace(httpserver), SAMPLE_ALERT)
+    posted = await send_alert_to_slack.fn(workspace(httpserver), SAMPLE_ALERT)
 
     assert (posted.channel, posted.ts) == ("C123ABC456", "1503435956.000247")
     [(request, _)] = httpserver.log

@@ -15,7 +15,7 @@ from alertmodel.errors import (
     ServiceTimeoutError,
 )
 from blocks.twilio import TwilioAccount
-from tasks.twilio import notify_twilio, send_sms
+from tasks.twilio import send_alert_as_sms, send_sms
 from tests.tasks.conftest import SAMPLE_ALERT, StalledServer, assert_secret_absent
 
 SID = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
@@ -82,7 +82,7 @@ async def test_an_sms_per_number_is_posted_with_basic_auth(httpserver: HTTPServe
 
 async def test_an_alert_becomes_a_short_sms(httpserver: HTTPServer) -> None:
     httpserver.expect_request(PATH, method="POST").respond_with_json(message("+15005550006"), status=201)
-    await notify_twilio(account(httpserver), SAMPLE_ALERT, "+15005550006")
+    await send_alert_as_sms.fn(account(httpserver), SAMPLE_ALERT, "+15005550006")
     body = httpserver.log[0][0].form["Body"]
     assert body.startswith("[Critical] Suricata 2010935") and "203.0.113.5:51544 -> 10.0.0.8:1433" in body
 

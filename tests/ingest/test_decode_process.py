@@ -9,10 +9,10 @@ from sqlalchemy import Engine
 
 from alertmodel import ALERT_COLUMNS
 from alertmodel.engine import make_engine
+from ingest.batch import prepare_rows
 from ingest.core import IngestCore
-from ingest.decoder import DecodeProcess
+from ingest.decode_process import DecodeProcess
 from ingest.policy import Policy
-from ingest.store import prepare_rows
 from ingest.worker import Worker
 from tests.ingest.events import count_alerts, suricata_alerts
 from tests.ingest.test_worker import ListSource, _run

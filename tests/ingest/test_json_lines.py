@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.decode import decode, strip_line
+from ingest.json_lines import decode, strip_line
 from tests.ingest.conftest import sample_lines
 
 

@@ -21,22 +21,19 @@ import sys
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
+from multiprocessing.process import BaseProcess
+from typing import Any
 
-from ingest.store import prepare_rows
-
-if TYPE_CHECKING:
-    from multiprocessing.process import BaseProcess
-
-    from ingest.core import CoreOutput, IngestCore
-    from ingest.policy import Policy
+from ingest.batch import CoreOutput, prepare_rows
+from ingest.core import IngestCore
+from ingest.policy import Policy
 
 log = logging.getLogger(__name__)
 
 Item = tuple[list[bytes], str, str]
 """One delivery to decode: (lines, source, origin)."""
 
-Decoded = tuple["CoreOutput", list[tuple[Any, ...]]]
+Decoded = tuple[CoreOutput, list[tuple[Any, ...]]]
 """One delivery's output and its driver rows; output.alerts is empty unless `keep_alerts`."""
 
 

@@ -1,7 +1,7 @@
 """response state: rate limits, groups, user groups; playbook_run.group_lead
 
-Revision ID: issue6_response
-Revises: issue5_checkpoint
+Revision ID: 0003_response_state
+Revises: 0002_ingest_checkpoint
 Create Date: 2026-11-23
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import alertmodel.types
 
-revision: str = "issue6_response"
-down_revision: str | None = "issue5_checkpoint"
+revision: str = "0003_response_state"
+down_revision: str | None = "0002_ingest_checkpoint"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
-"""file source checkpoints
+"""ingest checkpoints: where each tailed file's stored data ends
 
-Revision ID: issue5_checkpoint
+Revision ID: 0002_ingest_checkpoint
 Revises: 0001
 Create Date: 2026-11-23
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 import alertmodel.types
 
-revision: str = "issue5_checkpoint"
+revision: str = "0002_ingest_checkpoint"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,4 +1,4 @@
-"""Response profiles, the transactional outbox and the playbook runs they start."""
+"""Tables of the response half: profiles, the outbox, playbook runs, rate and group state, user groups."""
 
 from __future__ import annotations
 
