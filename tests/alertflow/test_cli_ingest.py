@@ -69,6 +69,16 @@ def test_ingest_refuses_an_unknown_source_and_an_http_source_without_token(
     assert result.exit_code == 2 and "ALERTFLOW_INGEST_TOKEN" in result.output
 
 
+def test_ingest_refuses_a_short_token_naming_the_setting_and_how_to_make_one(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTFLOW_INGEST_TOKEN", "guessable-token")
+    result = runner.invoke(app, ["ingest", "--source", "http://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "ALERTFLOW_INGEST_TOKEN is 15 bytes long" in result.stderr
+    assert "secrets.token_urlsafe(32)" in result.stderr and "guessable-token" not in result.output
+
+
 def test_policy_load_stores_and_activates_a_version_for_the_node(store: str) -> None:
     result = runner.invoke(app, ["policy", "load", str(DEFAULT_POLICY_PATH), "--node", "sensor-1"])
     assert result.exit_code == 0, result.output
