@@ -34,6 +34,18 @@ class Settings(BaseSettings):
         f"{MIN_INGEST_TOKEN_BYTES} bytes; the endpoint refuses to start without one. Empty means unset.",
     )
     node: str = Field(default="local", description="Name of the collector node this worker ingests for.")
+    json_event_max_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Bytes of an alert's raw event (json_event) stored at most; a longer one is stored as "
+        '{"truncated": true, "bytes": N, "head": "<its start>"}.',
+    )
+    dead_letter_max_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Bytes of a dead letter's raw input stored at most; a longer one is cut and ends in "
+        "'…[truncated N bytes]'.",
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -28,6 +28,7 @@ from ingest.policy_source import DatabasePolicy, FilePolicy
 from ingest.response import ResponseHook
 from ingest.sources.file import FileSource, checkpoint_key
 from ingest.sources.http_limits import HttpLimits
+from ingest.store import StoredSizes
 from ingest.worker import Enricher, PolicyProvider, Source, Worker, WorkerStats
 
 log = logging.getLogger("alertflow.ingest")
@@ -253,6 +254,7 @@ def _worker(
         batch_size=batch_size,
         batch_wait_s=batch_wait,
         policy=provider,
+        stored_sizes=StoredSizes(settings.json_event_max_bytes, settings.dead_letter_max_bytes),
         **kwargs,  # type: ignore[arg-type]
     )
 
