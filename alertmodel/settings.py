@@ -9,11 +9,14 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from alertmodel.ingest_token import MIN_INGEST_TOKEN_BYTES, check_ingest_token
+
 
 class Settings(BaseSettings):
     """Where alertflow keeps its data and how it logs."""
 
-    model_config = SettingsConfigDict(env_prefix="ALERTFLOW_", extra="ignore")
+    # hide_input_in_errors: a refused secret (a short token, a database URL) never appears in the error
+    model_config = SettingsConfigDict(env_prefix="ALERTFLOW_", extra="ignore", hide_input_in_errors=True)
 
     data_dir: Path = Field(
         default_factory=lambda: Path.home() / ".alertflow",
@@ -27,10 +30,22 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Python logging level name.")
     ingest_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token the ingest worker's HTTP endpoint (POST /ingest) requires; "
-        "the endpoint refuses to start without one.",
+        description="Bearer token the ingest worker's HTTP endpoint (POST /ingest) requires, at least "
+        f"{MIN_INGEST_TOKEN_BYTES} bytes; the endpoint refuses to start without one. Empty means unset.",
     )
     node: str = Field(default="local", description="Name of the collector node this worker ingests for.")
+    json_event_max_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Bytes of an alert's raw event (json_event) stored at most; a longer one is stored as "
+        '{"truncated": true, "bytes": N, "head": "<its start>"}.',
+    )
+    dead_letter_max_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Bytes of a dead letter's raw input stored at most; a longer one is cut and ends in "
+        "'…[truncated N bytes]'.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -39,6 +54,14 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
         return level
+
+    @field_validator("ingest_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        check_ingest_token(value)
+        return value
 
     @property
     def resolved_database_url(self) -> str:

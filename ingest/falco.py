@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from alertmodel.errors import NormalizationError
-from ingest.record import TEMPLATE, W, port, text
+from ingest.record import TEMPLATE, W, address, port, text
 
 SOURCE = "Falco"
 PRIORITY_LEVELS = {
@@ -57,8 +57,8 @@ def normalize_falco(event: dict[str, Any]) -> list[dict[str, Any]]:
         "info": text(of.get("proc.cmdline"), W["info"]),
         # fd.name is a path for files, "ip:port->ip:port" for sockets
         "file": text(fd_name, W["file"]) if type(fd_name) is str and fd_name.startswith("/") else "indef",
-        "srcip": text(of.get("fd.cip"), W["srcip"]),
-        "dstip": text(of.get("fd.sip"), W["dstip"]),
+        "srcip": address(of.get("fd.cip")),
+        "dstip": address(of.get("fd.sip")),
         "srcport": port(of.get("fd.cport")),
         "dstport": port(of.get("fd.sport")),
         "proto": text(of.get("fd.l4proto"), W["proto"]),

@@ -5,10 +5,11 @@ Field paths (all top level; dotted names are not looked up):
 - `source` (required, non-empty string) and `event` (required, string or integer);
 - `severity`: 0-3 (Info, Minor, Major, Critical); anything else is 0;
 - `category`: a string or a list of strings;
-- `type` (HOST, FILE, NET or MISC, default MISC), `description`, `srcip`, `dstip`,
-  `srcport`, `dstport`, `srcagent`, `dstagent`, `user`, `process`, `file`, `agent`,
-  `container`, `sensor`, `location`, `info`, `hash_md5`, `hash_sha1`, `hash_sha256`,
-  `proto`, `url`: copied as text;
+- `srcip`, `dstip`: one IPv4/IPv6 address each, else "indef" (`ingest.record.address`);
+- `srcport`, `dstport`: 0-65535, else 0;
+- `type` (HOST, FILE, NET or MISC, default MISC), `description`, `srcagent`, `dstagent`,
+  `user`, `process`, `file`, `agent`, `container`, `sensor`, `location`, `info`,
+  `hash_md5`, `hash_sha1`, `hash_sha256`, `proto`, `url`: copied as text;
 - `time_event`, else `timestamp`: the event's own time, as text.
 
 The policy's `home_net` suppression applies to generic alerts; the source sections do
@@ -21,12 +22,10 @@ from typing import Any
 
 from alertmodel.alert import ALERT_TYPES
 from alertmodel.errors import NormalizationError
-from ingest.record import TEMPLATE, W, port, text
+from ingest.record import TEMPLATE, W, address, port, text
 
 _TEXT_FIELDS = (
     "description",
-    "srcip",
-    "dstip",
     "srcagent",
     "dstagent",
     "user",
@@ -68,6 +67,8 @@ def normalize_generic(event: dict[str, Any]) -> list[dict[str, Any]]:
         event=text(ev, W["event"]),
         type=kind if kind in ALERT_TYPES else "MISC",
         severity=severity if type(severity) is int and 0 <= severity <= 3 else 0,
+        srcip=address(event.get("srcip")),
+        dstip=address(event.get("dstip")),
         srcport=port(event.get("srcport")),
         dstport=port(event.get("dstport")),
         time_event=text(event.get("time_event", event.get("timestamp")), W["time_event"]),

@@ -20,7 +20,7 @@ import orjson
 
 from alertmodel.indicators import IndicatorKind, normalize_indicator
 from ingest.batch import CoreOutput
-from ingest.record import TEMPLATE, alert_uuid, clip, port
+from ingest.record import TEMPLATE, address, alert_uuid, clip, port
 from ingest.record import text as _text
 
 SOURCE = "MISP"
@@ -282,8 +282,8 @@ class IocEnricher:
             http = event.get("http") if type(event.get("http")) is dict else {}
             fields = {
                 "type": "FILE" if kind in HASH_KINDS else "NET",
-                "srcip": text(event.get("src_ip")),
-                "dstip": text(event.get("dest_ip")),
+                "srcip": address(event.get("src_ip")),
+                "dstip": address(event.get("dest_ip")),
                 "srcport": port(event.get("src_port")),
                 "dstport": port(event.get("dest_port")),
                 "proto": text(event.get("proto")),

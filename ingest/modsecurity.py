@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from alertmodel.errors import NormalizationError
-from ingest.record import TEMPLATE, W, port, text
+from ingest.record import TEMPLATE, W, address, port, text
 
 SOURCE = "ModSecurity"
 SEVERITY_NAMES = {
@@ -58,9 +58,9 @@ def _v3(tx: dict[str, Any]) -> list[dict[str, Any]]:
         **TEMPLATE,
         "source": SOURCE,
         "type": "NET",
-        "srcip": text(tx.get("client_ip"), W["srcip"]),
+        "srcip": address(tx.get("client_ip")),
         "srcport": port(tx.get("client_port")),
-        "dstip": text(tx.get("host_ip"), W["dstip"]),
+        "dstip": address(tx.get("host_ip")),
         "dstport": port(tx.get("host_port")),
         "time_event": text(tx.get("time_stamp"), W["time_event"]),
         "url": text(request.get("uri"), W["url"]),
@@ -109,9 +109,9 @@ def _v2(event: dict[str, Any], tx: dict[str, Any], audit: dict[str, Any]) -> lis
         **TEMPLATE,
         "source": SOURCE,
         "type": "NET",
-        "srcip": text(tx.get("remote_address"), W["srcip"]),
+        "srcip": address(tx.get("remote_address")),
         "srcport": port(tx.get("remote_port")),
-        "dstip": text(tx.get("local_address"), W["dstip"]),
+        "dstip": address(tx.get("local_address")),
         "dstport": port(tx.get("local_port")),
         "time_event": text(tx.get("time"), W["time_event"]),
         "url": text(parts[1] if len(parts) > 1 else None, W["url"]),

@@ -1,13 +1,15 @@
 """Build alert records: defaults, truncation to the column widths, deterministic alert_uuid.
 
 Records are plain dicts keyed by `alertmodel.ALERT_COLUMNS`. Normalizers start from
-`TEMPLATE` and pass each free-text value through `text(value, width)`, so no second pass over
-the record is needed; nothing here validates with pydantic, because it runs once per alert.
+`TEMPLATE` and pass each free-text value through `text(value, width)`, each address through
+`address(value)` and each port through `port(value)`, so no second pass over the record is
+needed; nothing here validates with pydantic, because it runs once per alert.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from typing import Any
 
 from alertmodel.alert import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF
@@ -78,13 +80,50 @@ def text(value: Any, width: int) -> str:
 
 
 def port(value: Any) -> int:
-    """A port number from an int or a numeric string; 0 when absent or out of range."""
+    """A port number from an int or a string of ASCII digits; 0 when absent, out of range or anything else."""
     if type(value) is int:
         return value if 0 <= value <= 65535 else 0
-    if type(value) is str and value.isdigit():
+    # isdigit alone also accepts "²" (int() refuses it) and 5,000-digit strings (int() refuses those too)
+    if type(value) is str and 0 < len(value) <= 5 and value.isascii() and value.isdigit():
         p = int(value)
         return p if p <= 65535 else 0
     return 0
+
+
+_ADDRESSES: dict[str, str] = {}
+_LONGEST_ADDRESS = 45  # "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+
+
+def address(value: Any) -> str:
+    """One IPv4 or IPv6 address in its canonical text, else "indef": never a network, a range or other text.
+
+    Address fields steer response jobs (a block list), so anything else an event puts there
+    (`0.0.0.0/0`, a host name, `; rm -rf /`) is replaced by "indef"; the event as received stays
+    in json_event. An IPv4-mapped IPv6 address becomes its IPv4 address; a zone
+    (`fe80::1%eth0`, free text after the %) is refused.
+    """
+    if type(value) is not str or not value or len(value) > _LONGEST_ADDRESS:
+        return INDEF
+    known = _ADDRESSES.get(value)
+    if known is None:
+        known = _parse_address(value)
+        if len(_ADDRESSES) > 4096:  # a sensor repeats a few thousand addresses; odd inputs must not grow this
+            _ADDRESSES.clear()
+        _ADDRESSES[value] = known
+    return known
+
+
+def _parse_address(value: str) -> str:
+    try:
+        parsed = ipaddress.ip_address(value)
+    except ValueError:
+        return INDEF
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.scope_id is not None:
+            return INDEF
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+    return str(parsed)
 
 
 def clip(key: str, value: str) -> str:

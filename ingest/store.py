@@ -8,6 +8,11 @@ about a quarter of MariaDB's throughput at 1,000-row batches. The worker builds 
 datetimes already in the database's text form: Python code in the writer thread (sqlite3 called
 a Python adapter for every datetime) is where it lost the GIL to the decoder and waited to get
 it back.
+
+An event's own text is stored up to `StoredSizes` (64 KiB each by default): a longer
+`json_event` is replaced by valid JSON that says so, `{"truncated": true, "bytes": N, "head":
+"<its start>"}`, and a longer dead letter's `raw` is cut and ends in `…[truncated N bytes]`.
+Never silently, and never unbounded: any client that can send an event decides its size.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine
 
 from alertmodel import ALERT_COLUMNS, Category, DeadLetter
@@ -33,6 +39,14 @@ _SQLITE_ROWS_PER_STATEMENT = 200  # x 37 columns stays under SQLite's default 32
 
 
 @dataclass(frozen=True, slots=True)
+class StoredSizes:
+    """How many bytes of an event's own text a row keeps (ALERTFLOW_JSON_EVENT_MAX_BYTES, ..._DEAD_LETTER_...)."""
+
+    json_event_bytes: int = 64 * 1024
+    dead_letter_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class WriteResult:
     """What a committed batch changed."""
 
@@ -45,10 +59,16 @@ class BatchWriter:
     """Writes a `Batch` in one transaction on SQLite or MariaDB/MySQL."""
 
     def __init__(
-        self, engine: Engine, *, batch_hooks: Sequence[BatchHook] = (), sqlite_statement_per_row: bool = False
+        self,
+        engine: Engine,
+        *,
+        batch_hooks: Sequence[BatchHook] = (),
+        sqlite_statement_per_row: bool = False,
+        sizes: StoredSizes = StoredSizes(),
     ) -> None:
         self.engine = engine
         self.batch_hooks = tuple(batch_hooks)
+        self.sizes = sizes
         # SQLite's executemany (a statement per row) is ~20% faster than multi-row statements, but
         # gives the GIL up at every row: only worth it with no busy decode thread in the process.
         self.sqlite_statement_per_row = sqlite_statement_per_row
@@ -61,6 +81,7 @@ class BatchWriter:
         rows = batch.rows if batch.rows is not None else prepare_rows(batch.alerts, self.engine.dialect.name)
         if batch.alerts and len(rows) != len(batch.alerts):
             raise ValueError(f"a batch of {len(batch.alerts)} alerts came with {len(rows)} rows")
+        _cap_json_events(rows, batch.alerts, self.sizes.json_event_bytes)
         with self.engine.begin() as conn:
             unique = _first_of_each_uuid(rows)
             if self.batch_hooks or conn.dialect.name != "sqlite":
@@ -90,7 +111,7 @@ class BatchWriter:
                         {
                             "source": d.source[:64],
                             "origin": d.origin[:1024],
-                            "raw": d.raw,
+                            "raw": cap_raw(d.raw, self.sizes.dead_letter_bytes),
                             "reason": d.reason[:1024],
                             "received_at": now,
                         }
@@ -150,6 +171,54 @@ class BatchWriter:
         return sql
 
 
+def _cap_json_events(rows: list[tuple[Any, ...]], alerts: list[dict[str, Any]], limit: int) -> None:
+    """Replace, in place, each json_event over `limit` bytes (in the rows, and in the dicts hooks see)."""
+    at = _JSON_EVENT_AT
+    for i, row in enumerate(rows):
+        event = row[at]
+        if len(event) * 4 <= limit:  # at most 4 UTF-8 bytes a character: nothing to measure
+            continue
+        capped = cap_json_event(event, limit)
+        if capped is not event:
+            rows[i] = (*row[:at], capped, *row[at + 1 :])
+            if alerts:
+                alerts[i]["json_event"] = capped
+
+
+def cap_json_event(event: str, limit: int) -> str:
+    """`event` when its UTF-8 fits in `limit` bytes; else `{"truncated": true, "bytes": N, "head": ...}`.
+
+    N is the size of the whole event; head is as much of its start as fits, so the row stays
+    valid JSON that a reader can tell apart from an event.
+    """
+    size = len(event.encode())
+    if size <= limit:
+        return event
+
+    def note(keep: int) -> bytes:
+        return orjson.dumps({"truncated": True, "bytes": size, "head": event[:keep]})
+
+    if len(note(0)) > limit:
+        raise ValueError(f"a json_event limit of {limit} bytes cannot hold the truncation note")
+    # the longest head that fits: escapes and multi-byte characters make its length unknown in advance
+    fits, too_long = 0, min(len(event), limit) + 1
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        if len(note(middle)) <= limit:
+            fits = middle
+        else:
+            too_long = middle
+    return note(fits).decode()
+
+
+def cap_raw(raw: bytes, limit: int) -> bytes:
+    """`raw` when it fits in `limit` bytes; else its start and `…[truncated N bytes]` (N cut off), `limit` in all."""
+    if len(raw) <= limit:
+        return raw
+    keep = max(limit - len(f"…[truncated {len(raw)} bytes]".encode()), 0)  # N has at most this many digits
+    return raw[:keep] + f"…[truncated {len(raw) - keep} bytes]".encode()
+
+
 def _chunk_sizes(rows: int, largest: int) -> list[int]:
     """`rows` split into chunks of `largest`, then powers of two (1,000 by 200: 200 x 5)."""
     sizes = [largest] * (rows // largest)
@@ -195,6 +264,7 @@ def _alert_insert_sql(conn: Connection) -> str:
 
 
 _UUID_AT = ALERT_COLUMNS.index("alert_uuid")
+_JSON_EVENT_AT = ALERT_COLUMNS.index("json_event")
 
 
 def _last_position_per_key(positions: Sequence[FilePosition]) -> list[FilePosition]:

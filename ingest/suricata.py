@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from alertmodel.errors import NormalizationError
-from ingest.record import TEMPLATE, W, port, text
+from ingest.record import TEMPLATE, W, address, port, text
 
 SOURCE = "Suricata"
 SKIPPED_EVENT_TYPES = frozenset({"stats", "engine"})
@@ -33,8 +33,8 @@ def normalize_suricata(event: dict[str, Any]) -> list[dict[str, Any]]:
         "type": "NET",
         "event": str(sid),
         "description": text(alert.get("signature"), W["description"]),
-        "srcip": text(event.get("src_ip"), W["srcip"]),
-        "dstip": text(event.get("dest_ip"), W["dstip"]),
+        "srcip": address(event.get("src_ip")),
+        "dstip": address(event.get("dest_ip")),
         "srcport": port(event.get("src_port")),
         "dstport": port(event.get("dest_port")),
         "proto": text(event.get("proto"), W["proto"]),

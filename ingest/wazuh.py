@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from alertmodel.errors import NormalizationError
-from ingest.record import TEMPLATE, W, port, text
+from ingest.record import TEMPLATE, W, address, port, text
 
 SOURCE = "Wazuh"
 _COMPLIANCE = ("pci_dss", "hipaa", "gdpr", "nist_800_53")
@@ -69,8 +69,8 @@ def normalize_wazuh(event: dict[str, Any]) -> list[dict[str, Any]]:
         "sensor": text(_get(event.get("manager"), "name"), W["sensor"]),
         "location": text(event.get("location"), W["location"]),
         "time_event": text(event.get("timestamp"), W["time_event"]),
-        "srcip": text(data.get("srcip"), W["srcip"]),
-        "dstip": text(data.get("dstip"), W["dstip"]),
+        "srcip": address(data.get("srcip")),
+        "dstip": address(data.get("dstip")),
         "srcport": port(data.get("srcport")),
         "dstport": port(data.get("dstport")),
         "proto": text(data.get("protocol"), W["proto"]),

@@ -34,7 +34,7 @@ from ingest.core import IngestCore
 from ingest.decode_process import Decoded, DecodeProcess
 from ingest.delivery import Delivery, Inbox, Outcome
 from ingest.policy import Policy
-from ingest.store import BatchHook, BatchWriter, WriteResult
+from ingest.store import BatchHook, BatchWriter, StoredSizes, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +122,16 @@ class Worker:
         drain_timeout_s: float = 30.0,
         on_commit: Callable[[WorkerStats], None] | None = None,
         decode_process: bool = True,
+        stored_sizes: StoredSizes = StoredSizes(),
     ) -> None:
         self.core = core
         self.sources = list(sources)
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
         self.inbox = Inbox(max_items=inbox_items or 2 * batch_size, max_bytes=inbox_bytes)
-        self.writer = BatchWriter(engine, batch_hooks=batch_hooks, sqlite_statement_per_row=decode_process)
+        self.writer = BatchWriter(
+            engine, batch_hooks=batch_hooks, sqlite_statement_per_row=decode_process, sizes=stored_sizes
+        )
         self.enrichers = tuple(enrichers)
         self.policy = policy
         self.policy_poll_s = policy_poll_s

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy import Engine
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from alertmodel import migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
+from alertmodel.ingest_token import MAKE_INGEST_TOKEN
 from alertmodel.settings import Settings, get_settings, mask_url
 from ingest.checkpoint import load_position
 from ingest.core import IngestCore
@@ -24,6 +26,8 @@ from ingest.ioc import IocEnricher
 from ingest.policy import load_policy
 from ingest.policy_source import DatabasePolicy, FilePolicy
 from ingest.sources.file import FileSource, checkpoint_key
+from ingest.sources.http_limits import HttpLimits
+from ingest.store import StoredSizes
 from ingest.worker import Enricher, PolicyProvider, Source, Worker, WorkerStats
 from response.dispatcher import DispatcherThread, prefect_api_configured
 from response.outbox_writer import ResponseHook
@@ -55,6 +59,15 @@ def ingest(
     max_body_bytes: int = typer.Option(
         10 * 1024 * 1024, min=1, help="Largest HTTP body accepted (413 beyond)."
     ),
+    max_connections: int = typer.Option(
+        64, min=1, help="Open HTTP connections at most; more are answered 503 and closed."
+    ),
+    max_requests: int = typer.Option(
+        16, min=1, help="HTTP requests being read or stored at once; more are answered 503 with Retry-After."
+    ),
+    read_timeout: float = typer.Option(
+        10.0, min=0.1, help="Seconds an HTTP client may pause while sending headers or a body (then closed)."
+    ),
     misp_block: str = typer.Option(
         None, help="Check IPs, domains and file hashes against this MISP block (IOC alerts, source MISP)."
     ),
@@ -66,11 +79,19 @@ def ingest(
     ),
 ) -> None:
     """Run the ingest worker until Ctrl-C / SIGTERM, then store and ack what is in flight and exit."""
-    settings = get_settings()
+    settings = _settings()
     _configure_logging(settings)
     engine = _engine(settings)
+    http_limits = HttpLimits(
+        max_body_bytes=max_body_bytes,
+        max_connections=max_connections,
+        max_requests=max_requests,
+        header_timeout_s=read_timeout,
+        read_timeout_s=read_timeout,
+        part_lines=batch_size,
+    )
     try:
-        sources = [_build_source(spec, engine, settings, prefetch, max_body_bytes) for spec in source]
+        sources = [_build_source(spec, engine, settings, prefetch, http_limits) for spec in source]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
     enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
@@ -132,7 +153,7 @@ def ingest_file(
     ),
 ) -> None:
     """Import files once (already-stored events are skipped), with a progress bar and a summary."""
-    settings = get_settings()
+    settings = _settings()
     _configure_logging(settings)
     engine = _engine(settings)
     enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
@@ -237,12 +258,13 @@ def _worker(
         batch_size=batch_size,
         batch_wait_s=batch_wait,
         policy=provider,
+        stored_sizes=StoredSizes(settings.json_event_max_bytes, settings.dead_letter_max_bytes),
         **kwargs,  # type: ignore[arg-type]
     )
 
 
 def _build_source(
-    spec: str, engine: Engine, settings: Settings, prefetch: int, max_body_bytes: int
+    spec: str, engine: Engine, settings: Settings, prefetch: int, http_limits: HttpLimits
 ) -> Source:
     if spec.startswith("file:"):
         path = Path(spec.removeprefix("file:")).expanduser()
@@ -262,11 +284,21 @@ def _build_source(
         if not parts.hostname or not parts.port:
             raise ValueError(f"expected http://HOST:PORT, got {spec!r}")
         if settings.ingest_token is None:
-            raise ValueError("the HTTP source needs a bearer token: set ALERTFLOW_INGEST_TOKEN")
-        return HttpSource(
-            parts.hostname, parts.port, token=settings.ingest_token, max_body_bytes=max_body_bytes
-        )
+            raise ValueError(
+                f"the HTTP source needs a bearer token: set ALERTFLOW_INGEST_TOKEN (make one with: {MAKE_INGEST_TOKEN})"
+            )
+        return HttpSource(parts.hostname, parts.port, token=settings.ingest_token, limits=http_limits)
     raise ValueError(f"unknown source {spec!r}; expected {SOURCE_HELP}")
+
+
+def _settings() -> Settings:
+    """The settings, or a clean exit naming what is wrong (e.g. a short ALERTFLOW_INGEST_TOKEN)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"invalid setting {'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _engine(settings: Settings) -> Engine:

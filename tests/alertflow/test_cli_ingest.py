@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from alertflow.cli import app
-from alertmodel import Alert, migrate
+from alertmodel import Alert, DeadLetter, migrate
 from alertmodel.engine import make_engine
 from ingest.checkpoint import load_position
 from ingest.policy import DEFAULT_POLICY_PATH
@@ -59,6 +60,24 @@ def test_ingest_file_applies_a_policy_file(store: str, tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_ingest_file_caps_stored_raw_events_at_the_configured_sizes(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTFLOW_JSON_EVENT_MAX_BYTES", "2048")
+    monkeypatch.setenv("ALERTFLOW_DEAD_LETTER_MAX_BYTES", "1024")
+    big = b'{"source": "Big", "event": 1, "info": "' + b"i" * 5000 + b'"}'
+    events = _write(tmp_path / "big.json", [big, b"{broken " + b"b" * 5000])
+    result = runner.invoke(app, ["ingest-file", str(events)])
+    assert result.exit_code == 0, result.output
+    engine = make_engine(store)
+    with engine.connect() as conn:
+        (event,) = conn.execute(select(Alert.__table__.c.json_event)).scalars()
+        (raw,) = conn.execute(select(DeadLetter.__table__.c.raw)).scalars()
+    engine.dispose()
+    assert orjson.loads(event)["truncated"] is True and len(event) <= 2048
+    assert len(raw) <= 1024 and raw.endswith(b" bytes]")
+
+
 def test_ingest_refuses_an_unknown_source_and_an_http_source_without_token(
     store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,6 +86,16 @@ def test_ingest_refuses_an_unknown_source_and_an_http_source_without_token(
     monkeypatch.delenv("ALERTFLOW_INGEST_TOKEN", raising=False)
     result = runner.invoke(app, ["ingest", "--source", "http://127.0.0.1:9"])
     assert result.exit_code == 2 and "ALERTFLOW_INGEST_TOKEN" in result.output
+
+
+def test_ingest_refuses_a_short_token_naming_the_setting_and_how_to_make_one(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTFLOW_INGEST_TOKEN", "guessable-token")
+    result = runner.invoke(app, ["ingest", "--source", "http://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "ALERTFLOW_INGEST_TOKEN is 15 bytes long" in result.stderr
+    assert "secrets.token_urlsafe(32)" in result.stderr and "guessable-token" not in result.output
 
 
 def test_policy_load_stores_and_activates_a_version_for_the_node(store: str) -> None:

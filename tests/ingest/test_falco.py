@@ -7,7 +7,7 @@ import pytest
 
 from alertmodel.errors import NormalizationError
 from ingest.falco import normalize_falco
-from tests.ingest.conftest import sample_line
+from tests.ingest.conftest import FORGED_ADDRESSES, FORGED_PORTS, sample_line
 
 FALCO = "falco/elastic-falco_alerts-test-falco.log"
 
@@ -62,3 +62,19 @@ def test_unknown_priority_is_refused() -> None:
     e["priority"] = 42
     with pytest.raises(NormalizationError, match="falco: unknown priority 42"):
         normalize_falco(e)
+
+
+@pytest.mark.parametrize("forged", FORGED_ADDRESSES, ids=lambda v: repr(v)[:24])
+def test_a_forged_address_becomes_indef(forged: object) -> None:
+    e = orjson.loads(sample_line(FALCO, 15))
+    e["output_fields"]["fd.cip"] = e["output_fields"]["fd.sip"] = forged
+    (d,) = normalize_falco(e)
+    assert (d["srcip"], d["dstip"]) == ("indef", "indef")
+
+
+@pytest.mark.parametrize("forged", FORGED_PORTS, ids=lambda v: repr(v)[:24])
+def test_a_forged_port_becomes_0(forged: object) -> None:
+    e = orjson.loads(sample_line(FALCO, 15))
+    e["output_fields"]["fd.cport"] = e["output_fields"]["fd.sport"] = forged
+    (d,) = normalize_falco(e)
+    assert (d["srcport"], d["dstport"]) == (0, 0)

@@ -7,6 +7,7 @@ import pytest
 from alertmodel.errors import NormalizationError
 from ingest.core import IngestCore
 from ingest.generic import normalize_generic
+from tests.ingest.conftest import FORGED_ADDRESSES, FORGED_PORTS
 
 
 def test_documented_fields_are_copied_and_the_rest_is_indef() -> None:
@@ -47,3 +48,15 @@ def test_missing_source_or_event_is_refused() -> None:
         normalize_generic({"event": "1"})
     with pytest.raises(NormalizationError, match="generic: event"):
         normalize_generic({"source": "X", "event": ""})
+
+
+@pytest.mark.parametrize("forged", FORGED_ADDRESSES, ids=lambda v: repr(v)[:24])
+def test_a_forged_address_becomes_indef(forged: object) -> None:
+    (d,) = normalize_generic({"source": "Snort", "event": 1, "srcip": forged, "dstip": forged})
+    assert (d["srcip"], d["dstip"]) == ("indef", "indef")
+
+
+@pytest.mark.parametrize("forged", FORGED_PORTS, ids=lambda v: repr(v)[:24])
+def test_a_forged_port_becomes_0(forged: object) -> None:
+    (d,) = normalize_generic({"source": "Snort", "event": 1, "srcport": forged, "dstport": forged})
+    assert (d["srcport"], d["dstport"]) == (0, 0)

@@ -84,6 +84,13 @@ def test_a_hit_on_a_flow_address_becomes_a_complete_misp_alert() -> None:
     assert len({r["alert_uuid"] for r in rows}) == len(rows)
 
 
+def test_a_hit_on_a_forged_observation_gives_an_alert_without_the_forged_address() -> None:
+    dns = b'{"event_type": "dns", "src_ip": "0.0.0.0/0", "dest_ip": "; rm -rf /", "dns": {"rrname": "evil.example"}}'
+    misp = FakeMisp({"evil.example": [Hit("domain", 3, "C2")]})
+    (row,) = IocEnricher(misp, now=lambda: NOW)(IngestCore().process([dns]))
+    assert (row["event"], row["srcip"], row["dstip"]) == ("ioc_domain", "indef", "indef")
+
+
 def test_hashes_of_files_seen_on_the_wire_and_by_wazuh_fim_are_checked() -> None:
     wire = "c7d0a1ea4ab73fa3e7cd72fc1eb5b492"  # fileinfo md5 of www.testmyids.com's page
     fim = "896a6493ad8dd456f9a9d919d9c74a5e"  # Wazuh rule 550 md5_after

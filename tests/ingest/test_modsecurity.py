@@ -7,7 +7,7 @@ import pytest
 
 from alertmodel.errors import NormalizationError
 from ingest.modsecurity import normalize_modsecurity
-from tests.ingest.conftest import sample_line
+from tests.ingest.conftest import FORGED_ADDRESSES, FORGED_PORTS, sample_line
 
 TZ = "modsecurity/elastic-modsec-audit-tz.log"
 
@@ -61,3 +61,23 @@ def test_v3_message_without_rule_id_is_refused() -> None:
     del e["transaction"]["messages"][0]["details"]["ruleId"]
     with pytest.raises(NormalizationError, match=r"transaction.messages\[0\].details.ruleId"):
         normalize_modsecurity(e)
+
+
+@pytest.mark.parametrize("forged", FORGED_ADDRESSES, ids=lambda v: repr(v)[:24])
+def test_a_forged_address_becomes_indef_in_both_shapes(forged: object) -> None:
+    v3 = orjson.loads(sample_line(TZ, 7))
+    v3["transaction"]["client_ip"] = v3["transaction"]["host_ip"] = forged
+    v2 = orjson.loads(sample_line(TZ, 18))
+    v2["transaction"]["remote_address"] = v2["transaction"]["local_address"] = forged
+    for d in [*normalize_modsecurity(v3), *normalize_modsecurity(v2)]:
+        assert (d["srcip"], d["dstip"]) == ("indef", "indef")
+
+
+@pytest.mark.parametrize("forged", FORGED_PORTS, ids=lambda v: repr(v)[:24])
+def test_a_forged_port_becomes_0_in_both_shapes(forged: object) -> None:
+    v3 = orjson.loads(sample_line(TZ, 7))
+    v3["transaction"]["client_port"] = v3["transaction"]["host_port"] = forged
+    v2 = orjson.loads(sample_line(TZ, 18))
+    v2["transaction"]["remote_port"] = v2["transaction"]["local_port"] = forged
+    for d in [*normalize_modsecurity(v3), *normalize_modsecurity(v2)]:
+        assert (d["srcport"], d["dstport"]) == (0, 0)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from alertmodel import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF
-from ingest.record import ALERT_NAMESPACE, TEMPLATE, alert_uuid, port, text
+from ingest.record import ALERT_NAMESPACE, TEMPLATE, address, alert_uuid, port, text
+from tests.ingest.conftest import FORGED_ADDRESSES, FORGED_PORTS
 
 
 def test_alert_uuid_is_the_uuid5_of_source_node_and_raw_event() -> None:
@@ -42,3 +45,20 @@ def test_text_cuts_to_the_width_and_turns_missing_or_empty_values_into_indef() -
 
 def test_port_accepts_ints_and_digit_strings_in_range() -> None:
     assert [port(80), port("443"), port("eighty"), port(70000), port(-1), port(None)] == [80, 443, 0, 0, 0, 0]
+
+
+def test_port_refuses_non_ascii_digits_and_huge_digit_strings() -> None:
+    assert [port(v) for v in FORGED_PORTS] == [0] * len(FORGED_PORTS)
+    assert port("65535") == 65535
+
+
+@pytest.mark.parametrize("value", FORGED_ADDRESSES, ids=lambda v: repr(v)[:24])
+def test_address_turns_anything_but_one_ip_address_into_indef(value: object) -> None:
+    assert address(value) == INDEF
+
+
+def test_address_writes_ipv4_and_ipv6_in_their_canonical_form() -> None:
+    assert address("82.165.177.154") == "82.165.177.154"
+    assert address("0000:0000:0000:0000:0000:0000:0000:0001") == "::1"
+    assert address("2001:DB8::1") == "2001:db8::1"
+    assert address("::ffff:10.1.2.3") == "10.1.2.3"  # IPv4-mapped: the IPv4 address

@@ -3,15 +3,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import Connection, Engine, func, select
 
-from alertmodel import Category, DeadLetter
+from alertmodel import Alert, Category, DeadLetter
 from alertmodel.engine import make_engine
 from ingest.batch import Batch, DeadLetterItem
 from ingest.checkpoint import FilePosition, load_position
 from ingest.core import IngestCore
-from ingest.store import BatchWriter, _chunk_sizes
+from ingest.store import BatchWriter, StoredSizes, _chunk_sizes
 from tests.ingest.events import count_alerts, stored_tags, suricata_alerts
 
 
@@ -181,3 +182,52 @@ def test_stored_datetimes_read_back_and_compare_like_sqlalchemys_own(engine: Eng
         at_or_after = conn.execute(select(func.count()).where(table.c.time_collr >= whole)).scalar_one()
     assert stored == [whole, datetime(2026, 11, 23, 12, 30, 0, 250000, tzinfo=UTC)]
     assert at_or_after == 2
+
+
+def _big_alert(tag: str, filler: str) -> bytes:
+    """A generic alert whose raw event is about 100 KB."""
+    return orjson.dumps({"source": "Big", "event": tag, "info": filler * (100_000 // len(filler.encode()))})
+
+
+@pytest.mark.parametrize("filler", ["a", '"\\\n', "é€😀"], ids=["ascii", "escapes", "multibyte"])
+def test_a_json_event_over_the_limit_is_stored_as_json_saying_it_was_truncated(
+    engine: Engine, filler: str
+) -> None:
+    raw = _big_alert("big", filler)
+    seen: list[str] = []
+    sizes = StoredSizes(json_event_bytes=4096)
+    writer = BatchWriter(
+        engine, sizes=sizes, batch_hooks=[lambda c, rows: seen.extend(r["json_event"] for r in rows)]
+    )
+    writer.write(_batch([raw, *suricata_alerts(1, "small")]))
+    with engine.connect() as conn:
+        big, small = conn.execute(
+            select(Alert.__table__.c.json_event).order_by(Alert.__table__.c.alert_id)
+        ).scalars()
+    assert len(big.encode()) <= 4096 and seen[0] == big
+    note = orjson.loads(big)
+    assert note["truncated"] is True and note["bytes"] == len(raw)
+    assert raw.decode().startswith(note["head"])
+    assert len(big.encode()) > 4000  # as much of the start as fits
+    assert orjson.loads(small)["alertflow_test"] == "small-0"  # under the limit: as received
+
+
+def test_a_dead_letter_over_the_limit_is_cut_and_says_by_how_much(engine: Engine) -> None:
+    raw = b"{not json " + b"x" * 100_000
+    BatchWriter(engine, sizes=StoredSizes(dead_letter_bytes=4096)).write(_batch([raw, b"{short"]))
+    with engine.connect() as conn:
+        stored = list(
+            conn.execute(select(DeadLetter.__table__.c.raw).order_by(DeadLetter.__table__.c.id)).scalars()
+        )
+    kept, _, suffix = stored[0].partition("…[truncated ".encode())
+    assert raw.startswith(kept) and suffix == f"{len(raw) - len(kept)} bytes]".encode()
+    assert 4000 < len(stored[0]) <= 4096 and stored[1] == b"{short"
+
+
+def test_the_default_limits_are_64_kib_each(engine: Engine) -> None:
+    BatchWriter(engine).write(_batch([_big_alert("default", "a"), b"{" + b"x" * 100_000]))
+    with engine.connect() as conn:
+        (event,) = conn.execute(select(Alert.__table__.c.json_event)).scalars()
+        (raw,) = conn.execute(select(DeadLetter.__table__.c.raw)).scalars()
+    assert orjson.loads(event)["truncated"] is True and len(event.encode()) <= 65536
+    assert 65000 < len(raw) <= 65536 and raw.endswith(b" bytes]")

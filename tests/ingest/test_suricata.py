@@ -6,8 +6,9 @@ import orjson
 import pytest
 
 from alertmodel.errors import NormalizationError
+from ingest.core import IngestCore
 from ingest.suricata import normalize_suricata
-from tests.ingest.conftest import sample_line
+from tests.ingest.conftest import FORGED_ADDRESSES, FORGED_PORTS, sample_line
 
 ALERTS = "suricata/eve-7.0.10-alerts.json"
 
@@ -42,3 +43,27 @@ def test_alert_without_signature_id_is_refused() -> None:
     del e["alert"]["signature_id"]
     with pytest.raises(NormalizationError, match=r"suricata: missing alert\.signature_id"):
         normalize_suricata(e)
+
+
+@pytest.mark.parametrize("forged", FORGED_ADDRESSES, ids=lambda v: repr(v)[:24])
+def test_a_forged_address_becomes_indef(forged: object) -> None:
+    e = orjson.loads(sample_line(ALERTS, 1))
+    e["src_ip"] = e["dest_ip"] = forged
+    (d,) = normalize_suricata(e)
+    assert (d["srcip"], d["dstip"]) == ("indef", "indef")
+
+
+@pytest.mark.parametrize("forged", FORGED_PORTS, ids=lambda v: repr(v)[:24])
+def test_a_forged_port_becomes_0(forged: object) -> None:
+    e = orjson.loads(sample_line(ALERTS, 1))
+    e["src_port"] = e["dest_port"] = forged
+    (d,) = normalize_suricata(e)
+    assert (d["srcport"], d["dstport"]) == (0, 0)
+
+
+def test_a_forged_network_is_stored_as_indef_and_kept_in_the_raw_event() -> None:
+    e = orjson.loads(sample_line(ALERTS, 1))
+    e["src_ip"] = "0.0.0.0/0"
+    (alert,) = IngestCore().process([orjson.dumps(e)], source="suricata").alerts
+    assert alert["srcip"] == "indef" and alert["dstip"] == "10.16.1.11"
+    assert orjson.loads(alert["json_event"])["src_ip"] == "0.0.0.0/0"

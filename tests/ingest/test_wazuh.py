@@ -7,7 +7,7 @@ import pytest
 
 from alertmodel.errors import NormalizationError
 from ingest.wazuh import normalize_wazuh
-from tests.ingest.conftest import sample_line
+from tests.ingest.conftest import FORGED_ADDRESSES, FORGED_PORTS, sample_line
 
 FIM = "wazuh/wazuh-indexer-sample-alerts-fim-rootcheck.json"
 
@@ -93,3 +93,19 @@ def test_level_given_as_digits_is_accepted_and_other_levels_are_refused() -> Non
     del e["rule"]["id"]
     with pytest.raises(NormalizationError, match=r"rule\.id"):
         normalize_wazuh(e)
+
+
+@pytest.mark.parametrize("forged", FORGED_ADDRESSES, ids=lambda v: repr(v)[:24])
+def test_a_forged_address_becomes_indef(forged: object) -> None:
+    e = event("wazuh/wazuh-integratord-test-alert-5712.json", 1)
+    e["data"]["srcip"] = e["data"]["dstip"] = forged
+    (d,) = normalize_wazuh(e)
+    assert (d["srcip"], d["dstip"]) == ("indef", "indef")
+
+
+@pytest.mark.parametrize("forged", FORGED_PORTS, ids=lambda v: repr(v)[:24])
+def test_a_forged_port_becomes_0(forged: object) -> None:
+    e = event("wazuh/wazuh-integratord-test-alert-5712.json", 1)
+    e["data"]["srcport"] = e["data"]["dstport"] = forged
+    (d,) = normalize_wazuh(e)
+    assert (d["srcport"], d["dstport"]) == (0, 0)

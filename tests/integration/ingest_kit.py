@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -15,7 +16,6 @@ import stomp
 from tests.ingest.events import wait_for
 
 STOMP_HOST, STOMP_PORT = "127.0.0.1", 61613
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -141,7 +141,8 @@ class WorkerProcess:
         self.log = log
         self._fh = log.open("ab")
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "alertflow"), "ingest", *args],
+            # this interpreter, not a path under the checkout: a git worktree has no .venv of its own
+            [sys.executable, "-m", "alertflow", "ingest", *args],
             env={**os.environ, **env},
             stdout=self._fh,
             stderr=subprocess.STDOUT,
