@@ -42,7 +42,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
 from alertflow.dispatcher import DispatcherConfig, DispatcherThread
-from alertflow.local_prefect import HealthWatch, LocalPrefectServer, free_port
+from alertflow.up.prefect_server import HealthWatch, LocalPrefectServer, free_port
 from alertmodel import Outbox, PlaybookRun, migrate
 from alertmodel.engine import make_engine
 from ingest.core import IngestCore

@@ -15,7 +15,7 @@ import yaml
 
 from alertflow.cli.main import app as alertflow_app
 from alertflow.settings import Settings
-from alertflow.up import UpSettings
+from alertflow.up.settings import UpSettings
 from deployments.export import WORK_POOL
 
 REPO = Path(__file__).resolve().parents[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -14,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy import Engine
 
-from alertflow.dispatcher import DispatcherThread, prefect_api_configured
+from alertflow.cli.common import prefect_server
+from alertflow.dispatcher import DispatcherThread
 from alertflow.settings import Settings, get_settings, mask_url
 from alertmodel import migrate
 from alertmodel.engine import make_engine
@@ -30,6 +32,7 @@ from ingest.worker import Enricher, PolicyProvider, Source, Worker, WorkerStats
 log = logging.getLogger("alertflow.ingest")
 
 SOURCE_HELP = "file:PATH | stomp://HOST:PORT/queue/NAME | http://HOST:PORT (repeatable)"
+NO_DISPATCH_HINT = "; or pass --no-dispatch to leave response actions in the outbox for `alertflow dispatch`"
 
 
 def register(app: typer.Typer) -> None:
@@ -72,38 +75,35 @@ def ingest(
         sources = [_build_source(spec, engine, settings, prefetch, max_body_bytes) for spec in source]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
-    enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
-    if dispatch and not prefect_api_configured():
-        log.warning(
-            "PREFECT_API_URL is not set: response actions wait in the outbox for `alertflow dispatch`"
+    # The dispatcher starts playbooks and a MISP block is loaded from Prefect: both need the server.
+    with prefect_server(NO_DISPATCH_HINT) if dispatch or misp_block else contextlib.nullcontext():
+        enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
+        dispatcher = DispatcherThread(engine) if dispatch else None
+        worker = _worker(
+            engine,
+            settings,
+            node,
+            policy,
+            sources,
+            batch_size,
+            batch_wait,
+            enrichers=enrichers,
+            batch_hooks=[ResponseHook()],
+            on_commit=dispatcher.wake if dispatcher is not None else None,
         )
-        dispatch = False
-    dispatcher = DispatcherThread(engine) if dispatch else None
-    worker = _worker(
-        engine,
-        settings,
-        node,
-        policy,
-        sources,
-        batch_size,
-        batch_wait,
-        enrichers=enrichers,
-        batch_hooks=[ResponseHook()],
-        on_commit=dispatcher.wake if dispatcher is not None else None,
-    )
-    _stop_on_signals(worker)
-    if dispatcher is not None:
-        dispatcher.start()
-    worker.start()
-    last_report = time.monotonic()
-    while not worker.wait(0.5):
-        if time.monotonic() - last_report >= 30:
-            last_report = time.monotonic()
-            log.info("%s", _summary_line(worker.stats))
-    log.info("stopped: %s", _summary_line(worker.stats))
-    if dispatcher is not None:
-        dispatcher.stop()
-    engine.dispose()
+        _stop_on_signals(worker)
+        if dispatcher is not None:
+            dispatcher.start()
+        worker.start()
+        last_report = time.monotonic()
+        while not worker.wait(0.5):
+            if time.monotonic() - last_report >= 30:
+                last_report = time.monotonic()
+                log.info("%s", _summary_line(worker.stats))
+        log.info("stopped: %s", _summary_line(worker.stats))
+        if dispatcher is not None:
+            dispatcher.stop()
+        engine.dispose()
     if worker.stats.abandoned:
         raise typer.Exit(1)
 
@@ -134,7 +134,8 @@ def ingest_file(
     settings = get_settings()
     _configure_logging(settings)
     engine = _engine(settings)
-    enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
+    with prefect_server() if misp_block else contextlib.nullcontext():
+        enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
     sources: list[Source] = [FileSource(p, follow=False, source=source, max_lines=batch_size) for p in paths]
     total = sum(p.stat().st_size for p in paths)
     console = Console(stderr=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from alertflow import up as up_module
 from alertflow.settings import get_settings
+from alertflow.up.settings import UpSettings
+from alertflow.up.supervisor import run
 
 
 def up(
@@ -16,9 +17,9 @@ def up(
     ),
 ) -> None:
     """Start the Prefect server, serve all deployments, and run until Ctrl-C or SIGTERM."""
-    options = up_module.UpSettings()
+    options = UpSettings()
     if prefect_port is not None:
         options.prefect_port = prefect_port
     if no_ui:
         options.ui = False
-    raise typer.Exit(up_module.run(get_settings(), options, echo=typer.echo, demo_mode=demo))
+    raise typer.Exit(run(get_settings(), options, echo=typer.echo, demo_mode=demo))

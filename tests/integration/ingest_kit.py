@@ -135,13 +135,13 @@ def _shut(sock: socket.socket) -> None:
 
 
 class WorkerProcess:
-    """`alertflow ingest` as a subprocess, its output in a log file."""
+    """`alertflow ingest --no-dispatch` as a subprocess, its output in a log file."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self._fh = log.open("ab")
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "alertflow"), "ingest", *args],
+            [str(ROOT / ".venv" / "bin" / "alertflow"), "ingest", "--no-dispatch", *args],
             env={**os.environ, **env},
             stdout=self._fh,
             stderr=subprocess.STDOUT,

@@ -20,8 +20,8 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, text
 
-from alertflow.demo import DEMO_SIGNATURE_ID, EVENTS
-from alertflow.local_prefect import free_port
+from alertflow.up.demo import DEMO_SIGNATURE_ID, EVENTS
+from alertflow.up.prefect_server import free_port
 from tests.prefect_http import prefect_call
 
 pytestmark = pytest.mark.integration
@@ -41,6 +41,7 @@ def wait_for(condition: Any, what: str, timeout_s: float = 240) -> Any:
 class Up:
     def __init__(self, data: Path, prefect_port: int, ingest_port: int) -> None:
         self.data = data
+        self.prefect_port = prefect_port
         self.api_url = f"http://127.0.0.1:{prefect_port}/api"
         self.ingest_url = f"http://127.0.0.1:{ingest_port}/ingest"
         self.out = data.parent / "up.out"
@@ -168,6 +169,27 @@ def test_a_file_in_the_drop_directory_is_imported_once_and_moved_to_done(up: Up)
         count = conn.execute(text("SELECT COUNT(*) FROM alert WHERE file = :f"), {"f": marker}).scalar_one()
     store.dispose()
     assert count == 1
+
+
+def test_a_command_in_a_plain_shell_finds_ups_server_from_the_data_dir(up: Up) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ALERTFLOW_"))}
+    env |= {"ALERTFLOW_DATA_DIR": str(up.data), "ALERTFLOW_UP_PREFECT_PORT": str(up.prefect_port)}
+    result = subprocess.run(
+        [sys.executable, "-m", "alertflow", "playbook-runs"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "demo-contain" in result.stdout
+
+
+def test_the_supervisor_stays_small(up: Up) -> None:
+    # It imports no Prefect: 165 MB when it did (the catalog), ~87 MB without.
+    rss_mb = psutil.Process(up.process.pid).memory_info().rss / 2**20
+    assert rss_mb < 120
 
 
 def test_sigterm_stops_every_child_cleanly(up: Up) -> None:

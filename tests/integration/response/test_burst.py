@@ -15,7 +15,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import Engine
 
 from alertflow.actions import refresh_playbook_runs
-from alertflow.local_prefect import HealthWatch, LocalPrefectServer, free_port
+from alertflow.up.prefect_server import HealthWatch, LocalPrefectServer, free_port
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (
     alert_uuids_of,

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import Engine, select
 
 from alertflow import incidents
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from alertmodel import Alert
 from blocks.smtp import SmtpServer
 from ingest.response import ResponseHook

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from alertflow.actions import FINAL_STATES
 from alertflow.dispatcher import DispatcherConfig
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from alertmodel import AlertRead
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (

@@ -10,7 +10,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import Engine
 
 from alertflow.dispatcher import DispatcherConfig
-from alertflow.local_prefect import LocalPrefectServer, free_port
+from alertflow.up.prefect_server import LocalPrefectServer, free_port
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (
     alert_uuids_of,
