@@ -67,4 +67,7 @@ def main() -> None:
     """Console-script entry point."""
     for name, value in PREFECT_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    # Every file and directory alertflow or its children create is private: the data dir holds
+    # secrets (the Prefect database keeps the key to every block secret), logs and alerts.
+    os.umask(0o077)
     app()

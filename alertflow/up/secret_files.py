@@ -1,9 +1,14 @@
-"""The secrets `alertflow up` keeps in its data dir: the Prefect API auth string, the ingest token."""
+"""The secrets `alertflow up` keeps in its data dir, and the privacy of that directory.
+
+The data dir holds the Prefect API auth string, the ingest token, and the Prefect database,
+in which Prefect keeps the key that decrypts every block secret: no other user may read it.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +17,20 @@ from alertmodel.errors import ConfigurationError
 
 AUTH_FILE = "prefect-auth"
 INGEST_TOKEN_FILE = "ingest-token"  # noqa: S105 (a file name, not a secret)
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (mode 0700), or refuse it when other users may read or write it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise ConfigurationError(
+            f"{path} is open to other users (mode {mode:o}) and holds the Prefect database with the "
+            f"key to every block secret; run `chmod -R go-rwx {shlex.quote(str(path))}`"
+        )
+    if info.st_uid != os.getuid():
+        raise ConfigurationError(f"{path} belongs to uid {info.st_uid}, not to this user (uid {os.getuid()})")
 
 
 def ensure_auth_string(data_dir: Path) -> str:

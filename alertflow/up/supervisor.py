@@ -39,7 +39,13 @@ from alertflow.up.drop_directory import DropDirectory
 from alertflow.up.late_runs import skip_late_runs
 from alertflow.up.prefect_api import PrefectApi
 from alertflow.up.prefect_server import LocalPrefectServer
-from alertflow.up.secret_files import AUTH_FILE, INGEST_TOKEN_FILE, ensure_auth_string, ensure_ingest_token
+from alertflow.up.secret_files import (
+    AUTH_FILE,
+    INGEST_TOKEN_FILE,
+    ensure_auth_string,
+    ensure_ingest_token,
+    ensure_private_dir,
+)
 from alertflow.up.settings import UpSettings
 from alertmodel import migrate
 from alertmodel.errors import AlertflowError, IntegrationError
@@ -180,6 +186,7 @@ class Stack:
 
     def _start(self) -> None:
         deadline = time.monotonic() + self.up.ready_timeout_s
+        ensure_private_dir(self.data_dir)
         migrate.upgrade(self.settings.resolved_database_url)
         self._start_prefect(deadline)
         self.ingest_token = (
