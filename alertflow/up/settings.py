@@ -21,6 +21,9 @@ class UpSettings(BaseSettings):
     )
     late_check_s: float = Field(default=15, gt=0, description="How often late runs are looked for (s).")
     ready_timeout_s: float = Field(default=120, gt=0, description="Give up starting after this long (s).")
+    drop_quiet_s: float = Field(
+        default=5, ge=0, description="A dropped file is taken once it has not changed for this long (s)."
+    )
 
     @property
     def prefect_api_url(self) -> str:

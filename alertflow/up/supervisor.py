@@ -228,7 +228,9 @@ class Stack:
                 f"http://{self.up.host}:{self.up.ingest_port}",
             ],
         )
-        self.drop = DropDirectory(self.drop_dir, self.log_dir / "drop.log", self.client_env, self.echo)
+        self.drop = DropDirectory(
+            self.drop_dir, self.log_dir / "drop.log", self.client_env, self.echo, self.up.drop_quiet_s
+        )
         self.drop.create()
         for oneshot in oneshots:
             oneshot.wait(deadline)
@@ -348,7 +350,7 @@ class Stack:
             f"  ingest:       POST {self.ingest_url}  (Authorization: Bearer <{self.data_dir / INGEST_TOKEN_FILE}>)"
         )
         lines.append(
-            f"  drop dir:     {self.drop_dir}  (JSON-lines files are imported once, then moved to done/)"
+            f"  drop dir:     {self.drop_dir}  (each line of a JSON-lines file is imported once; then done/)"
         )
         lines.append(f"  alert store:  {mask_url(self.settings.resolved_database_url)}")
         lines.append(f"  logs:         {self.log_dir}")

@@ -162,7 +162,9 @@ def test_a_file_in_the_drop_directory_is_imported_once_and_moved_to_done(up: Up)
     staging.write_text(json.dumps(event) + "\n")
     staging.rename(up.data / "drop" / "batch.jsonl")
     wait_for(
-        lambda: (up.data / "drop" / "done" / "batch.jsonl").exists(), "the dropped file to be imported", 180
+        lambda: list((up.data / "drop" / "done").glob("batch.*.jsonl")),
+        "the dropped file to be imported",
+        180,
     )
     store = create_engine(f"sqlite:///{up.data / 'alertflow.db'}")
     with store.connect() as conn:
