@@ -54,6 +54,11 @@ from alertmodel.errors import AlertflowError, IntegrationError
 # fewer Scheduled rows for SQLite to walk; a short-interval schedule still has runs ahead.
 EMBEDDED_SCHEDULER_ENV = {"PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "10"}
 
+# A child that crashes is started again after these delays (s), one per crash in a row; a
+# child that ran for RESTART_RESET_S before crashing starts over from the first delay.
+RESTART_DELAYS_S = (1, 2, 5, 10, 30, 60)
+RESTART_RESET_S = 120
+
 # Every process `up` starts runs with Prefect's telemetry off.
 TELEMETRY_OFF_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
@@ -68,9 +73,13 @@ class Child:
     log_path: Path
     stop_timeout_s: float = 20
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    crashes: int = 0  # in a row
+    restart_at: float | None = None  # when a crashed child is due to start again
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.monotonic()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -93,6 +102,21 @@ class Child:
                 self.process.wait(5)
         # Flow-run subprocesses of a served runner share its group: leave none behind.
         _signal_group(self.process.pid, signal.SIGKILL)
+
+    def crashed(self, code: int) -> float:
+        """Note a crash (in the child's log too); the delay before it is started again."""
+        if time.monotonic() - self.started_at >= RESTART_RESET_S:
+            self.crashes = 0
+        delay = RESTART_DELAYS_S[min(self.crashes, len(RESTART_DELAYS_S) - 1)]
+        self.crashes += 1
+        self.restart_at = time.monotonic() + delay
+        self.stop()  # nothing of its process group is left behind
+        with contextlib.suppress(OSError), self.log_path.open("a", encoding="utf-8") as log:
+            log.write(
+                f"{datetime.now(UTC).isoformat(timespec='seconds')} alertflow up: {self.name} exited with "
+                f"{code}; starting it again in {delay} s (crash {self.crashes} in a row)\n"
+            )
+        return delay
 
     def log_tail(self, lines: int = 15) -> str:
         try:
@@ -358,18 +382,48 @@ class Stack:
         return "\n".join(lines)
 
     def supervise(self, stop: threading.Event) -> None:
-        """Until `stop` is set: watch the children and skip late scheduled runs."""
+        """Until `stop` is set: start crashed children again, import dropped files, skip late runs."""
         next_late_check = 0.0
         with self.api() as api:
             while not stop.wait(0.5):
-                self._check_children()
+                self._restart_crashed_server()
+                self.restart_crashed_children()
                 if self.drop is not None:
                     self.drop.poll()
-                if self.server is not None and self.server.process and self.server.process.poll() is not None:
-                    raise AlertflowError(f"the Prefect server exited; see {self.server.log_path}")
                 if time.monotonic() >= next_late_check:
                     next_late_check = time.monotonic() + self.up.late_check_s
                     self._skip_late_runs(api)
+
+    def restart_crashed_children(self) -> None:
+        """A child that exited is started again after a delay that grows with each crash in a row."""
+        for child in self.children:
+            if child.restart_at is not None:
+                if time.monotonic() >= child.restart_at:
+                    child.restart_at = None
+                    self.echo(f"starting {child.name} again (log: {child.log_path})")
+                    child.start()
+                continue
+            code = child.exited()
+            if code is not None:
+                delay = child.crashed(code)
+                self.echo(
+                    f"{child.name} exited with {code}; starting it again in {delay} s "
+                    f"(crash {child.crashes} in a row); last lines of {child.log_path}:\n{child.log_tail(8)}"
+                )
+
+    def _restart_crashed_server(self) -> None:
+        """The local Prefect server is started again like a child (the children reconnect)."""
+        server = self.server
+        if server is None or server.process is None or server.process.poll() is None:
+            return
+        self.echo(
+            f"the Prefect server exited with {server.process.returncode}; starting it again (log: {server.log_path})"
+        )
+        try:
+            server.start(timeout_s=self.up.ready_timeout_s)
+        except (TimeoutError, RuntimeError) as exc:  # tried again on the next round
+            self.echo(f"the Prefect server did not start again: {exc}")
+            self.stopping.wait(RESTART_DELAYS_S[3])
 
     def _skip_late_runs(self, api: PrefectApi) -> None:
         try:
