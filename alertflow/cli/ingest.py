@@ -31,7 +31,7 @@ from ingest.worker import Enricher, PolicyProvider, Source, Worker, WorkerStats
 
 log = logging.getLogger("alertflow.ingest")
 
-SOURCE_HELP = "file:PATH | stomp://HOST:PORT/queue/NAME | http://HOST:PORT (repeatable)"
+SOURCE_HELP = "file:PATH | stomp://HOST:PORT/queue/NAME | http(s)://HOST:PORT (repeatable)"
 NO_DISPATCH_HINT = "; or pass --no-dispatch to leave response actions in the outbox for `alertflow dispatch`"
 
 
@@ -66,13 +66,16 @@ def ingest(
     dispatch: bool = typer.Option(
         True, help="Also run the outbox dispatcher (playbooks, incidents, notifications) in this process."
     ),
+    tls_certfile: Path = typer.Option(None, help="PEM certificate of an https:// source."),
+    tls_keyfile: Path = typer.Option(None, help="PEM private key of that certificate."),
 ) -> None:
     """Run the ingest worker until Ctrl-C / SIGTERM, then store and ack what is in flight and exit."""
     settings = get_settings()
     _configure_logging(settings)
     engine = _engine(settings)
     try:
-        sources = [_build_source(spec, engine, settings, prefetch, max_body_bytes) for spec in source]
+        tls = (tls_certfile, tls_keyfile) if tls_certfile and tls_keyfile else None
+        sources = [_build_source(spec, engine, settings, prefetch, max_body_bytes, tls) for spec in source]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
     # The dispatcher starts playbooks and a MISP block is loaded from Prefect: both need the server.
@@ -239,7 +242,12 @@ def _worker(
 
 
 def _build_source(
-    spec: str, engine: Engine, settings: Settings, prefetch: int, max_body_bytes: int
+    spec: str,
+    engine: Engine,
+    settings: Settings,
+    prefetch: int,
+    max_body_bytes: int,
+    tls: tuple[Path, Path] | None = None,
 ) -> Source:
     if spec.startswith("file:"):
         path = Path(spec.removeprefix("file:")).expanduser()
@@ -252,16 +260,25 @@ def _build_source(
 
         host, port, destination = parse_stomp_url(spec)
         return StompSource(host, port, destination, prefetch=prefetch)
-    if spec.startswith("http://"):
+    if spec.startswith(("http://", "https://")):
         from ingest.sources.http import HttpSource  # uvicorn and starlette cost ~10 MB of RSS
 
         parts = urlsplit(spec)
         if not parts.hostname or not parts.port:
-            raise ValueError(f"expected http://HOST:PORT, got {spec!r}")
+            raise ValueError(f"expected http(s)://HOST:PORT, got {spec!r}")
         if settings.ingest_token is None:
             raise ValueError("the HTTP source needs a bearer token: set ALERTFLOW_INGEST_TOKEN")
+        if (parts.scheme == "https") != (tls is not None):
+            raise ValueError(
+                "an https:// source needs --tls-certfile and --tls-keyfile (and http:// neither)"
+            )
         return HttpSource(
-            parts.hostname, parts.port, token=settings.ingest_token, max_body_bytes=max_body_bytes
+            parts.hostname,
+            parts.port,
+            token=settings.ingest_token,
+            max_body_bytes=max_body_bytes,
+            ssl_certfile=str(tls[0]) if tls else None,
+            ssl_keyfile=str(tls[1]) if tls else None,
         )
     raise ValueError(f"unknown source {spec!r}; expected {SOURCE_HELP}")
 

@@ -15,6 +15,11 @@ def up(
     demo: bool = typer.Option(
         False, "--demo", help="Import the demo response profile and post the demo events."
     ),
+    insecure: bool = typer.Option(
+        False,
+        "--insecure",
+        help="Allow plain HTTP on a non-loopback ALERTFLOW_UP_HOST (without ALERTFLOW_UP_TLS_*).",
+    ),
 ) -> None:
     """Start the Prefect server, serve all deployments, and run until Ctrl-C or SIGTERM."""
     options = UpSettings()
@@ -22,4 +27,4 @@ def up(
         options.prefect_port = prefect_port
     if no_ui:
         options.ui = False
-    raise typer.Exit(run(get_settings(), options, echo=typer.echo, demo_mode=demo))
+    raise typer.Exit(run(get_settings(), options, echo=typer.echo, demo_mode=demo, insecure=insecure))

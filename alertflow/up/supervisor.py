@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
 from alertflow.settings import Settings, mask_url
 from alertflow.up import demo
@@ -48,6 +50,7 @@ from alertflow.up.secret_files import (
 )
 from alertflow.up.settings import UpSettings
 from alertmodel import migrate
+from alertmodel.engine import make_engine
 from alertmodel.errors import AlertflowError, IntegrationError
 
 # The scheduler keeps at most this many future runs per deployment (Prefect's default is 100):
@@ -158,6 +161,7 @@ class Stack:
     up: UpSettings
     echo: Callable[[str], None] = print
     demo: bool = False
+    insecure: bool = False  # --insecure: plain HTTP on a non-loopback host
     server: LocalPrefectServer | None = None
     api_url: str = ""
     auth_string: str | None = None
@@ -181,7 +185,16 @@ class Stack:
 
     @property
     def ingest_url(self) -> str:
-        return f"http://{self.up.host}:{self.up.ingest_port}/ingest"
+        return self.up.ingest_url
+
+    def ingest_verify(self) -> ssl.SSLContext | bool:
+        """How up's own requests check the ingest endpoint: with TLS, it must show our certificate."""
+        if not self.up.tls:
+            return True
+        context = ssl.create_default_context(cafile=str(self.up.tls_certfile))
+        context.check_hostname = False  # the certificate itself is pinned: it may name another host
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # a CA-issued leaf is trusted as itself
+        return context
 
     def client_env(self) -> dict[str, str]:
         """The environment of every child: this one plus where Prefect is and how to log in."""
@@ -210,6 +223,8 @@ class Stack:
 
     def _start(self) -> None:
         deadline = time.monotonic() + self.up.ready_timeout_s
+        for warning in self.up.exposure(insecure=self.insecure):
+            self.echo(warning)
         ensure_private_dir(self.data_dir)
         migrate.upgrade(self.settings.resolved_database_url)
         self._start_prefect(deadline)
@@ -241,17 +256,12 @@ class Stack:
             {"PREFECT_RUNNER_POLL_FREQUENCY": "1"},
         )
         # One process: the ingest worker (HTTP source) with the outbox dispatcher in it.
-        self._start_child(
-            "ingest",
-            [
-                sys.executable,
-                "-m",
-                "alertflow",
-                "ingest",
-                "--source",
-                f"http://{self.up.host}:{self.up.ingest_port}",
-            ],
-        )
+        scheme = "https" if self.up.tls else "http"
+        ingest = [sys.executable, "-m", "alertflow", "ingest"]
+        ingest += ["--source", f"{scheme}://{self.up.host}:{self.up.ingest_port}"]
+        if self.up.tls:
+            ingest += ["--tls-certfile", str(self.up.tls_certfile), "--tls-keyfile", str(self.up.tls_keyfile)]
+        self._start_child("ingest", ingest)
         self.drop = DropDirectory(
             self.drop_dir, self.log_dir / "drop.log", self.client_env, self.echo, self.up.drop_quiet_s
         )
@@ -278,7 +288,7 @@ class Stack:
         self.server = LocalPrefectServer(
             home=self.data_dir / "prefect",
             port=self.up.prefect_port,
-            host=self.up.host,
+            host=self.up.prefect_host,
             auth_string=self.auth_string,
             ui=self.up.ui,
             extra_env=EMBEDDED_SCHEDULER_ENV,
@@ -309,7 +319,8 @@ class Stack:
         while True:
             self._check_children()
             try:
-                if httpx.post(self.ingest_url, content=b"", timeout=2).status_code == 401:
+                answer = httpx.post(self.ingest_url, content=b"", timeout=2, verify=self.ingest_verify())
+                if answer.status_code == 401:
                     return
             except httpx.HTTPError:
                 pass
@@ -320,20 +331,45 @@ class Stack:
             time.sleep(0.3)
 
     def post_demo_events(self) -> str:
-        """Send the bundled demo events to the ingest endpoint; its answer."""
+        """Send the bundled demo events to the ingest endpoint; what became of them.
+
+        The endpoint's `stored_alerts` counts the alerts of the body that are in the store now,
+        including those an earlier `--demo` stored (a repost stores nothing twice); the demo
+        alerts counted before and after tell the two apart.
+        """
+        before = self._demo_alerts_stored()
+        events = demo.EVENTS.read_bytes()
         try:
             response = httpx.post(
                 self.ingest_url,
-                content=demo.EVENTS.read_bytes(),
+                content=events,
                 headers={
                     "Authorization": f"Bearer {self.ingest_token}",
                     "Content-Type": "application/x-ndjson",
                 },
                 timeout=60,
+                verify=self.ingest_verify(),
             )
         except httpx.HTTPError as exc:  # the demo is a convenience: report, keep running
-            return f"failed: {type(exc).__name__}: {exc}"
-        return f"{response.status_code} {response.text[:200]}"
+            return f"posting the demo events failed: {type(exc).__name__}: {exc}"
+        if response.status_code != 202:
+            return f"the ingest endpoint answered {response.status_code}: {response.text[:200]}"
+        in_store = int(response.json().get("stored_alerts", 0))
+        new = self._demo_alerts_stored() - before
+        posted = len(events.splitlines())
+        return (
+            f"{posted} demo events posted: {new} alert(s) stored now, "
+            f"{in_store - new} already stored by an earlier --demo (never stored twice)"
+        )
+
+    def _demo_alerts_stored(self) -> int:
+        engine = make_engine(self.settings.resolved_database_url)
+        try:
+            with engine.connect() as conn:
+                query = text("SELECT COUNT(*) FROM alert WHERE description LIKE :demo")
+                return int(conn.execute(query, {"demo": f"{demo.DESCRIPTION_PREFIX}%"}).scalar_one())
+        finally:
+            engine.dispose()
 
     def _start_child(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> Child:
         child = Child(name, argv, {**self.client_env(), **(extra_env or {})}, self.log_dir / f"{name}.log")
@@ -448,10 +484,15 @@ class Stack:
 
 
 def run(
-    settings: Settings, up: UpSettings, echo: Callable[[str], None] = print, *, demo_mode: bool = False
+    settings: Settings,
+    up: UpSettings,
+    echo: Callable[[str], None] = print,
+    *,
+    demo_mode: bool = False,
+    insecure: bool = False,
 ) -> int:
     """Start, print where things are, supervise until SIGINT/SIGTERM, stop; the exit code."""
-    stack = Stack(settings, up, echo, demo=demo_mode)
+    stack = Stack(settings, up, echo, demo=demo_mode, insecure=insecure)
     stop = stack.stopping
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -464,7 +505,7 @@ def run(
             return 0
         echo(stack.banner())
         if demo_mode:
-            echo(f"demo: profile demo-contain imported; demo events posted: {stack.post_demo_events()}")
+            echo(f"demo: profile demo-contain imported; {stack.post_demo_events()}")
             echo("demo: the demo-contain playbook needs a HostProfile block named demo-host to reach a host")
         stack.supervise(stop)
         echo("stopping alertflow ...")

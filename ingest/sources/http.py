@@ -45,6 +45,8 @@ class HttpSource:
         source: str = "auto",
         enqueue_timeout_s: float = 10.0,
         commit_timeout_s: float = 60.0,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         if not token.get_secret_value():
             raise ValueError("the ingest token is empty; set ALERTFLOW_INGEST_TOKEN to a long random string")
@@ -55,7 +57,8 @@ class HttpSource:
         self.source = source
         self.enqueue_timeout_s = enqueue_timeout_s
         self.commit_timeout_s = commit_timeout_s
-        self.name = f"http://{host}:{port}/ingest"
+        self.ssl_certfile, self.ssl_keyfile = ssl_certfile, ssl_keyfile  # both set: HTTPS
+        self.name = f"{'https' if ssl_certfile else 'http'}://{host}:{port}/ingest"
         self._inbox: Inbox | None = None
         self._accepting = False
         self._server: uvicorn.Server | None = None
@@ -75,7 +78,14 @@ class HttpSource:
         self._inbox = inbox
         self._accepting = True
         config = uvicorn.Config(
-            self.app(), host=self.host, port=self.port, log_level="warning", lifespan="off", access_log=False
+            self.app(),
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ssl_certfile=self.ssl_certfile,
+            ssl_keyfile=self.ssl_keyfile,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="ingest-http", daemon=True)

@@ -45,3 +45,53 @@ def test_a_child_that_ran_a_while_before_crashing_starts_over_from_the_first_del
     child.started_at -= 3600
     assert child.crashed(1) == 1
     assert child.crashes == 1
+
+
+def test_the_demo_says_which_alerts_it_stored_and_which_were_already_stored(tmp_path: Path) -> None:
+    import subprocess
+
+    import httpx
+
+    from alertflow.up.prefect_server import free_port
+    from alertmodel import migrate
+
+    store = f"sqlite:///{tmp_path / 'alertflow.db'}"
+    migrate.upgrade(store)
+    port, token = free_port(), "t" * 32
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "alertflow",
+            "ingest",
+            "--no-dispatch",
+            "--source",
+            f"http://127.0.0.1:{port}",
+        ],
+        env={**os.environ, "ALERTFLOW_DATABASE_URL": store, "ALERTFLOW_INGEST_TOKEN": token},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.post(f"http://127.0.0.1:{port}/ingest", content=b"", timeout=2)
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        stack = Stack(Settings(data_dir=tmp_path, database_url=store), UpSettings(ingest_port=port))
+        stack.ingest_token = token
+        first, again = stack.post_demo_events(), stack.post_demo_events()
+    finally:
+        worker.terminate()
+        worker.wait(60)
+    assert (
+        first
+        == "3 demo events posted: 3 alert(s) stored now, 0 already stored by an earlier --demo (never stored twice)"
+    )
+    assert (
+        again
+        == "3 demo events posted: 0 alert(s) stored now, 3 already stored by an earlier --demo (never stored twice)"
+    )
