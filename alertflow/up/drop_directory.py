@@ -3,14 +3,15 @@
 The contract (README, "Drop directory"):
 
 - Only regular files named `*.json`, `*.jsonl` or `*.log` are taken; names starting with `.`
-  are left alone (write `.name.tmp`, then rename it in). A symlink, device, FIFO, directory or
-  a file with more than one hard link is never read: it is moved to `failed/` with the reason.
+  and directories are left alone (write `.name.tmp`, then rename it in). A symlink, FIFO,
+  device or a file with more than one hard link is never read: it is moved to `failed/`
+  with the reason.
 - A file is *claimed* once it has not changed for `quiet_s` seconds and no process has it open
   for writing (Linux /proc; a process of another user is only visible when `up` runs as
-  root): it is renamed atomically into the private `.importing/` under a unique name and
-  checked again (same inode, still a regular file, opened with O_NOFOLLOW). A writer that
-  appends after the claim by opening the name again (`>>`) creates a new file there, which
-  is imported on its own later; nothing it writes is lost.
+  root): checked on an O_NOFOLLOW descriptor (a regular file, one link), made private (0600
+  like everything in the data dir), renamed atomically into the private `.importing/` under a
+  unique name, and checked again there (same inode). A writer that appends after the claim by
+  opening the name again (`>>`) creates a new file there, imported on its own later.
 - The claimed file is imported by `alertflow ingest-file --respond`. If it changed during the
   import (a writer we could not see still had it open), it is imported again once it is
   quiet: lines already stored are skipped by their alert_uuid, so nothing is stored twice.
@@ -186,6 +187,9 @@ class DropDirectory:
             return None
         try:
             info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode):
+                with contextlib.suppress(PermissionError):  # once claimed, it is private like the rest
+                    os.fchmod(fd, 0o600)
         finally:
             os.close(fd)
         if not stat.S_ISREG(info.st_mode):
