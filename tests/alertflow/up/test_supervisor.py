@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from alertflow.settings import Settings
 from alertflow.up.settings import UpSettings
 from alertflow.up.supervisor import Child, Stack
@@ -47,27 +49,31 @@ def test_a_child_that_ran_a_while_before_crashing_starts_over_from_the_first_del
     assert child.crashes == 1
 
 
-def test_the_demo_says_which_alerts_it_stored_and_which_were_already_stored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_the_demo_says_which_alerts_it_stored_and_which_were_already_stored(
+    tmp_path: Path, tls: bool
+) -> None:
     import subprocess
 
     import httpx
 
     from alertflow.up.prefect_server import free_port
     from alertmodel import migrate
+    from tests.tls_files import self_signed
 
     store = f"sqlite:///{tmp_path / 'alertflow.db'}"
     migrate.upgrade(store)
     port, token = free_port(), "t" * 32
+    up = UpSettings(ingest_port=port)
+    if tls:  # up's own requests pin the endpoint's certificate
+        up.tls_certfile, up.tls_keyfile = self_signed(tmp_path)
+    stack = Stack(Settings(data_dir=tmp_path, database_url=store), up)
+    stack.ingest_token = token
+    source = ["--source", f"{'https' if tls else 'http'}://127.0.0.1:{port}"]
+    if tls:
+        source += ["--tls-certfile", str(up.tls_certfile), "--tls-keyfile", str(up.tls_keyfile)]
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alertflow",
-            "ingest",
-            "--no-dispatch",
-            "--source",
-            f"http://127.0.0.1:{port}",
-        ],
+        [sys.executable, "-m", "alertflow", "ingest", "--no-dispatch", *source],
         env={**os.environ, "ALERTFLOW_DATABASE_URL": store, "ALERTFLOW_INGEST_TOKEN": token},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -76,13 +82,11 @@ def test_the_demo_says_which_alerts_it_stored_and_which_were_already_stored(tmp_
         deadline = time.monotonic() + 60
         while True:
             try:
-                httpx.post(f"http://127.0.0.1:{port}/ingest", content=b"", timeout=2)
+                httpx.post(stack.ingest_url, content=b"", timeout=2, verify=stack.ingest_verify())
                 break
             except httpx.ConnectError:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
-        stack = Stack(Settings(data_dir=tmp_path, database_url=store), UpSettings(ingest_port=port))
-        stack.ingest_token = token
         first, again = stack.post_demo_events(), stack.post_demo_events()
     finally:
         worker.terminate()
