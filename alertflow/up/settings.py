@@ -50,13 +50,13 @@ class UpSettings(BaseSettings):
     @property
     def prefect_api_url(self) -> str:
         """Where the local Prefect server's API answers, for a client on this machine."""
-        return f"http://{_url_host(_local(self.prefect_host))}:{self.prefect_port}/api"
+        return f"http://{url_host(_local(self.prefect_host))}:{self.prefect_port}/api"
 
     @property
     def ingest_url(self) -> str:
         """Where the ingest endpoint answers, for a client on this machine."""
         scheme = "https" if self.tls else "http"
-        return f"{scheme}://{_url_host(_local(self.host))}:{self.ingest_port}/ingest"
+        return f"{scheme}://{url_host(_local(self.host))}:{self.ingest_port}/ingest"
 
     def exposure(self, *, insecure: bool) -> list[str]:
         """Warnings about what listens beyond this machine; ConfigurationError when it is not allowed."""
@@ -103,6 +103,6 @@ def _local(host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
     """`host` as it goes in a URL: an IPv6 address in brackets."""
     return f"[{host}]" if ":" in host and not host.startswith("[") else host

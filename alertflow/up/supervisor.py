@@ -48,7 +48,7 @@ from alertflow.up.secret_files import (
     ensure_ingest_token,
     ensure_private_dir,
 )
-from alertflow.up.settings import UpSettings
+from alertflow.up.settings import UpSettings, url_host
 from alertmodel import migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import AlertflowError, IntegrationError
@@ -147,6 +147,10 @@ class OneShot:
         if code != 0:
             raise AlertflowError(f"`{self.name}` exited {code}; see {self.log_path}")
 
+    def output(self) -> str:
+        """What it printed on stdout (kept apart from its log)."""
+        return self.output_path.read_text(encoding="utf-8") if self.output_path is not None else ""
+
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
@@ -233,15 +237,14 @@ class Stack:
         ) or ensure_ingest_token(self.data_dir)
         # Everything below only needs the Prefect server: start it all at once (each part is
         # a Python process importing Prefect for seconds), then wait for each to be ready.
+        # The names of the deployments the runner will serve, read from the catalog in a
+        # child: the catalog imports Prefect and every flow, which the supervisor does not.
+        names = self._oneshot(
+            "deployment-names", [sys.executable, "-m", "deployments.serve", "--names"], keep_output=True
+        )
         oneshots = [
             self._oneshot("blocks-register", [sys.executable, "-m", "alertflow", "blocks", "register"]),
-            # The names of the deployments the runner will serve, read from the catalog in a
-            # child: the catalog imports Prefect and every flow, which the supervisor does not.
-            self._oneshot(
-                "deployment-names",
-                [sys.executable, "-m", "deployments.serve", "--names"],
-                keep_output=True,
-            ),
+            names,
         ]
         if self.demo:
             oneshots.append(
@@ -258,7 +261,7 @@ class Stack:
         # One process: the ingest worker (HTTP source) with the outbox dispatcher in it.
         scheme = "https" if self.up.tls else "http"
         ingest = [sys.executable, "-m", "alertflow", "ingest"]
-        ingest += ["--source", f"{scheme}://{self.up.host}:{self.up.ingest_port}"]
+        ingest += ["--source", f"{scheme}://{url_host(self.up.host)}:{self.up.ingest_port}"]
         if self.up.tls:
             ingest += ["--tls-certfile", str(self.up.tls_certfile), "--tls-keyfile", str(self.up.tls_keyfile)]
         self._start_child("ingest", ingest)
@@ -268,10 +271,7 @@ class Stack:
         self.drop.create()
         for oneshot in oneshots:
             oneshot.wait(deadline)
-        names_file = oneshots[1].output_path
-        assert names_file is not None
-        expected = set(json.loads(names_file.read_text(encoding="utf-8")))
-        self._wait_for_deployments(expected, deadline)
+        self._wait_for_deployments(set(json.loads(names.output())), deadline)
         self._wait_for_ingest(deadline)
 
     def _start_prefect(self, deadline: float) -> None:
