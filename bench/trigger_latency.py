@@ -41,7 +41,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
-from alertflow.local_prefect import HealthWatch, LocalPrefectServer, free_port
+from alertflow.up.prefect_server import HealthWatch, LocalPrefectServer, free_port
 from alertmodel import Outbox, PlaybookRun, migrate
 from alertmodel.engine import make_engine
 from ingest.core import IngestCore

@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPProtocol
 from aiosmtpd.smtp import Envelope, Session
 
-from alertflow.local_prefect import LocalPrefectServer, free_port
+from alertflow.up.prefect_server import LocalPrefectServer, free_port
 from alertmodel import migrate
 
 MARIADB_HOST = os.environ.get("ALERTFLOW_TEST_MARIADB_HOST", "127.0.0.1")

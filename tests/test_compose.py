@@ -14,7 +14,7 @@ import typer
 import yaml
 
 from alertflow.cli.main import app as alertflow_app
-from alertflow.up import UpSettings
+from alertflow.up.settings import UpSettings
 from alertmodel.settings import Settings
 from deployments.export import WORK_POOL
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import anyio
 import typer
 
+from alertflow.cli.common import prefect_server
+
 if TYPE_CHECKING:  # importing Prefect costs ~40 MB: commands that do not need it (ingest) skip it
     from prefect.blocks.core import Block
 
@@ -41,8 +43,10 @@ async def register_all() -> list[type[Block]]:
 
 @app.command("register")
 def register() -> None:
-    """Register every alertflow block type with the Prefect server (PREFECT_API_URL)."""
-    for block_type in anyio.run(register_all):
+    """Register every alertflow block type with `alertflow up`'s Prefect server (or PREFECT_API_URL's)."""
+    with prefect_server():
+        registered = anyio.run(register_all)
+    for block_type in registered:
         typer.echo(
             f"registered {block_type.get_block_type_slug()} ({block_type.__module__}.{block_type.__name__})"
         )

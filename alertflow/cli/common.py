@@ -1,4 +1,5 @@
-"""Helpers every command module uses: the engine of the configured store, clean error exits."""
+"""Helpers every command module uses: the engine of the configured store, the Prefect server,
+clean error exits."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy import Engine
 
+from alertflow.up.prefect_address import PrefectAddress, find_prefect_server, use_prefect_server
 from alertmodel.engine import make_engine
+from alertmodel.errors import ConfigurationError
 from alertmodel.settings import get_settings
 
 
@@ -25,3 +28,19 @@ def fail_on(*errors: type[Exception]) -> Iterator[None]:
     except errors as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
+
+
+@contextmanager
+def prefect_server(otherwise: str = "") -> Iterator[PrefectAddress]:
+    """Talk to `alertflow up`'s Prefect server or PREFECT_API_URL's within the block.
+
+    Without one: the reason and the fix (and `otherwise`, another way out) on stderr, exit status 2,
+    and no temporary server.
+    """
+    try:
+        address = find_prefect_server(get_settings())
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}{otherwise}", err=True)
+        raise typer.Exit(2) from None
+    with use_prefect_server(address):
+        yield address

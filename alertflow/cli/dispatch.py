@@ -8,7 +8,7 @@ import signal
 
 import typer
 
-from alertflow.cli.common import fail_on, open_engine
+from alertflow.cli.common import fail_on, open_engine, prefect_server
 from alertmodel.errors import ConfigurationError
 from alertmodel.settings import get_settings
 from response.dispatcher import DispatcherConfig, run_dispatcher
@@ -20,7 +20,10 @@ def dispatch(
     lease: float = typer.Option(300, min=1, help="Seconds a claimed row stays ours if we die."),
     once: bool = typer.Option(False, "--once", help="Perform what is due now, then exit."),
 ) -> None:
-    """Perform due outbox rows (playbook runs, incidents, notifications) until SIGINT/SIGTERM."""
+    """Perform due outbox rows (playbook runs, incidents, notifications) until SIGINT/SIGTERM.
+
+    Playbooks start on `alertflow up`'s Prefect server, or PREFECT_API_URL's.
+    """
     logging.basicConfig(
         level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -37,5 +40,5 @@ def dispatch(
             f"dispatched: {dispatcher.done} done, {dispatcher.failed} failed, {dispatcher.retried} retried"
         )
 
-    with fail_on(ConfigurationError):
+    with prefect_server(), fail_on(ConfigurationError):
         asyncio.run(main())

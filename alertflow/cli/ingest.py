@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy import Engine
 
+from alertflow.cli.common import prefect_server
 from alertmodel import migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
@@ -29,12 +31,13 @@ from ingest.sources.file import FileSource, checkpoint_key
 from ingest.sources.http_limits import HttpLimits
 from ingest.store import StoredSizes
 from ingest.worker import Enricher, PolicyProvider, Source, Worker, WorkerStats
-from response.dispatcher import DispatcherThread, prefect_api_configured
+from response.dispatcher import DispatcherThread
 from response.outbox_writer import ResponseHook
 
 log = logging.getLogger("alertflow.ingest")
 
-SOURCE_HELP = "file:PATH | stomp://HOST:PORT/queue/NAME | http://HOST:PORT (repeatable)"
+SOURCE_HELP = "file:PATH | stomp://HOST:PORT/queue/NAME | http(s)://HOST:PORT (repeatable)"
+NO_DISPATCH_HINT = "; or pass --no-dispatch to leave response actions in the outbox for `alertflow dispatch`"
 
 
 def register(app: typer.Typer) -> None:
@@ -77,6 +80,8 @@ def ingest(
     dispatch: bool = typer.Option(
         True, help="Also run the outbox dispatcher (playbooks, incidents, notifications) in this process."
     ),
+    tls_certfile: Path = typer.Option(None, help="PEM certificate of an https:// source."),
+    tls_keyfile: Path = typer.Option(None, help="PEM private key of that certificate."),
 ) -> None:
     """Run the ingest worker until Ctrl-C / SIGTERM, then store and ack what is in flight and exit."""
     settings = _settings()
@@ -91,41 +96,39 @@ def ingest(
         part_lines=batch_size,
     )
     try:
-        sources = [_build_source(spec, engine, settings, prefetch, http_limits) for spec in source]
+        tls = (tls_certfile, tls_keyfile) if tls_certfile and tls_keyfile else None
+        sources = [_build_source(spec, engine, settings, prefetch, http_limits, tls) for spec in source]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
-    enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
-    if dispatch and not prefect_api_configured():
-        log.warning(
-            "PREFECT_API_URL is not set: response actions wait in the outbox for `alertflow dispatch`"
+    # The dispatcher starts playbooks and a MISP block is loaded from Prefect: both need the server.
+    with prefect_server(NO_DISPATCH_HINT) if dispatch or misp_block else contextlib.nullcontext():
+        enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
+        dispatcher = DispatcherThread(engine) if dispatch else None
+        worker = _worker(
+            engine,
+            settings,
+            node,
+            policy,
+            sources,
+            batch_size,
+            batch_wait,
+            enrichers=enrichers,
+            batch_hooks=[ResponseHook()],
+            on_commit=dispatcher.wake if dispatcher is not None else None,
         )
-        dispatch = False
-    dispatcher = DispatcherThread(engine) if dispatch else None
-    worker = _worker(
-        engine,
-        settings,
-        node,
-        policy,
-        sources,
-        batch_size,
-        batch_wait,
-        enrichers=enrichers,
-        batch_hooks=[ResponseHook()],
-        on_commit=dispatcher.wake if dispatcher is not None else None,
-    )
-    _stop_on_signals(worker)
-    if dispatcher is not None:
-        dispatcher.start()
-    worker.start()
-    last_report = time.monotonic()
-    while not worker.wait(0.5):
-        if time.monotonic() - last_report >= 30:
-            last_report = time.monotonic()
-            log.info("%s", _summary_line(worker.stats))
-    log.info("stopped: %s", _summary_line(worker.stats))
-    if dispatcher is not None:
-        dispatcher.stop()
-    engine.dispose()
+        _stop_on_signals(worker)
+        if dispatcher is not None:
+            dispatcher.start()
+        worker.start()
+        last_report = time.monotonic()
+        while not worker.wait(0.5):
+            if time.monotonic() - last_report >= 30:
+                last_report = time.monotonic()
+                log.info("%s", _summary_line(worker.stats))
+        log.info("stopped: %s", _summary_line(worker.stats))
+        if dispatcher is not None:
+            dispatcher.stop()
+        engine.dispose()
     if worker.stats.abandoned:
         raise typer.Exit(1)
 
@@ -156,7 +159,8 @@ def ingest_file(
     settings = _settings()
     _configure_logging(settings)
     engine = _engine(settings)
-    enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
+    with prefect_server() if misp_block else contextlib.nullcontext():
+        enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
     sources: list[Source] = [FileSource(p, follow=False, source=source, max_lines=batch_size) for p in paths]
     total = sum(p.stat().st_size for p in paths)
     console = Console(stderr=True)
@@ -264,7 +268,12 @@ def _worker(
 
 
 def _build_source(
-    spec: str, engine: Engine, settings: Settings, prefetch: int, http_limits: HttpLimits
+    spec: str,
+    engine: Engine,
+    settings: Settings,
+    prefetch: int,
+    http_limits: HttpLimits,
+    tls: tuple[Path, Path] | None = None,
 ) -> Source:
     if spec.startswith("file:"):
         path = Path(spec.removeprefix("file:")).expanduser()
@@ -277,17 +286,28 @@ def _build_source(
 
         host, port, destination = parse_stomp_url(spec)
         return StompSource(host, port, destination, prefetch=prefetch)
-    if spec.startswith("http://"):
+    if spec.startswith(("http://", "https://")):
         from ingest.sources.http import HttpSource  # uvicorn and starlette cost ~10 MB of RSS
 
         parts = urlsplit(spec)
         if not parts.hostname or not parts.port:
-            raise ValueError(f"expected http://HOST:PORT, got {spec!r}")
+            raise ValueError(f"expected http(s)://HOST:PORT, got {spec!r}")
         if settings.ingest_token is None:
             raise ValueError(
                 f"the HTTP source needs a bearer token: set ALERTFLOW_INGEST_TOKEN (make one with: {MAKE_INGEST_TOKEN})"
             )
-        return HttpSource(parts.hostname, parts.port, token=settings.ingest_token, limits=http_limits)
+        if (parts.scheme == "https") != (tls is not None):
+            raise ValueError(
+                "an https:// source needs --tls-certfile and --tls-keyfile (and http:// neither)"
+            )
+        return HttpSource(
+            parts.hostname,
+            parts.port,
+            token=settings.ingest_token,
+            limits=http_limits,
+            ssl_certfile=str(tls[0]) if tls else None,
+            ssl_keyfile=str(tls[1]) if tls else None,
+        )
     raise ValueError(f"unknown source {spec!r}; expected {SOURCE_HELP}")
 
 

@@ -1,6 +1,12 @@
-"""The root `alertflow` command; each command group lives in its own module and is added here."""
+"""The root `alertflow` command; each command group lives in its own module and is added here.
+
+No command module imports Prefect at import time: each imports it in the function that talks
+to Prefect, so `alertflow up` (the supervisor) and the ingest worker never load it.
+"""
 
 from __future__ import annotations
+
+import os
 
 import typer
 
@@ -48,6 +54,20 @@ def version() -> None:
     typer.echo(__version__)
 
 
+# Set before Prefect is imported, inherited by every child: no telemetry, and never a
+# throw-away ("ephemeral") Prefect server started by a client that found no API URL.
+PREFECT_ENV_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
+}
+
+
 def main() -> None:
     """Console-script entry point."""
+    for name, value in PREFECT_ENV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    # Every file and directory alertflow or its children create is private: the data dir holds
+    # secrets (the Prefect database keeps the key to every block secret), logs and alerts.
+    os.umask(0o077)
     app()

@@ -10,8 +10,8 @@ from typing import Any
 import typer
 import yaml
 
+from alertflow.cli.common import prefect_server
 from alertmodel.errors import ConfigurationError
-from alertmodel.settings import get_settings
 
 app = typer.Typer(help="Validate and run linear YAML playbooks.", no_args_is_help=True)
 
@@ -61,18 +61,9 @@ def run(
     except ConfigurationError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    from prefect.settings import temporary_settings
+    with prefect_server():
+        from flows.yaml_playbook import yaml_playbook
 
-    from alertflow.up import prefect_client_settings
-
-    try:
-        updates = prefect_client_settings(get_settings())
-    except ConfigurationError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    from flows.yaml_playbook import yaml_playbook
-
-    with temporary_settings(updates=updates):
         state = asyncio.run(yaml_playbook(playbook=spec, params=params, return_state=True))
     if not state.is_completed():
         typer.echo(f"playbook {spec.name}: {state.name}: {state.message or ''}", err=True)

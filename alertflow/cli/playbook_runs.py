@@ -7,7 +7,7 @@ import asyncio
 import typer
 from sqlalchemy import select
 
-from alertflow.cli.common import fail_on, open_engine
+from alertflow.cli.common import fail_on, open_engine, prefect_server
 from alertmodel import PlaybookRun
 from alertmodel.errors import IntegrationError
 
@@ -17,7 +17,10 @@ def playbook_runs(
     refresh: bool = typer.Option(True, help="Ask Prefect for the current state first."),
     limit: int = typer.Option(50, min=1),
 ) -> None:
-    """Playbook runs, newest first: alert, profile, deployment, flow run id, state."""
+    """Playbook runs, newest first: alert, profile, deployment, flow run id, state.
+
+    The states are refreshed from `alertflow up`'s Prefect server (or PREFECT_API_URL) unless --no-refresh.
+    """
     engine = open_engine()
     if refresh:
         from prefect.client.orchestration import get_client
@@ -28,7 +31,7 @@ def playbook_runs(
             async with get_client() as client:
                 await refresh_playbook_runs(engine, client, alert_uuid=alert)
 
-        with fail_on(IntegrationError):
+        with prefect_server(), fail_on(IntegrationError):
             asyncio.run(refresh_states())
     runs = PlaybookRun.__table__
     query = select(runs).order_by(runs.c.id.desc()).limit(limit)

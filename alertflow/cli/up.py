@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from alertflow import up as up_module
+from alertflow.up.settings import UpSettings
+from alertflow.up.supervisor import run
 from alertmodel.settings import get_settings
 
 
@@ -14,11 +15,16 @@ def up(
     demo: bool = typer.Option(
         False, "--demo", help="Import the demo response profile and post the demo events."
     ),
+    insecure: bool = typer.Option(
+        False,
+        "--insecure",
+        help="Allow plain HTTP on a non-loopback ALERTFLOW_UP_HOST (without ALERTFLOW_UP_TLS_*).",
+    ),
 ) -> None:
     """Start the Prefect server, serve all deployments, and run until Ctrl-C or SIGTERM."""
-    options = up_module.UpSettings()
+    options = UpSettings()
     if prefect_port is not None:
         options.prefect_port = prefect_port
     if no_ui:
         options.ui = False
-    raise typer.Exit(up_module.run(get_settings(), options, echo=typer.echo, demo_mode=demo))
+    raise typer.Exit(run(get_settings(), options, echo=typer.echo, demo_mode=demo, insecure=insecure))

@@ -76,6 +76,8 @@ class HttpSource:
         source: str = "auto",
         enqueue_timeout_s: float = 10.0,
         commit_timeout_s: float = 60.0,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         check_ingest_token(token)
         self.host = host
@@ -86,7 +88,8 @@ class HttpSource:
         self.source = source
         self.enqueue_timeout_s = enqueue_timeout_s
         self.commit_timeout_s = commit_timeout_s
-        self.name = f"http://{host}:{port}/ingest"
+        self.ssl_certfile, self.ssl_keyfile = ssl_certfile, ssl_keyfile  # both set: HTTPS
+        self.name = f"{'https' if ssl_certfile else 'http'}://{host}:{port}/ingest"
         self._inbox: Inbox | None = None
         self._accepting = False
         self._active = 0  # requests past authentication, only touched on the event loop
@@ -116,6 +119,8 @@ class HttpSource:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=10,
+            ssl_certfile=self.ssl_certfile,
+            ssl_keyfile=self.ssl_keyfile,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="ingest-http", daemon=True)

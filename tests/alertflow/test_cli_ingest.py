@@ -142,3 +142,61 @@ def test_sigterm_drains_the_tailing_worker_and_its_checkpoint_covers_every_store
     # the checkpoint ends exactly after the last stored line: nothing skipped, nothing stored twice
     lines_before = events.read_bytes()[: position.offset].count(b"\n")
     assert lines_before == stored
+
+
+def test_an_https_source_serves_tls_with_the_given_certificate(store: str, tmp_path: Path) -> None:
+    import ssl
+    import subprocess
+    import sys
+
+    import httpx
+
+    from alertflow.up.prefect_server import free_port
+    from tests.tls_files import self_signed
+
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    env = {**os.environ, "ALERTFLOW_DATABASE_URL": store, "ALERTFLOW_INGEST_TOKEN": "t" * 32}
+    args = ["--source", f"https://127.0.0.1:{port}", "--tls-certfile", str(cert), "--tls-keyfile", str(key)]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "alertflow", "ingest", "--no-dispatch", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    verify = ssl.create_default_context(cafile=str(cert))
+    answers: list[httpx.Response] = []
+
+    def answered() -> bool:
+        try:
+            answers.append(
+                httpx.post(
+                    f"https://127.0.0.1:{port}/ingest",
+                    content=b"\n".join(suricata_alerts(2, "tls")),
+                    headers={"Authorization": f"Bearer {'t' * 32}"},
+                    verify=verify,
+                    timeout=30,
+                )
+            )
+        except httpx.ConnectError:
+            return False
+        return True
+
+    try:
+        wait_for(answered, timeout=60, what="the HTTPS endpoint")
+        assert answers[-1].status_code == 202, answers[-1].text
+        with pytest.raises(httpx.HTTPError):  # no plain HTTP on that port
+            httpx.post(f"http://127.0.0.1:{port}/ingest", content=b"", timeout=10)
+    finally:
+        worker.terminate()
+        worker.wait(60)
+
+
+def test_an_https_source_without_its_certificate_is_refused(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTFLOW_INGEST_TOKEN", "t" * 32)
+    monkeypatch.setenv("COLUMNS", "200")
+    result = runner.invoke(app, ["ingest", "--no-dispatch", "--source", "https://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "an https:// source needs --tls-certfile and --tls-keyfile" in result.output

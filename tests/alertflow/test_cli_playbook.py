@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from alertflow.cli.main import app
 from alertflow.cli.playbook import parse_params
-from alertflow.local_prefect import LocalPrefectServer, free_port
+from alertflow.up.prefect_server import LocalPrefectServer, free_port
 
 runner = CliRunner()
 

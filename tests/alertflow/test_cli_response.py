@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from alertflow.cli import app
+from alertflow.up.prefect_server import free_port
 from alertmodel import Outbox, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
@@ -133,10 +134,14 @@ def test_dispatch_once_performs_what_is_due_and_reports(db_url: str, prefect_ser
     engine.dispose()
 
 
-def test_dispatch_refuses_to_run_without_a_prefect_api_url(db_url: str) -> None:
+def test_dispatch_refuses_to_run_without_a_prefect_server(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    monkeypatch.setenv("ALERTFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ALERTFLOW_UP_PREFECT_PORT", str(free_port()))
     with temporary_settings(updates={PREFECT_API_URL: None}):
         result = runner.invoke(app, ["dispatch", "--once"])
-    assert result.exit_code == 1
-    assert "error: PREFECT_API_URL is not set" in result.output
+    assert result.exit_code == 2
+    assert "error: no Prefect server answers at http://127.0.0.1:" in result.output

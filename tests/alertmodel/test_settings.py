@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from alertmodel.settings import Settings
 from pydantic import ValidationError
+
+from alertmodel.settings import Settings
 
 SHORT = "only-20-bytes-token!"
 

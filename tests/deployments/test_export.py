@@ -9,7 +9,7 @@ import httpx
 import pytest
 import yaml
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from deployments.catalog import all_deployments
 from deployments.export import WORK_POOL, file_entrypoint, render
 

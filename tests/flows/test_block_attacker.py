@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from pytest_httpserver import HTTPServer
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from blocks.ids import IdsSensor
 from blocks.misp import MispServer
 from flows.alert import PlaybookAlert

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from flows.collect_forensics import collect_forensics
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from blocks.smtp import SmtpServer
 from flows.exposure_scan import exposure_scan
 from tests.conftest import SmtpSink

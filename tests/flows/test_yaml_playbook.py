@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from jinja2 import UndefinedError
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from flows.alert import PlaybookAlert
 from flows.playbook_spec import parse_playbook
 from flows.yaml_playbook import render, yaml_playbook

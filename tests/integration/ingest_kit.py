@@ -135,14 +135,14 @@ def _shut(sock: socket.socket) -> None:
 
 
 class WorkerProcess:
-    """`alertflow ingest` as a subprocess, its output in a log file."""
+    """`alertflow ingest --no-dispatch` as a subprocess, its output in a log file."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self._fh = log.open("ab")
         self.proc = subprocess.Popen(
             # this interpreter, not a path under the checkout: a git worktree has no .venv of its own
-            [sys.executable, "-m", "alertflow", "ingest", *args],
+            [sys.executable, "-m", "alertflow", "ingest", "--no-dispatch", *args],
             env={**os.environ, **env},
             stdout=self._fh,
             stderr=subprocess.STDOUT,

@@ -23,7 +23,7 @@ import httpx
 import psutil
 import pytest
 
-from alertflow.local_prefect import free_port
+from alertflow.up.prefect_server import free_port
 from alertmodel import migrate
 from alertmodel.engine import make_engine
 from ingest.sources.http_limits import HttpLimits

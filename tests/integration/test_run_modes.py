@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from alertmodel import migrate
 from tests.prefect_http import prefect_call
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -20,8 +21,9 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, text
 
-from alertflow.demo import DEMO_SIGNATURE_ID, EVENTS
-from alertflow.local_prefect import free_port
+from alertflow.up.demo import DEMO_SIGNATURE_ID, EVENTS
+from alertflow.up.prefect_server import free_port
+from tests.other_user import not_private, open_parent, readable_by_other_user
 from tests.prefect_http import prefect_call
 
 pytestmark = pytest.mark.integration
@@ -41,6 +43,7 @@ def wait_for(condition: Any, what: str, timeout_s: float = 240) -> Any:
 class Up:
     def __init__(self, data: Path, prefect_port: int, ingest_port: int) -> None:
         self.data = data
+        self.prefect_port = prefect_port
         self.api_url = f"http://127.0.0.1:{prefect_port}/api"
         self.ingest_url = f"http://127.0.0.1:{ingest_port}/ingest"
         self.out = data.parent / "up.out"
@@ -50,6 +53,7 @@ class Up:
             "ALERTFLOW_UP_PREFECT_PORT": str(prefect_port),
             "ALERTFLOW_UP_INGEST_PORT": str(ingest_port),
             "ALERTFLOW_UP_READY_TIMEOUT_S": "280",
+            "ALERTFLOW_UP_DROP_QUIET_S": "2",
         }
         with self.out.open("wb") as out:
             self.process = subprocess.Popen(
@@ -73,8 +77,9 @@ class Up:
 
 
 @pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    running = Up(tmp_path_factory.mktemp("up") / "data", free_port(), free_port())
+def up() -> Iterator[Up]:
+    parent = open_parent()  # every user may enter it: only the data dir's own modes keep them out
+    running = Up(parent / "data", free_port(), free_port())
     try:
         wait_for(
             lambda: "alertflow is up" in running.output() or running.process.poll() is not None,
@@ -90,6 +95,31 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
                 running.process.wait(90)
             except subprocess.TimeoutExpired:
                 running.process.kill()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def wazuh_fim_event(marker: str) -> str:
+    """The demo's Wazuh FIM event (rule 550) about the file `marker`: one alert per marker."""
+    event = json.loads(EVENTS.read_text().splitlines()[2])
+    assert event["rule"]["id"] == "550"
+    event["syscheck"]["path"] = marker
+    return json.dumps(event)
+
+
+def alerts_about(up: Up, file_prefix: str) -> int:
+    store = create_engine(f"sqlite:///{up.data / 'alertflow.db'}")
+    with store.connect() as conn:
+        query = text("SELECT COUNT(*) FROM alert WHERE file LIKE :f")
+        count = conn.execute(query, {"f": f"{file_prefix}%"}).scalar_one()
+    store.dispose()
+    return int(count)
+
+
+def test_the_demo_says_what_it_stored(up: Up) -> None:
+    assert (
+        "demo: profile demo-contain imported; 3 demo events posted: 3 alert(s) stored now, "
+        "0 already stored by an earlier --demo" in up.output()
+    )
 
 
 def test_the_prefect_api_refuses_requests_without_the_auth_string(up: Up) -> None:
@@ -153,21 +183,96 @@ def test_an_alert_over_http_matching_the_demo_profile_runs_the_demo_playbook_to_
 
 
 def test_a_file_in_the_drop_directory_is_imported_once_and_moved_to_done(up: Up) -> None:
-    event = json.loads(EVENTS.read_text().splitlines()[2])
-    assert event["rule"]["id"] == "550"
     marker = f"/etc/demo/{uuid.uuid4().hex}.conf"
-    event["syscheck"]["path"] = marker
-    staging = up.data / "drop" / "batch.tmp"
-    staging.write_text(json.dumps(event) + "\n")
+    staging = up.data / "drop" / ".batch.tmp"
+    staging.write_text(wazuh_fim_event(marker) + "\n")
     staging.rename(up.data / "drop" / "batch.jsonl")
-    wait_for(
-        lambda: (up.data / "drop" / "done" / "batch.jsonl").exists(), "the dropped file to be imported", 180
+    done = up.data / "drop" / "done"
+    wait_for(lambda: list(done.glob("batch.*.jsonl")), "the dropped file to be imported", 180)
+    assert alerts_about(up, marker) == 1
+
+
+def test_a_file_written_slowly_in_place_keeps_every_line(up: Up) -> None:
+    # A line every 2.5 s, longer than the quiet period: the open writer keeps the file from being taken.
+    prefix = f"/etc/slow/{uuid.uuid4().hex}/"
+    lines = [wazuh_fim_event(f"{prefix}{i}") for i in range(5)]
+    script = (
+        "import sys, time\n"
+        "with open(sys.argv[1], 'a') as f:\n"
+        "    for line in sys.argv[2:]:\n"
+        "        f.write(line + '\\n'); f.flush(); time.sleep(2.5)\n"
     )
-    store = create_engine(f"sqlite:///{up.data / 'alertflow.db'}")
-    with store.connect() as conn:
-        count = conn.execute(text("SELECT COUNT(*) FROM alert WHERE file = :f"), {"f": marker}).scalar_one()
-    store.dispose()
-    assert count == 1
+    writer = subprocess.Popen([sys.executable, "-c", script, str(up.data / "drop" / "slow.jsonl"), *lines])
+    assert writer.wait(60) == 0
+    done = up.data / "drop" / "done"
+    wait_for(lambda: list(done.glob("slow.*.jsonl")), "the slow file to be imported", 180)
+    assert alerts_about(up, prefix) == 5
+
+
+def test_a_symlink_in_the_drop_directory_is_not_followed(up: Up, tmp_path: Path) -> None:
+    marker = f"/etc/secret/{uuid.uuid4().hex}"
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text(wazuh_fim_event(marker) + "\n")
+    (up.data / "drop" / "shadow.log").symlink_to(secret)
+    failed = up.data / "drop" / "failed"
+    wait_for(lambda: list(failed.glob("shadow.*.log")), "the symlink to be refused", 60)
+    assert "shadow.log refused: not a regular file (a symlink)" in up.output()
+    time.sleep(3)
+    assert alerts_about(up, marker) == 0
+
+
+def test_a_crashed_ingest_worker_is_started_again(up: Up) -> None:
+    [worker] = [
+        p
+        for p in psutil.Process(up.process.pid).children()
+        if "ingest" in p.cmdline() and "--source" in p.cmdline()
+    ]
+    worker.kill()
+    wait_for(lambda: "ingest exited with -9; starting it again in 1 s" in up.output(), "the restart", 60)
+    token = (up.data / "ingest-token").read_text().strip()
+
+    def stored_again() -> bool:
+        marker = f"/etc/restart/{uuid.uuid4().hex}"
+        try:
+            answer = httpx.post(
+                up.ingest_url,
+                content=wazuh_fim_event(marker),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 202
+
+    wait_for(stored_again, "the restarted worker to store an alert", 120)
+    assert up.process.poll() is None
+
+
+def test_no_file_up_made_can_be_read_by_another_user(up: Up) -> None:
+    assert (up.data / "prefect" / "prefect.db").exists()
+    assert not_private(up.data) == []
+    assert readable_by_other_user(up.data) == []
+
+
+def test_a_command_in_a_plain_shell_finds_ups_server_from_the_data_dir(up: Up) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ALERTFLOW_"))}
+    env |= {"ALERTFLOW_DATA_DIR": str(up.data), "ALERTFLOW_UP_PREFECT_PORT": str(up.prefect_port)}
+    result = subprocess.run(
+        [sys.executable, "-m", "alertflow", "playbook-runs"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "demo-contain" in result.stdout
+
+
+def test_the_supervisor_stays_small(up: Up) -> None:
+    # It imports no Prefect: 165 MB when it did (the catalog), ~87 MB without.
+    rss_mb = psutil.Process(up.process.pid).memory_info().rss / 2**20
+    assert rss_mb < 120
 
 
 def test_sigterm_stops_every_child_cleanly(up: Up) -> None:

@@ -8,7 +8,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from sqlalchemy import Engine
 
-from alertflow.local_prefect import LocalPrefectServer, free_port
+from alertflow.up.prefect_server import LocalPrefectServer, free_port
 from alertmodel import migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import IntegrationError, ServiceUnavailableError

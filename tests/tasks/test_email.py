@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from prefect import flow
 from prefect.runtime import flow_run
 
-from alertflow.local_prefect import free_port
+from alertflow.up.prefect_server import free_port
 from alertmodel.errors import IntegrationError
 from blocks.smtp import SmtpServer
 from tasks.email import EmailAttachment, render_report, send_email_report

@@ -374,7 +374,7 @@ async def test_db_lookup_task_can_include_attributes_not_meant_for_detection(mis
 async def test_db_lookup_on_an_unreachable_database_names_misp_not_the_password(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from alertflow.local_prefect import free_port
+    from alertflow.up.prefect_server import free_port
 
     url = f"mysql+pymysql://misp:S3cretDbPass@127.0.0.1:{free_port()}/misp?connect_timeout=2"
     misp = MispServer(url="https://misp.invalid/", api_key=KEY, database_url=url)

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
-from alertflow.local_prefect import free_port
+from alertflow.up.prefect_server import free_port
 from alertmodel import DeadLetter, migrate
 from alertmodel.engine import make_engine
 from ingest.core import IngestCore

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from alertmodel import Alert, Outbox, PlaybookRun, migrate
 from alertmodel.engine import make_engine
 from ingest.core import IngestCore

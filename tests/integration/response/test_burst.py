@@ -14,7 +14,7 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import Engine
 
-from alertflow.local_prefect import HealthWatch, LocalPrefectServer, free_port
+from alertflow.up.prefect_server import HealthWatch, LocalPrefectServer, free_port
 from response.playbook_runs import refresh_playbook_runs
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (
     ServedPlaybook,

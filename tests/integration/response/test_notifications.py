@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import Engine, select
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from alertmodel import Alert
 from blocks.smtp import SmtpServer
 from response import incidents

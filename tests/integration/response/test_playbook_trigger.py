@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 from alertmodel import AlertRead
 from response.dispatcher import DispatcherConfig
 from response.playbook_runs import FINAL_STATES

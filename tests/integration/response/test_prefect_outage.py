@@ -9,7 +9,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import Engine
 
-from alertflow.local_prefect import LocalPrefectServer, free_port
+from alertflow.up.prefect_server import LocalPrefectServer, free_port
 from response.dispatcher import DispatcherConfig
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (

@@ -10,3 +10,4 @@ DEMO_DIR = Path(__file__).resolve().parent
 EVENTS = DEMO_DIR / "events.jsonl"
 PROFILES = DEMO_DIR / "profiles.yaml"
 DEMO_SIGNATURE_ID = 9000001
+DESCRIPTION_PREFIX = "ALERTFLOW DEMO"  # every demo event's description starts with it

@@ -1,4 +1,4 @@
-"""`alertflow up`: the whole product on one machine, as child processes of one supervisor.
+"""`alertflow up`'s supervisor: starts every part as a child process, watches them, stops them.
 
 Order of start: the alert store is migrated; a local Prefect server (SQLite in the data dir,
 API auth on) starts unless PREFECT_API_URL points to one; block types are registered; all
@@ -6,21 +6,23 @@ deployments are served; the ingest worker and the dispatcher start. Stop (Ctrl-C
 goes in reverse so the ingest worker drains before anything it feeds goes away.
 
 Alerts come in over HTTP (`POST /ingest` with the bearer token kept in the data dir) and
-through the drop directory: a JSON-lines file put there is imported once (`alertflow
-ingest-file --respond`) and moved to `drop/done/` (or `drop/failed/` with its log).
-`--demo` imports the demo response profile and posts the bundled demo events.
+through the drop directory (`alertflow.up.drop_directory`). `--demo` imports the demo
+response profile and posts the bundled demo events.
 
 While up, the supervisor skips auto-scheduled runs that are more than `late_grace_s` late
-(see `alertflow.late_runs`): the embedded server has Prefect's late-runs service off.
+(see `alertflow.up.late_runs`): the embedded server has Prefect's late-runs service off.
+
+The supervisor imports no Prefect (it would hold ~100 MB for the whole life of `up`): what
+it needs from Prefect it gets from its children (the deployment names) or over REST.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import secrets
 import signal
-import stat
+import ssl
 import subprocess
 import sys
 import threading
@@ -29,78 +31,39 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import text
 
-from alertflow import demo
-from alertflow.late_runs import skip_late_runs
-from alertflow.local_prefect import LocalPrefectServer
-from alertflow.prefect_api import PrefectApi
+from alertflow.up import demo
+from alertflow.up.drop_directory import DropDirectory
+from alertflow.up.late_runs import skip_late_runs
+from alertflow.up.prefect_api import PrefectApi
+from alertflow.up.prefect_server import LocalPrefectServer
+from alertflow.up.secret_files import (
+    AUTH_FILE,
+    INGEST_TOKEN_FILE,
+    ensure_auth_string,
+    ensure_ingest_token,
+    ensure_private_dir,
+)
+from alertflow.up.settings import UpSettings, url_host
 from alertmodel import migrate
-from alertmodel.errors import AlertflowError, ConfigurationError, IntegrationError
-from alertmodel.settings import Settings
-
-AUTH_FILE = "prefect-auth"
-INGEST_TOKEN_FILE = "ingest-token"  # noqa: S105 (a file name, not a secret)
-DROP_SUFFIXES = (".json", ".jsonl", ".log")
+from alertmodel.engine import make_engine
+from alertmodel.errors import AlertflowError, IntegrationError
+from alertmodel.settings import Settings, mask_url
 
 # The scheduler keeps at most this many future runs per deployment (Prefect's default is 100):
 # fewer Scheduled rows for SQLite to walk; a short-interval schedule still has runs ahead.
 EMBEDDED_SCHEDULER_ENV = {"PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "10"}
 
+# A child that crashes is started again after these delays (s), one per crash in a row; a
+# child that ran for RESTART_RESET_S before crashing starts over from the first delay.
+RESTART_DELAYS_S = (1, 2, 5, 10, 30, 60)
+RESTART_RESET_S = 120
 
-class UpSettings(BaseSettings):
-    """Ports and limits of `alertflow up` (environment: ALERTFLOW_UP_*)."""
-
-    model_config = SettingsConfigDict(env_prefix="ALERTFLOW_UP_", extra="ignore")
-
-    host: str = Field(default="127.0.0.1", description="Address every listener binds to.")
-    prefect_port: int = Field(default=4200, ge=1, le=65535, description="Port of the local Prefect server.")
-    ui: bool = Field(default=True, description="Serve the Prefect UI from the local server.")
-    ingest_port: int = Field(default=8480, ge=1, le=65535, description="Port of the HTTP ingest endpoint.")
-    serve_limit: int = Field(default=4, ge=1, le=32, description="Flow runs executing at once.")
-    late_grace_s: float = Field(
-        default=900, gt=0, description="An auto-scheduled run this late (s) is skipped as Missed."
-    )
-    late_check_s: float = Field(default=15, gt=0, description="How often late runs are looked for (s).")
-    ready_timeout_s: float = Field(default=120, gt=0, description="Give up starting after this long (s).")
-
-
-def ensure_auth_string(data_dir: Path) -> str:
-    """The `user:password` of the local Prefect API, created once, kept with mode 0600."""
-    value = _secret_file(data_dir / AUTH_FILE, lambda: f"alertflow:{secrets.token_urlsafe(24)}")
-    if ":" not in value:
-        raise ConfigurationError(f"{data_dir / AUTH_FILE} must hold user:password on one line")
-    return value
-
-
-def ensure_ingest_token(data_dir: Path) -> str:
-    """The bearer token of the HTTP ingest endpoint, created once, kept with mode 0600."""
-    return _secret_file(data_dir / INGEST_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
-
-
-def _secret_file(path: Path, make: Callable[[], str]) -> str:
-    """The one-line secret in `path`, created (mode 0600) when missing; refused when others can read it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise ConfigurationError(
-                f"{path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
-            ) from None
-        value = path.read_text(encoding="utf-8").strip()
-        if not value:
-            raise ConfigurationError(f"{path} is empty; delete it and a new secret is made") from None
-        return value
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        value = make()
-        handle.write(value + "\n")
-    return value
+# Every process `up` starts runs with Prefect's telemetry off.
+TELEMETRY_OFF_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
 @dataclass
@@ -113,9 +76,13 @@ class Child:
     log_path: Path
     stop_timeout_s: float = 20
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    crashes: int = 0  # in a row
+    restart_at: float | None = None  # when a crashed child is due to start again
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.monotonic()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -139,11 +106,50 @@ class Child:
         # Flow-run subprocesses of a served runner share its group: leave none behind.
         _signal_group(self.process.pid, signal.SIGKILL)
 
+    def crashed(self, code: int) -> float:
+        """Note a crash (in the child's log too); the delay before it is started again."""
+        if time.monotonic() - self.started_at >= RESTART_RESET_S:
+            self.crashes = 0
+        delay = RESTART_DELAYS_S[min(self.crashes, len(RESTART_DELAYS_S) - 1)]
+        self.crashes += 1
+        self.restart_at = time.monotonic() + delay
+        self.stop()  # nothing of its process group is left behind
+        with contextlib.suppress(OSError), self.log_path.open("a", encoding="utf-8") as log:
+            log.write(
+                f"{datetime.now(UTC).isoformat(timespec='seconds')} alertflow up: {self.name} exited with "
+                f"{code}; starting it again in {delay} s (crash {self.crashes} in a row)\n"
+            )
+        return delay
+
     def log_tail(self, lines: int = 15) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+@dataclass
+class OneShot:
+    """A child command that runs to completion during start-up; its stdout kept when asked."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    output_path: Path | None = None
+
+    def wait(self, deadline: float) -> None:
+        """Until it exits 0; raise with the log's path when it fails or outlives `deadline`."""
+        try:
+            code = self.process.wait(max(deadline - time.monotonic(), 1))
+        except subprocess.TimeoutExpired:
+            _signal_group(self.process.pid, signal.SIGKILL)
+            raise TimeoutError(f"`{self.name}` did not finish; see {self.log_path}") from None
+        if code != 0:
+            raise AlertflowError(f"`{self.name}` exited {code}; see {self.log_path}")
+
+    def output(self) -> str:
+        """What it printed on stdout (kept apart from its log)."""
+        return self.output_path.read_text(encoding="utf-8") if self.output_path is not None else ""
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -159,11 +165,12 @@ class Stack:
     up: UpSettings
     echo: Callable[[str], None] = print
     demo: bool = False
+    insecure: bool = False  # --insecure: plain HTTP on a non-loopback host
     server: LocalPrefectServer | None = None
     api_url: str = ""
     auth_string: str | None = None
     ingest_token: str = ""
-    importer: tuple[Path, subprocess.Popen[bytes]] | None = None
+    drop: DropDirectory | None = None
     children: list[Child] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     started_at: float = field(default_factory=time.monotonic)
@@ -182,13 +189,23 @@ class Stack:
 
     @property
     def ingest_url(self) -> str:
-        return f"http://{self.up.host}:{self.up.ingest_port}/ingest"
+        return self.up.ingest_url
+
+    def ingest_verify(self) -> ssl.SSLContext | bool:
+        """How up's own requests check the ingest endpoint: with TLS, it must show our certificate."""
+        if not self.up.tls:
+            return True
+        context = ssl.create_default_context(cafile=str(self.up.tls_certfile))
+        context.check_hostname = False  # the certificate itself is pinned: it may name another host
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # a CA-issued leaf is trusted as itself
+        return context
 
     def client_env(self) -> dict[str, str]:
         """The environment of every child: this one plus where Prefect is and how to log in."""
         env = {**os.environ, "ALERTFLOW_DATA_DIR": str(self.data_dir), "PREFECT_API_URL": self.api_url}
         env["PREFECT_HOME"] = str(self.data_dir / "prefect")
-        env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        for name, value in TELEMETRY_OFF_ENV.items():
+            env.setdefault(name, value)
         if self.auth_string:
             env["PREFECT_API_AUTH_STRING"] = self.auth_string
         else:
@@ -210,6 +227,9 @@ class Stack:
 
     def _start(self) -> None:
         deadline = time.monotonic() + self.up.ready_timeout_s
+        for warning in self.up.exposure(insecure=self.insecure):
+            self.echo(warning)
+        ensure_private_dir(self.data_dir)
         migrate.upgrade(self.settings.resolved_database_url)
         self._start_prefect(deadline)
         self.ingest_token = (
@@ -217,37 +237,41 @@ class Stack:
         ) or ensure_ingest_token(self.data_dir)
         # Everything below only needs the Prefect server: start it all at once (each part is
         # a Python process importing Prefect for seconds), then wait for each to be ready.
-        oneshots = [self._oneshot("blocks", "register")]
+        # The names of the deployments the runner will serve, read from the catalog in a
+        # child: the catalog imports Prefect and every flow, which the supervisor does not.
+        names = self._oneshot(
+            "deployment-names", [sys.executable, "-m", "deployments.serve", "--names"], keep_output=True
+        )
+        oneshots = [
+            self._oneshot("blocks-register", [sys.executable, "-m", "alertflow", "blocks", "register"]),
+            names,
+        ]
         if self.demo:
-            oneshots.append(self._oneshot("profiles", "import", str(demo.PROFILES)))
+            oneshots.append(
+                self._oneshot(
+                    "profiles-import",
+                    [sys.executable, "-m", "alertflow", "profiles", "import", str(demo.PROFILES)],
+                )
+            )
         self._start_child(
             "serve",
             [sys.executable, "-m", "deployments.serve", "--limit", str(self.up.serve_limit)],
             {"PREFECT_RUNNER_POLL_FREQUENCY": "1"},
         )
         # One process: the ingest worker (HTTP source) with the outbox dispatcher in it.
-        self._start_child(
-            "ingest",
-            [
-                sys.executable,
-                "-m",
-                "alertflow",
-                "ingest",
-                "--source",
-                f"http://{self.up.host}:{self.up.ingest_port}",
-            ],
+        scheme = "https" if self.up.tls else "http"
+        ingest = [sys.executable, "-m", "alertflow", "ingest"]
+        ingest += ["--source", f"{scheme}://{url_host(self.up.host)}:{self.up.ingest_port}"]
+        if self.up.tls:
+            ingest += ["--tls-certfile", str(self.up.tls_certfile), "--tls-keyfile", str(self.up.tls_keyfile)]
+        self._start_child("ingest", ingest)
+        self.drop = DropDirectory(
+            self.drop_dir, self.log_dir / "drop.log", self.client_env, self.echo, self.up.drop_quiet_s
         )
-        for sub in ("", "done", "failed"):
-            (self.drop_dir / sub).mkdir(parents=True, exist_ok=True)
-        for name, process, log in oneshots:
-            try:
-                code = process.wait(max(deadline - time.monotonic(), 1))
-            except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
-                raise TimeoutError(f"`alertflow {name}` did not finish; see {log}") from None
-            if code != 0:
-                raise AlertflowError(f"`alertflow {name}` exited {code}; see {log}")
-        self._wait_for_deployments(deadline)
+        self.drop.create()
+        for oneshot in oneshots:
+            oneshot.wait(deadline)
+        self._wait_for_deployments(set(json.loads(names.output())), deadline)
         self._wait_for_ingest(deadline)
 
     def _start_prefect(self, deadline: float) -> None:
@@ -264,7 +288,7 @@ class Stack:
         self.server = LocalPrefectServer(
             home=self.data_dir / "prefect",
             port=self.up.prefect_port,
-            host=self.up.host,
+            host=self.up.prefect_host,
             auth_string=self.auth_string,
             ui=self.up.ui,
             extra_env=EMBEDDED_SCHEDULER_ENV,
@@ -273,26 +297,30 @@ class Stack:
         self.server.start(timeout_s=max(deadline - time.monotonic(), 1))
         self.api_url = self.server.api_url
 
-    def _oneshot(self, *args: str) -> tuple[str, subprocess.Popen[bytes], Path]:
-        """Start one `alertflow` command that runs to completion (output in the log dir)."""
-        log = self.log_dir / f"{args[0]}.log"
+    def _oneshot(self, name: str, argv: list[str], *, keep_output: bool = False) -> OneShot:
+        """Start a command that runs to completion: its output in the log dir, stdout apart if kept."""
+        log = self.log_dir / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
+        output = self.log_dir / f"{name}.out" if keep_output else None
+        with contextlib.ExitStack() as files:
+            out = files.enter_context(log.open("ab"))
+            stdout = files.enter_context(output.open("wb")) if output is not None else out
             process = subprocess.Popen(
-                [sys.executable, "-m", "alertflow", *args],
+                argv,
                 env=self.client_env(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                stdout=stdout,
+                stderr=out,
                 start_new_session=True,
             )
-        return " ".join(args), process, log
+        return OneShot(" ".join(argv[2:]), process, log, output)
 
     def _wait_for_ingest(self, deadline: float) -> None:
         """Ready when the endpoint answers (401 to a request without the token)."""
         while True:
             self._check_children()
             try:
-                if httpx.post(self.ingest_url, content=b"", timeout=2).status_code == 401:
+                answer = httpx.post(self.ingest_url, content=b"", timeout=2, verify=self.ingest_verify())
+                if answer.status_code == 401:
                     return
             except httpx.HTTPError:
                 pass
@@ -303,49 +331,45 @@ class Stack:
             time.sleep(0.3)
 
     def post_demo_events(self) -> str:
-        """Send the bundled demo events to the ingest endpoint; its answer."""
+        """Send the bundled demo events to the ingest endpoint; what became of them.
+
+        The endpoint's `stored_alerts` counts the alerts of the body that are in the store now,
+        including those an earlier `--demo` stored (a repost stores nothing twice); the demo
+        alerts counted before and after tell the two apart.
+        """
+        before = self._demo_alerts_stored()
+        events = demo.EVENTS.read_bytes()
         try:
             response = httpx.post(
                 self.ingest_url,
-                content=demo.EVENTS.read_bytes(),
+                content=events,
                 headers={
                     "Authorization": f"Bearer {self.ingest_token}",
                     "Content-Type": "application/x-ndjson",
                 },
                 timeout=60,
+                verify=self.ingest_verify(),
             )
         except httpx.HTTPError as exc:  # the demo is a convenience: report, keep running
-            return f"failed: {type(exc).__name__}: {exc}"
-        return f"{response.status_code} {response.text[:200]}"
+            return f"posting the demo events failed: {type(exc).__name__}: {exc}"
+        if response.status_code != 202:
+            return f"the ingest endpoint answered {response.status_code}: {response.text[:200]}"
+        in_store = int(response.json().get("stored_alerts", 0))
+        new = self._demo_alerts_stored() - before
+        posted = len(events.splitlines())
+        return (
+            f"{posted} demo events posted: {new} alert(s) stored now, "
+            f"{in_store - new} already stored by an earlier --demo (never stored twice)"
+        )
 
-    def _watch_drop_dir(self) -> None:
-        """Import one dropped file at a time; move it to done/ or failed/ afterwards."""
-        if self.importer is not None:
-            path, process = self.importer
-            code = process.poll()
-            if code is None:
-                return
-            target = self.drop_dir / ("done" if code == 0 else "failed") / path.name
-            path.replace(target)
-            self.echo(
-                f"drop directory: {path.name} {'imported' if code == 0 else 'FAILED, see ' + str(self.log_dir / 'drop.log')}"
-            )
-            self.importer = None
-        now = time.time()
-        for path in sorted(self.drop_dir.iterdir()):
-            # a file still being written changes its mtime: wait until it has been still for 1 s
-            if path.is_file() and path.suffix in DROP_SUFFIXES and now - path.stat().st_mtime > 1:
-                log = (self.log_dir / "drop.log").open("ab")
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "alertflow", "ingest-file", "--respond", str(path)],
-                    env=self.client_env(),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-                log.close()
-                self.importer = (path, process)
-                return
+    def _demo_alerts_stored(self) -> int:
+        engine = make_engine(self.settings.resolved_database_url)
+        try:
+            with engine.connect() as conn:
+                query = text("SELECT COUNT(*) FROM alert WHERE description LIKE :demo")
+                return int(conn.execute(query, {"demo": f"{demo.DESCRIPTION_PREFIX}%"}).scalar_one())
+        finally:
+            engine.dispose()
 
     def _start_child(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> Child:
         child = Child(name, argv, {**self.client_env(), **(extra_env or {})}, self.log_dir / f"{name}.log")
@@ -353,11 +377,8 @@ class Stack:
         self.children.append(child)
         return child
 
-    def _wait_for_deployments(self, deadline: float) -> None:
+    def _wait_for_deployments(self, expected: set[str], deadline: float) -> None:
         """Ready when the runner has registered every deployment of the catalog."""
-        from deployments.catalog import all_deployments  # the catalog imports Prefect: only here
-
-        expected = {f"{d.flow_name}/{d.name}" for d in all_deployments()}
         with self.api() as api:
             while True:
                 self._check_children()
@@ -389,25 +410,56 @@ class Stack:
             f"  ingest:       POST {self.ingest_url}  (Authorization: Bearer <{self.data_dir / INGEST_TOKEN_FILE}>)"
         )
         lines.append(
-            f"  drop dir:     {self.drop_dir}  (JSON-lines files are imported once, then moved to done/)"
+            f"  drop dir:     {self.drop_dir}  (each line of a JSON-lines file is imported once; then done/)"
         )
-        lines.append(f"  alert store:  {_mask(self.settings)}")
+        lines.append(f"  alert store:  {mask_url(self.settings.resolved_database_url)}")
         lines.append(f"  logs:         {self.log_dir}")
         lines.append("Ctrl-C stops everything.")
         return "\n".join(lines)
 
     def supervise(self, stop: threading.Event) -> None:
-        """Until `stop` is set: watch the children and skip late scheduled runs."""
+        """Until `stop` is set: start crashed children again, import dropped files, skip late runs."""
         next_late_check = 0.0
         with self.api() as api:
             while not stop.wait(0.5):
-                self._check_children()
-                self._watch_drop_dir()
-                if self.server is not None and self.server.process and self.server.process.poll() is not None:
-                    raise AlertflowError(f"the Prefect server exited; see {self.server.log_path}")
+                self._restart_crashed_server()
+                self.restart_crashed_children()
+                if self.drop is not None:
+                    self.drop.poll()
                 if time.monotonic() >= next_late_check:
                     next_late_check = time.monotonic() + self.up.late_check_s
                     self._skip_late_runs(api)
+
+    def restart_crashed_children(self) -> None:
+        """A child that exited is started again after a delay that grows with each crash in a row."""
+        for child in self.children:
+            if child.restart_at is not None:
+                if time.monotonic() >= child.restart_at:
+                    child.restart_at = None
+                    self.echo(f"starting {child.name} again (log: {child.log_path})")
+                    child.start()
+                continue
+            code = child.exited()
+            if code is not None:
+                delay = child.crashed(code)
+                self.echo(
+                    f"{child.name} exited with {code}; starting it again in {delay} s "
+                    f"(crash {child.crashes} in a row); last lines of {child.log_path}:\n{child.log_tail(8)}"
+                )
+
+    def _restart_crashed_server(self) -> None:
+        """The local Prefect server is started again like a child (the children reconnect)."""
+        server = self.server
+        if server is None or server.process is None or server.process.poll() is None:
+            return
+        self.echo(
+            f"the Prefect server exited with {server.process.returncode}; starting it again (log: {server.log_path})"
+        )
+        try:
+            server.start(timeout_s=self.up.ready_timeout_s)
+        except (TimeoutError, RuntimeError) as exc:  # tried again on the next round
+            self.echo(f"the Prefect server did not start again: {exc}")
+            self.stopping.wait(RESTART_DELAYS_S[3])
 
     def _skip_late_runs(self, api: PrefectApi) -> None:
         try:
@@ -422,13 +474,8 @@ class Stack:
 
     def stop(self) -> None:
         """Stop the children in reverse start order, then the Prefect server."""
-        if self.importer is not None:
-            _signal_group(self.importer[1].pid, signal.SIGTERM)  # ingest-file stores what it read, then exits
-            try:
-                self.importer[1].wait(30)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.importer[1].pid, signal.SIGKILL)
-            self.importer = None
+        if self.drop is not None:
+            self.drop.stop()
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
@@ -436,42 +483,16 @@ class Stack:
             self.server.stop()
 
 
-def prefect_client_settings(settings: Settings) -> dict[Any, str]:
-    """Prefect settings that point a client at `alertflow up`'s server, unless PREFECT_API_URL is set.
-
-    Without a reachable server a flow would silently run on a temporary one: refuse instead.
-    """
-    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
-
-    if os.environ.get("PREFECT_API_URL"):
-        return {}
-    up = UpSettings()
-    api_url = f"http://{up.host}:{up.prefect_port}/api"
-    auth_path = settings.data_dir.expanduser() / AUTH_FILE
-    auth = ensure_auth_string(settings.data_dir.expanduser()) if auth_path.exists() else None
-    with PrefectApi(api_url, auth) as api:
-        if not api.healthy():
-            raise ConfigurationError(
-                f"no Prefect server answers at {api_url}: start `alertflow up`, or set PREFECT_API_URL "
-                "(and PREFECT_API_AUTH_STRING) to use another one"
-            )
-    updates: dict[Any, str] = {PREFECT_API_URL: api_url}
-    if auth:
-        updates[PREFECT_API_AUTH_STRING] = auth
-    return updates
-
-
-def _mask(settings: Settings) -> str:
-    from alertmodel.settings import mask_url
-
-    return mask_url(settings.resolved_database_url)
-
-
 def run(
-    settings: Settings, up: UpSettings, echo: Callable[[str], None] = print, *, demo_mode: bool = False
+    settings: Settings,
+    up: UpSettings,
+    echo: Callable[[str], None] = print,
+    *,
+    demo_mode: bool = False,
+    insecure: bool = False,
 ) -> int:
     """Start, print where things are, supervise until SIGINT/SIGTERM, stop; the exit code."""
-    stack = Stack(settings, up, echo, demo=demo_mode)
+    stack = Stack(settings, up, echo, demo=demo_mode, insecure=insecure)
     stop = stack.stopping
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -484,7 +505,7 @@ def run(
             return 0
         echo(stack.banner())
         if demo_mode:
-            echo(f"demo: profile demo-contain imported; demo events posted: {stack.post_demo_events()}")
+            echo(f"demo: profile demo-contain imported; {stack.post_demo_events()}")
             echo("demo: the demo-contain playbook needs a HostProfile block named demo-host to reach a host")
         stack.supervise(stop)
         echo("stopping alertflow ...")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from alertflow.up import AUTH_FILE, INGEST_TOKEN_FILE, ensure_auth_string, ensure_ingest_token
+from alertflow.up.secret_files import AUTH_FILE, INGEST_TOKEN_FILE, ensure_auth_string, ensure_ingest_token
 from alertmodel.errors import ConfigurationError
 
 

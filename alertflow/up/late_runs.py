@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from alertflow.prefect_api import PrefectApi
+from alertflow.up.prefect_api import PrefectApi
 
 MISSED_STATE_NAME = "Missed"
 

@@ -12,9 +12,9 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.states import Scheduled
 
-from alertflow.late_runs import MISSED_STATE_NAME, late_run_filter, skip_late_runs
-from alertflow.local_prefect import LocalPrefectServer
-from alertflow.prefect_api import PrefectApi
+from alertflow.up.late_runs import MISSED_STATE_NAME, late_run_filter, skip_late_runs
+from alertflow.up.prefect_api import PrefectApi
+from alertflow.up.prefect_server import LocalPrefectServer
 from deployments.schedules import recurring_interval
 
 pytestmark = pytest.mark.integration

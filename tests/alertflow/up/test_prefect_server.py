@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 from prefect import flow, get_client
 
-from alertflow.local_prefect import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer
 
 
 @flow
