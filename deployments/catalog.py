@@ -81,8 +81,6 @@ def all_deployments() -> list[RunnerDeployment]:
         block_attacker.to_deployment(
             name="response",
             parameters={"sensors": ["default"], "misp": "default"},
-            # One at a time: each run rewrites the sensors' whole block lists.
-            concurrency_limit=1,
             description="Response action: block the alert's srcip on the IdsSensor blocks if MISP lists it.",
             tags=["response"],
             entrypoint_type=EntrypointType.MODULE_PATH,

@@ -50,7 +50,7 @@ jobs:
   - {name: bad-field, type: nmap_scan, params: {targets: [127.0.0.1]}, on_error: explode}
   - {name: bad-param, type: nmap_scan, params: {targets: [x], flags: "-sS"}}
   - {name: bad-block, type: run_script, blocks: {host: h}, params: {command: [id]}}
-  - {name: missing, type: update_ip_blocklist, blocks: {sensor: s}}
+  - {name: missing, type: block_ips, blocks: {sensor: s}}
 """,
     )
     with pytest.raises(ConfigurationError) as caught:
@@ -61,7 +61,7 @@ jobs:
     assert "job 1 (bad-field): field on_error: Input should be 'stop' or 'continue'" in text
     assert "job 2 (bad-param): params.flags: task nmap_scan has no parameter 'flags'" in text
     assert "job 3 (bad-block): blocks.host: task run_script has no block parameter 'host'" in text
-    assert "job 4 (missing): task update_ip_blocklist needs ips" in text
+    assert "job 4 (missing): task block_ips needs ips" in text
     assert "job 0" not in text
 
 
