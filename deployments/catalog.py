@@ -87,7 +87,8 @@ def all_deployments() -> list[RunnerDeployment]:
         ),
         malware_triage.to_deployment(
             name="response",
-            description="Response action for Wazuh FIM alerts; set recipients and evidence_dir per profile or run.",
+            description="Response action for Wazuh FIM alerts; set recipients, evidence_dir and agent_hosts "
+            "(agent name -> HostProfile block) per profile or run.",
             tags=["response"],
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
