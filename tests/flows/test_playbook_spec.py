@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from alertmodel.errors import ConfigurationError
 from flows.job_types import JOB_TYPES, JobTypeUnavailable, resolve
-from flows.playbook_spec import load_bundled_playbook, load_playbook, parse_playbook
+from flows.playbook_spec import BlockFromAlert, load_bundled_playbook, load_playbook, parse_playbook
 
 BUNDLED = Path(__file__).resolve().parents[2] / "flows" / "playbooks"
 
@@ -125,3 +127,45 @@ def test_bundled_playbooks_load_by_name_and_names_are_checked() -> None:
         load_bundled_playbook("nope")
     with pytest.raises(ConfigurationError, match="is not a playbook name"):
         load_bundled_playbook("../etc/passwd")
+
+
+def _job(blocks: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "who", "type": "run_script", "blocks": blocks, "params": {"command": ["who"]}}
+
+
+def test_block_names_may_use_params_but_never_alert_data_or_results() -> None:
+    ok = parse_playbook(
+        {"name": "p", "parameters": {"host": "h"}, "jobs": [_job({"hosts": "{{ params.host }}"})]}, origin="p"
+    )
+    assert ok.jobs[0].blocks == {"hosts": "{{ params.host }}"}
+    for blocks, used in [
+        ({"hosts": "{{ alert.agent }}"}, "alert"),
+        ({"hosts": ["web-01", "host-{{ alert.agent }}"]}, "alert"),
+        ({"hosts": "{{ alerts[0].agent }}"}, "alerts"),
+        ({"hosts": "{{ results.find.host }}"}, "results"),
+        ({"hosts": "{% if alert.agent %}a{% endif %}"}, "alert"),
+    ]:
+        with pytest.raises(
+            ConfigurationError, match=f"blocks.hosts: a block name may use only params, not {used}"
+        ):
+            parse_playbook({"name": "p", "jobs": [_job(blocks)]}, origin="p")
+
+
+def test_a_block_picked_by_an_alert_field_needs_an_alert_field_and_a_map_from_params() -> None:
+    spec = parse_playbook(
+        {
+            "name": "p",
+            "parameters": {"agent_hosts": {"web-01": "host-web-01"}},
+            "jobs": [_job({"hosts": {"from_alert": "agent", "map": "{{ params.agent_hosts }}"}})],
+        },
+        origin="p",
+    )
+    assert spec.jobs[0].blocks["hosts"] == BlockFromAlert(from_alert="agent", map="{{ params.agent_hosts }}")
+    for choice, reason in [
+        ({"from_alert": "nope", "map": {}}, "'nope' is not an alert field"),
+        ({"from_alert": "agent", "map": "{{ alert.agent }}"}, "may use only params"),
+        ({"from_alert": "agent", "map": "hosts-{{ params.x }}"}, "one '{{ params.x }}' expression"),
+        ({"from_alert": "agent", "map": {}, "fallback": "h"}, "fallback"),
+    ]:
+        with pytest.raises(ConfigurationError, match=re.escape(reason)):
+            parse_playbook({"name": "p", "jobs": [_job({"hosts": choice})]}, origin="p")
