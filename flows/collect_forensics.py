@@ -11,7 +11,8 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from blocks.host import HostProfile
-from tasks.sftp import copy_files, validate_path
+from tasks.paths import validate_path
+from tasks.sftp import copy_files
 from tasks.ssh import run_script
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from alertmodel.errors import ChecksumMismatchError, IntegrationError
 from blocks.host import HostProfile
 from tasks._context import in_run_context, run_logger
+from tasks.paths import validate_path
 
 CHUNK = 256 * 1024
 
@@ -38,34 +39,6 @@ class CopyResult(BaseModel):
 
     files: list[CopiedFile]
     moved: bool
-
-
-def validate_path(path: str, roots: Sequence[str], *, where: str) -> str:
-    """An absolute, normalised path inside one of `roots`; else ValueError. No roots: no path at all.
-
-    Paths often come from alerts (a FIM alert's file), so an empty allow-list means "nothing",
-    never "anything".
-    """
-    if not isinstance(path, str) or not path or "\x00" in path or "\n" in path:
-        raise ValueError(f"{where}: path {path!r} is empty or has a NUL/newline")
-    if not posixpath.isabs(path):
-        raise ValueError(f"{where}: path {path!r} must be absolute")
-    if ".." in path.split("/"):
-        raise ValueError(f"{where}: path {path!r} contains '..'; traversal is refused")
-    if not roots:
-        raise ValueError(
-            f"{where}: no file roots are set, so file jobs may touch no path there; list the "
-            "directories they may use in the host's file_roots (local_roots for this machine)"
-        )
-    normal = posixpath.normpath(path)
-    if not any(_inside(normal, root) for root in roots):
-        raise ValueError(f"{where}: path {path!r} is outside the allowed roots {list(roots)}")
-    return normal
-
-
-def _inside(path: str, root: str) -> bool:
-    root = posixpath.normpath(root)
-    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 class _Endpoint(Protocol):
