@@ -45,7 +45,8 @@ class IdsSensor(Block):
     blocklist_path: str | None = Field(
         default=None,
         description="Absolute path of the IP list alertflow manages: a Suricata iprep file or a Wazuh CDB list. "
-        "Block-list jobs add and remove entries in it; they never replace it.",
+        "Block-list jobs add and remove entries in it, never replace it, holding a flock (util-linux) "
+        "on '<path>.alertflow-lock' meanwhile.",
     )
     blocklist_category: int = Field(
         default=1, ge=1, le=60, description="Suricata iprep category id written for block-listed IPs."

@@ -70,6 +70,11 @@ def _entries(values: Sequence[str]) -> list[Network]:
     return [parse_entry(value) for value in values]
 
 
+def entry_text(net: Network) -> str:
+    """An entry as written: the bare address for a single one, else the CIDR network."""
+    return str(net.network_address) if net.num_addresses == 1 else str(net)
+
+
 def _overlapping(net: Network, ranges: Sequence[str]) -> str | None:
     for text in ranges:
         other = ipaddress.ip_network(text)
@@ -86,7 +91,7 @@ def blockable_entries(sensor: IdsSensor, ips: Sequence[str]) -> list[Network]:
     """
     checked = []
     for net in _entries(ips):
-        text = str(net.network_address) if net.num_addresses == 1 else str(net)
+        text = entry_text(net)
         if net.num_addresses > 1:
             if not sensor.blocklist_networks:
                 raise ValueError(
@@ -130,11 +135,10 @@ class Blocklist:
 
 def entry_line(sensor: IdsSensor, net: Network, *, score: int = 100) -> str:
     """One entry in the sensor's format: Suricata iprep 'ip,category,score' or Wazuh CDB 'ip:'."""
-    single = net.num_addresses == 1
-    text = str(net.network_address) if single else str(net)
+    text = entry_text(net)
     if sensor.kind == "suricata":
         return f"{text},{sensor.blocklist_category},{score}"
-    if not single:
+    if net.num_addresses > 1:
         raise ValueError(f"Wazuh CDB lists hold addresses, not networks: {net}")
     return f'"{text}":' if net.version == 6 else f"{text}:"
 
@@ -280,12 +284,13 @@ async def _locked(
     except TimeoutError:
         line = b""
     if line.strip() != b"locked":
+        stderr = b""
         with contextlib.suppress(TimeoutError, asyncssh.Error):
-            line = await asyncio.wait_for(process.stderr.read(800), 5)
+            stderr = await asyncio.wait_for(process.stderr.read(800), 5)
         process.close()
-        stderr = line.decode(errors="replace").strip()
         raise IdsUpdateError(
-            f"could not lock {name}:{lock} within {wait_s:.0f}s (another update still running?) {stderr}"
+            f"could not lock {name}:{lock} within {wait_s:.0f}s (another update still running? "
+            f"flock missing?) {stderr.decode(errors='replace').strip()}"
         )
     try:
         yield
@@ -378,8 +383,8 @@ async def _change_blocklist(
         entries=len(listing.lines),
         checked=done.checked,
         reloaded=done.reloaded,
-        added=[str(n.network_address) if n.num_addresses == 1 else str(n) for n in added],
-        removed=[str(n.network_address) if n.num_addresses == 1 else str(n) for n in removed],
+        added=[entry_text(n) for n in added],
+        removed=[entry_text(n) for n in removed],
         changed=bool(added or removed),
     )
     logger = run_logger()
