@@ -34,8 +34,8 @@ class HostProfile(Block):
     )
     file_roots: list[str] = Field(
         default_factory=list,
-        description="Absolute directories file jobs may read or write on this host; "
-        "empty means any path the login can reach.",
+        description="Absolute directories file jobs (copy_files, move_files, malware-triage) may read "
+        "or write on this host, symlinks followed. Empty (the default): no file access at all.",
     )
     connect_timeout_s: float = Field(default=15, gt=0, description="Seconds to wait for the SSH login.")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 
 class ZapScanner(Block):
@@ -17,6 +19,12 @@ class ZapScanner(Block):
         description="Address of the ZAP daemon's proxy port, which serves its API.",
     )
     api_key: SecretStr = Field(description="ZAP API key (api.key option of the daemon).")
+    target_prefixes: list[str] = Field(
+        default_factory=list,
+        description="The web applications scans may target, as URL prefixes such as "
+        "'https://shop.example.org/' (scheme, host and port must match, the path start with "
+        "the prefix's). Empty (the default): no scan at all, so no alert can aim ZAP anywhere.",
+    )
     request_timeout_s: float = Field(
         default=60.0, gt=0, description="Seconds to wait for each ZAP API answer."
     )
@@ -31,3 +39,14 @@ class ZapScanner(Block):
     max_retry_after_s: float = Field(
         default=60.0, gt=0, description="Longest Retry-After wait honoured before giving up."
     )
+
+    @field_validator("target_prefixes")
+    @classmethod
+    def _web_urls(cls, prefixes: list[str]) -> list[str]:
+        for prefix in prefixes:
+            parts = urlsplit(prefix)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+                raise ValueError(
+                    f"target_prefixes entry {prefix!r} must be an http(s) URL like https://app.example.org/"
+                )
+        return prefixes

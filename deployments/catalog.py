@@ -81,15 +81,14 @@ def all_deployments() -> list[RunnerDeployment]:
         block_attacker.to_deployment(
             name="response",
             parameters={"sensors": ["default"], "misp": "default"},
-            # One at a time: each run rewrites the sensors' whole block lists.
-            concurrency_limit=1,
             description="Response action: block the alert's srcip on the IdsSensor blocks if MISP lists it.",
             tags=["response"],
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
         malware_triage.to_deployment(
             name="response",
-            description="Response action for Wazuh FIM alerts; set recipients and evidence_dir per profile or run.",
+            description="Response action for Wazuh FIM alerts; set recipients, evidence_dir and agent_hosts "
+            "(agent name -> HostProfile block) per profile or run.",
             tags=["response"],
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),

@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from blocks.host import HostProfile
+from tasks.paths import validate_path
 from tasks.sftp import copy_files
 from tasks.ssh import run_script
 
@@ -47,8 +48,10 @@ async def collect_forensics(
     """Run `command` (an argument list that writes `output_path`) on every HostProfile in `hosts`,
     then copy each host's `output_path` to `evidence_dir/<run>/<host>/` on `evidence_host`.
 
-    `{host}` in `command` and `output_path` is replaced by the host's name. A host whose command
-    fails is reported, not copied; the run fails only when no host succeeded.
+    `{host}` in `command` and `output_path` is replaced by the host's name. `output_path` must lie
+    in each host's `file_roots` and `evidence_dir` in the evidence host's, checked before any
+    command runs. A host whose command fails is reported, not copied; the run fails only when
+    no host succeeded.
     """
     if not hosts:
         raise ValueError("hosts must name at least one HostProfile block")
@@ -57,6 +60,10 @@ async def collect_forensics(
     logger = get_run_logger()
     profiles = [await HostProfile.aload(name) for name in hosts]
     destination = await HostProfile.aload(evidence_host)
+    # Every host's file_roots must allow the copy before any collection command runs.
+    validate_path(evidence_dir, destination.file_roots, where=f"evidence host {destination.name}")
+    for p in profiles:
+        validate_path(output_path.replace("{host}", p.name), p.file_roots, where=f"host {p.name}")
     # Concurrently, one command per host; not retried: a collection may change what it
     # collects (rotated logs, memory).
     runs = await asyncio.gather(

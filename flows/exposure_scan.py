@@ -57,9 +57,10 @@ async def exposure_scan(
     """Scan `targets` (allow-listed nmap `profile`), optionally ZAP-scan `web_targets`, e-mail the report."""
     if web_targets and not zap:
         raise ValueError("web_targets need a ZapScanner block: pass zap=<block name>")
-    # Scans only read: safe to repeat.
+    # Scans only read: safe to repeat. The targets are the operator's (this flow takes no
+    # alert), so networks and host names are allowed.
     scan = await nmap_scan.with_options(retries=2, retry_delay_seconds=[5, 30])(
-        targets, ports, profile=profile
+        targets, ports, profile=profile, allow_networks=True, allow_names=True
     )
     exposed = open_ports(scan)
     web: list[ZapScanResult] = []

@@ -3,18 +3,25 @@
 ```yaml
 name: contain-host
 description: Collect evidence, then isolate.
-parameters: {target: 127.0.0.1}          # defaults; `--param target=...` overrides
+parameters:                               # defaults; `--param name=...` overrides
+  agent_hosts: {web-01: host-web-01}      # agent name -> HostProfile block name
 jobs:
   - name: who
     type: run_script                      # a key of flows.job_types.JOB_TYPES
-    blocks: {host: "{{ alert.agent }}"}   # task parameter -> block document name(s)
+    blocks:                               # task parameter -> block document name(s)
+      hosts: {from_alert: agent, map: "{{ params.agent_hosts }}"}
     params: {command: ["who"]}            # other task parameters
     on_error: continue                    # or stop (the default)
 ```
 
-Strings in `blocks` and `params` may hold Jinja expressions over `alert` (the triggering
-alert), `params` (the run's parameters) and `results` (earlier jobs' results by job name),
-rendered in a sandbox. A whole-string expression keeps its type (a list stays a list).
+Strings in `params` may hold Jinja expressions over `alert` (the triggering alert), `alerts`,
+`params` (the run's parameters) and `results` (earlier jobs' results by job name), rendered in
+an immutable sandbox: a template can read them, never change them. A whole-string expression
+keeps its type (a list stays a list).
+
+Block names may use only `params`: an alert is attacker-controlled and must never name a
+block. To pick a block by an alert field, `{from_alert: FIELD, map: {...}}` looks the field's
+value up in an explicit map (or a `{{ params.x }}` giving one); a value not in it is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+import jinja2
 import yaml
+from jinja2 import StrictUndefined, meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -35,10 +45,64 @@ from alertmodel.errors import (
     describe_validation_error,
     document_path,
 )
+from flows.alert import PlaybookAlert
 from flows.job_types import resolve
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 BUNDLED_DIR = Path(__file__).resolve().parent / "playbooks"
+
+TEMPLATES = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+"""Renders playbook strings: no attribute starting with '_', no call that changes a list or dict."""
+
+
+def is_template(text: str) -> bool:
+    """True when `text` holds Jinja markup."""
+    return "{{" in text or "{%" in text
+
+
+def _names_params_only(text: str, *, where: str) -> str:
+    """`text` unchanged, if its Jinja uses no variable but `params`; else ValueError."""
+    if not is_template(text):
+        return text
+    try:
+        used = meta.find_undeclared_variables(TEMPLATES.parse(text))
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"{where}: invalid template {text!r}: {exc.message}") from None
+    if used - {"params"}:
+        raise ValueError(
+            f"{where}: a block name may use only params, not {', '.join(sorted(used - {'params'}))}: "
+            "alert data must never name a block. To pick a block by an alert field, write "
+            "{from_alert: FIELD, map: {VALUE: BLOCK, ...}}"
+        )
+    return text
+
+
+class BlockFromAlert(BaseModel):
+    """A block picked by an alert field's value through an explicit map; other values are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_alert: str = Field(description="The alert field whose value picks the block, e.g. agent.")
+    map: dict[str, str] | str = Field(
+        description="Field value -> block name, or a '{{ params.x }}' expression giving that mapping."
+    )
+
+    @field_validator("from_alert")
+    @classmethod
+    def _alert_field(cls, name: str) -> str:
+        if name not in PlaybookAlert.model_fields:
+            raise ValueError(f"from_alert: {name!r} is not an alert field")
+        return name
+
+    @field_validator("map")
+    @classmethod
+    def _map_from_params(cls, value: dict[str, str] | str) -> dict[str, str] | str:
+        if isinstance(value, str):
+            stripped = value.strip()
+            if not (stripped.startswith("{{") and stripped.endswith("}}")):
+                raise ValueError("map: give a mapping, or one '{{ params.x }}' expression giving one")
+            _names_params_only(value, where="map")
+        return value
 
 
 def _invalid(message: str) -> PydanticCustomError:
@@ -53,8 +117,10 @@ class JobSpec(BaseModel):
 
     name: str = Field(pattern=NAME_PATTERN, description="Unique within the playbook; names the result.")
     type: str = Field(description="The job type, e.g. run_script, copy_files, nmap_scan.")
-    blocks: dict[str, str | list[str]] = Field(
-        default_factory=dict, description="Task parameter -> block document name (or list of names)."
+    blocks: dict[str, str | list[str] | BlockFromAlert] = Field(
+        default_factory=dict,
+        description="Task parameter -> block document name (or list of names; templates may use "
+        "params only), or {from_alert: FIELD, map: {...}} to pick it by an alert field.",
     )
     params: dict[str, Any] = Field(default_factory=dict, description="The task's other parameters.")
     on_error: Literal["stop", "continue"] = "stop"
@@ -82,6 +148,9 @@ class JobSpec(BaseModel):
                 )
             if isinstance(names, list) and not bp.many:
                 raise _invalid(f"blocks.{pname}: task {self.type} takes one block here, not a list")
+            for name in names if isinstance(names, list) else [names]:
+                if isinstance(name, str):
+                    _names_params_only(name, where=f"blocks.{pname}")
         for pname in self.params:
             if pname in job.block_params:
                 raise _invalid(f"params.{pname}: is a block parameter; give it under blocks by name")

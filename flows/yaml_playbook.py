@@ -5,8 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined, Undefined
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Undefined
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel
@@ -14,9 +13,14 @@ from pydantic import BaseModel
 from alertmodel.errors import PlaybookFailed
 from flows.alert import PlaybookAlert
 from flows.job_types import JobType, resolve
-from flows.playbook_spec import JobSpec, PlaybookSpec, load_bundled_playbook
-
-_JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+from flows.playbook_spec import (
+    TEMPLATES,
+    BlockFromAlert,
+    JobSpec,
+    PlaybookSpec,
+    is_template,
+    load_bundled_playbook,
+)
 
 
 class JobOutcome(BaseModel):
@@ -40,15 +44,15 @@ class PlaybookResult(BaseModel):
 def render(value: Any, context: dict[str, Any]) -> Any:
     """Render Jinja in strings (recursively); a string that is one whole expression keeps its type."""
     if isinstance(value, str):
-        if "{{" not in value and "{%" not in value:
+        if not is_template(value):
             return value
         stripped = value.strip()
         if stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
-            value = _JINJA.compile_expression(stripped[2:-2].strip(), undefined_to_none=False)(**context)
+            value = TEMPLATES.compile_expression(stripped[2:-2].strip(), undefined_to_none=False)(**context)
             if isinstance(value, Undefined):
                 value._fail_with_undefined_error()  # a missing name is an error, never ""
             return value
-        return _JINJA.from_string(value).render(**context)
+        return TEMPLATES.from_string(value).render(**context)
     if isinstance(value, list):
         return [render(item, context) for item in value]
     if isinstance(value, dict):
@@ -64,14 +68,45 @@ def _jsonable(result: Any) -> Any:
     return result
 
 
+def block_from_alert(choice: BlockFromAlert, context: dict[str, Any], *, where: str) -> str:
+    """The block name `choice.map` gives for the alert's field value; ValueError for any other value."""
+    mapping = render(choice.map, {"params": context["params"]})
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{where}: map must be a mapping of {choice.from_alert} -> block name")
+    value = context["alert"].get(choice.from_alert)
+    name = mapping.get(value) if isinstance(value, str) else None
+    if not isinstance(name, str):
+        known = ", ".join(sorted(str(k) for k in mapping)[:20]) or "none"
+        raise ValueError(
+            f"{where}: the alert's {choice.from_alert} {str(value)[:100]!r} is not in the map (known: {known})"
+        )
+    return name
+
+
+def block_names(job: JobSpec, job_type: JobType, context: dict[str, Any]) -> dict[str, str | list[str]]:
+    """Each block parameter's document name(s): templates see only `params`, alert fields only pick from a map."""
+    only_params = {"params": context["params"]}
+    names: dict[str, str | list[str]] = {}
+    for pname, given in job.blocks.items():
+        if isinstance(given, BlockFromAlert):
+            name = block_from_alert(given, context, where=f"job {job.name}: blocks.{pname}")
+            names[pname] = [name] if job_type.block_params[pname].many else name
+        elif isinstance(given, list):
+            names[pname] = [str(render(item, only_params)) for item in given]
+        else:
+            rendered = render(given, only_params)
+            names[pname] = [str(n) for n in rendered] if isinstance(rendered, list) else str(rendered)
+    return names
+
+
 async def _run_job(job: JobSpec, job_type: JobType, context: dict[str, Any]) -> Any:
     kwargs: dict[str, Any] = {p: None for p, b in job_type.block_params.items() if b.optional}
-    for pname, names in render(job.blocks, context).items():
+    for pname, names in block_names(job, job_type, context).items():
         block_type = job_type.block_params[pname].block_type
         if isinstance(names, list):
-            kwargs[pname] = [await block_type.aload(str(name)) for name in names]
+            kwargs[pname] = [await block_type.aload(name) for name in names]
         else:
-            kwargs[pname] = await block_type.aload(str(names))
+            kwargs[pname] = await block_type.aload(names)
     kwargs.update(render(job.params, context))
     task = job_type.task.with_options(
         name=f"{job.name} ({job.type})",

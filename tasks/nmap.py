@@ -28,6 +28,8 @@ PORTLESS = {"top-100", "host-discovery"}
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
+MIN_PREFIX = {4: 16, 6: 112}
+"""The widest network a scan may cover, when networks are allowed at all."""
 PORT_ITEM = re.compile(r"^(?:[TU]:)?(\d{1,5})(?:-(\d{1,5}))?$")
 
 
@@ -59,23 +61,40 @@ class NmapScanResult(BaseModel):
         return [p.port for h in self.hosts if h.address == address for p in h.ports if p.state == "open"]
 
 
-def validate_targets(targets: Sequence[str]) -> list[str]:
-    """IP addresses, CIDR networks or DNS names only: nothing nmap could read as a flag."""
+def validate_targets(targets: Sequence[str], *, networks: bool = False, names: bool = False) -> list[str]:
+    """Single IP addresses; CIDR networks and DNS names only when allowed. Nothing nmap could read as a flag.
+
+    A target may come from an alert (its srcip), which an attacker can forge: by default one
+    address is one host, never 0.0.0.0/0 nor a name that resolves anywhere.
+    """
     if isinstance(targets, str):
         raise TypeError("targets must be a list of addresses, networks or host names")
     if not targets:
         raise ValueError("give at least one target")
     checked = []
     for target in targets:
+        if not isinstance(target, str):
+            raise TypeError(f"target {target!r} must be a string")
+        if "/" in target:
+            try:
+                net = ipaddress.ip_network(target, strict=False)
+            except ValueError:
+                raise ValueError(f"target {target!r} is not an IP address, network or host name") from None
+            if net.num_addresses > 1 and not networks:
+                raise ValueError(f"target {target!r} is a network; pass allow_networks=True to scan networks")
+            if net.prefixlen < MIN_PREFIX[net.version]:
+                raise ValueError(f"target {target!r} is wider than /{MIN_PREFIX[net.version]}")
+            checked.append(str(net))
+            continue
         try:
-            checked.append(
-                str(ipaddress.ip_network(target, strict=False))
-                if "/" in target
-                else str(ipaddress.ip_address(target))
-            )
+            checked.append(str(ipaddress.ip_address(target)))
         except ValueError:
             if not HOSTNAME.match(target):
                 raise ValueError(f"target {target!r} is not an IP address, network or host name") from None
+            if not names:
+                raise ValueError(
+                    f"target {target!r} is a host name; pass allow_names=True to scan host names"
+                ) from None
             checked.append(target)
     return checked
 
@@ -133,11 +152,17 @@ async def nmap_scan(
     *,
     profile: str = "tcp-connect",
     timeout_s: float = 600,
+    allow_networks: bool = False,
+    allow_names: bool = False,
 ) -> NmapScanResult:
-    """Scan `targets` with an allow-listed `profile`; the nmap XML is attached as an artifact."""
+    """Scan `targets` with an allow-listed `profile`; the nmap XML is attached as an artifact.
+
+    Targets are single IP addresses unless `allow_networks` (CIDR, /16 or /112 at the widest)
+    or `allow_names` (DNS names) is set: turn those on only for targets an operator chose.
+    """
     if profile not in SCAN_PROFILES:
         raise ValueError(f"unknown scan profile {profile!r}; choose one of {sorted(SCAN_PROFILES)}")
-    hosts = validate_targets(targets)
+    hosts = validate_targets(targets, networks=allow_networks, names=allow_names)
     port_spec = None
     if profile not in PORTLESS:
         if ports is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from tasks._common import (
     service_errors,
     status_error,
 )
+from tasks.paths import resolved_local_path
 
 Verdict = Literal["clean", "suspicious", "malicious"]
 NAMES = {"cuckoo": "Cuckoo", "hybrid_analysis": "Hybrid Analysis", "vmray": "VMRay"}
@@ -227,8 +229,8 @@ async def _vmray(api: _Api, path: Path, data: bytes, sha256: str) -> SandboxVerd
 _BACKENDS = {"cuckoo": _cuckoo, "hybrid_analysis": _hybrid_analysis, "vmray": _vmray}
 
 
-def _read_sample(file_path: str | Path) -> tuple[Path, bytes]:
-    path = Path(file_path)
+def _read_sample(file_path: str | Path, local_roots: Sequence[str]) -> tuple[Path, bytes]:
+    path = Path(resolved_local_path(str(file_path), local_roots, where="sample"))
     if not path.is_file():
         raise ValueError(f"{path} is not a regular file; give the path of the sample to analyse")
     size = path.stat().st_size
@@ -237,9 +239,11 @@ def _read_sample(file_path: str | Path) -> tuple[Path, bytes]:
     return path, path.read_bytes()
 
 
-async def analyse_file(sandbox: SandboxService, file_path: str | Path) -> SandboxVerdict:
+async def analyse_file(
+    sandbox: SandboxService, file_path: str | Path, local_roots: Sequence[str]
+) -> SandboxVerdict:
     """Submit `file_path` to the block's sandbox and wait for its verdict (see `submit_to_sandbox`)."""
-    path, data = await asyncio.to_thread(_read_sample, file_path)
+    path, data = await asyncio.to_thread(_read_sample, file_path, local_roots)
     sha256 = hashlib.sha256(data).hexdigest()
     async with _client(sandbox) as client:
         verdict = await _BACKENDS[sandbox.backend](_Api(sandbox, client), path, data, sha256)
@@ -256,9 +260,13 @@ async def analyse_file(sandbox: SandboxService, file_path: str | Path) -> Sandbo
 
 
 @task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
-async def submit_to_sandbox(sandbox: SandboxService, file_path: str) -> SandboxVerdict:
+async def submit_to_sandbox(
+    sandbox: SandboxService, file_path: str, *, local_roots: Sequence[str] = ()
+) -> SandboxVerdict:
     """Submit a file to Cuckoo, Hybrid Analysis or VMRay (as the block says) and return the verdict.
 
+    The file must lie inside `local_roots` (symlinks followed; empty: no file at all): a path
+    from an alert must never upload this machine's files to a sandbox, often a public one.
     Polls with a doubling interval up to `max_poll_interval_s`; gives up after `analysis_timeout_s`.
     """
-    return await analyse_file(sandbox, file_path)
+    return await analyse_file(sandbox, file_path, local_roots)

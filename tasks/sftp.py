@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from alertmodel.errors import ChecksumMismatchError, IntegrationError
 from blocks.host import HostProfile
 from blocks.run_context import in_run_context, run_logger
+from tasks.paths import validate_path
 
 CHUNK = 256 * 1024
 
@@ -38,25 +39,6 @@ class CopyResult(BaseModel):
 
     files: list[CopiedFile]
     moved: bool
-
-
-def validate_path(path: str, roots: Sequence[str], *, where: str) -> str:
-    """An absolute, normalised path inside one of `roots` (when roots are set); else ValueError."""
-    if not path or "\x00" in path or "\n" in path:
-        raise ValueError(f"{where}: path {path!r} is empty or has a NUL/newline")
-    if not posixpath.isabs(path):
-        raise ValueError(f"{where}: path {path!r} must be absolute")
-    if ".." in path.split("/"):
-        raise ValueError(f"{where}: path {path!r} contains '..'; traversal is refused")
-    normal = posixpath.normpath(path)
-    if roots and not any(_inside(normal, root) for root in roots):
-        raise ValueError(f"{where}: path {path!r} is outside the allowed roots {list(roots)}")
-    return normal
-
-
-def _inside(path: str, root: str) -> bool:
-    root = posixpath.normpath(root)
-    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 class _Endpoint(Protocol):
@@ -184,12 +166,13 @@ async def _open(stack: AsyncExitStack, host: HostProfile | None, local_roots: Se
     return _SftpEndpoint(host, conn, sftp)
 
 
-async def _checked(endpoint: _Endpoint, path: str, *, where: str) -> str:
-    """Validate `path`, then check that its resolved form (symlinks followed) is inside the roots too."""
-    normal = validate_path(path, endpoint.roots, where=where)
-    if endpoint.roots:
-        validate_path(await endpoint.realpath(normal), endpoint.roots, where=f"{where} (resolved)")
-    return normal
+async def _resolved_inside(endpoint: _Endpoint, path: str, *, where: str) -> None:
+    """Check that `path` with its symlinks followed is still inside the roots (or their resolved forms)."""
+    roots = list(endpoint.roots)
+    for root in endpoint.roots:
+        with contextlib.suppress(OSError, asyncssh.Error):
+            roots.append(await endpoint.realpath(root))
+    validate_path(await endpoint.realpath(path), roots, where=f"{where} (resolved)")
 
 
 async def _transfer(
@@ -207,14 +190,22 @@ async def _transfer(
     if not paths:
         raise ValueError("give at least one source path")
     logger = run_logger()
+    # Every path is checked against the roots before any connection is opened.
+    src_label, src_roots = (source.name, source.file_roots) if source else ("local", local_roots)
+    dst_label, dst_roots = (
+        (destination.name, destination.file_roots) if destination else ("local", local_roots)
+    )
+    target_dir = validate_path(destination_dir, dst_roots, where=f"destination {dst_label}")
+    checked = [validate_path(p, src_roots, where=f"source {src_label}") for p in paths]
     copied: list[CopiedFile] = []
     async with AsyncExitStack() as stack:
         src = await _open(stack, source, local_roots)
         dst = await _open(stack, destination, local_roots)
-        target_dir = await _checked(dst, destination_dir, where=f"destination {dst.label}")
+        await _resolved_inside(dst, target_dir, where=f"destination {dst.label}")
         if not await dst.is_dir(target_dir):
             raise ValueError(f"destination {dst.label}: {target_dir} is not a directory")
-        checked = [await _checked(src, p, where=f"source {src.label}") for p in paths]
+        for path in checked:
+            await _resolved_inside(src, path, where=f"source {src.label}")
         for path in checked:
             name = posixpath.basename(path)
             final = posixpath.join(target_dir, name)
@@ -280,7 +271,9 @@ async def copy_files(
 
     Each file streams through in chunks, lands under a temporary name, and is renamed into
     place only after its sha256 at the destination matches what was read from the source.
-    Paths must stay inside the host's `file_roots` (or `local_roots` here) when those are set.
+    Every path must be absolute, without '..', and inside the host's `file_roots` (`local_roots`
+    for this machine), checked before connecting and again with symlinks followed; empty roots
+    allow no path.
     """
     return await _transfer(
         source, paths, destination, destination_dir, local_roots=local_roots, overwrite=overwrite, move=False

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import anyio
 import requests
@@ -197,18 +197,40 @@ def _scan_sync(scanner: ZapScanner, target: str, active: bool, top: int, page: i
     return summarize_alerts(target, spider_urls, alerts, top)
 
 
-def _check_target(target: str) -> str:
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme == "https" else 80
+    return (parts.scheme, (parts.hostname or "").lower(), parts.port or default)
+
+
+def check_target(target: str, prefixes: Sequence[str]) -> str:
+    """`target` if it is an http(s) URL inside one of the scanner's `target_prefixes`; else ValueError.
+
+    A target may come from an alert: ZAP attacks what it scans, so only listed applications.
+    """
     parts = urlsplit(target)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{target!r} is not an http(s) URL; give the application's base URL")
-    return target
+    if parts.username is not None or ".." in unquote(parts.path).split("/"):
+        raise ValueError(f"{target!r} has a user name or a '..' segment; give the application's base URL")
+    for prefix in prefixes:
+        base = urlsplit(prefix).path.rstrip("/")
+        if _origin(target) == _origin(prefix) and (parts.path == base or parts.path.startswith(base + "/")):
+            return target
+    raise ValueError(
+        f"{target!r} is not inside the scanner's target_prefixes {list(prefixes)}; "
+        "add the application to the ZapScanner block to scan it"
+    )
 
 
 async def scan_web_application(
     scanner: ZapScanner, target: str, *, active: bool = True, top: int = 10, page: int = 500
 ) -> ZapScanResult:
-    """Spider (and, unless `active` is off, actively scan) `target`, then summarize its alerts."""
-    _check_target(target)
+    """Spider (and, unless `active` is off, actively scan) `target`, then summarize its alerts.
+
+    `target` must lie inside the scanner block's `target_prefixes`.
+    """
+    check_target(target, scanner.target_prefixes)
     result = await anyio.to_thread.run_sync(lambda: _scan_sync(scanner, target, active, top, page))
     run_logger().info("ZAP scan of %s: %d alerts (%s)", target, result.alerts, result.risk_counts)
     return result

@@ -96,15 +96,38 @@ async def test_malicious_ips_accumulate_on_the_sensor_block_list_and_unknown_one
     assert len((blocks["dir"] / "reloads.log").read_text().splitlines()) == 2
 
 
-def test_private_and_missing_source_addresses_are_refused() -> None:
-    with pytest.raises(ValueError, match=r"10\.1\.2\.3 is not a public address"):
-        attacker_ip(alert("10.1.2.3"), allow_private=False)
-    assert attacker_ip(alert("10.1.2.3"), allow_private=True) == "10.1.2.3"
-    with pytest.raises(ValueError, match="not a public address"):
-        attacker_ip(alert("::1"), allow_private=False)
-    assert attacker_ip(alert("203.0.113.9"), allow_private=False) == "203.0.113.9"
-    with pytest.raises(ValueError, match="has no usable srcip \\('indef'\\)"):
-        attacker_ip(alert("indef"), allow_private=True)
+async def test_the_list_on_the_sensor_is_the_record_entries_added_there_stay(blocks: dict[str, Any]) -> None:
+    listed = blocks["dir"] / "blocklist.list"
+    await block_attacker(alert(BAD_IPS[0]), sensors=[blocks["sensor"]], misp=blocks["misp"])
+    with listed.open("a") as f:
+        f.write("192.0.2.44,1,100\n")  # blocked by hand on the sensor, between two runs
+    await block_attacker(alert(BAD_IPS[1]), sensors=[blocks["sensor"]], misp=blocks["misp"])
+    assert sorted(listed.read_text().splitlines()) == sorted(
+        ["192.0.2.44,1,100", *(f"{ip},1,100" for ip in BAD_IPS)]
+    )
+
+
+async def test_a_forged_srcip_in_the_own_networks_stops_the_run_before_misp_or_the_sensor(
+    blocks: dict[str, Any],
+) -> None:
+    for forged, reason in [
+        ("10.1.2.3", "own_networks"),
+        ("::1", "own_networks"),
+        ("0.0.0.0/0", "no usable srcip"),
+        ("indef", "no usable srcip"),
+    ]:
+        state = await block_attacker(
+            alert(forged), sensors=[blocks["sensor"]], misp=blocks["misp"], block="always", return_state=True
+        )
+        assert state.is_failed()
+        assert reason in (state.message or "")
+    assert not (blocks["dir"] / "blocklist.list").exists()
+
+
+def test_the_attacker_address_is_one_address() -> None:
+    assert attacker_ip(alert(" 203.0.113.9 ")) == "203.0.113.9"
+    with pytest.raises(ValueError, match=r"has no usable srcip \('203.0.113.0/24'\)"):
+        attacker_ip(alert("203.0.113.0/24"))
 
 
 async def test_slack_and_thehive_hear_about_a_block(blocks: dict[str, Any], httpserver: HTTPServer) -> None:

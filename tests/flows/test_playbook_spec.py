@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from alertmodel.errors import ConfigurationError, JobTypeUnavailable
 from flows.job_types import JOB_TYPES, resolve
-from flows.playbook_spec import load_bundled_playbook, load_playbook, parse_playbook
+from flows.playbook_spec import BlockFromAlert, load_bundled_playbook, load_playbook, parse_playbook
 
 BUNDLED = Path(__file__).resolve().parents[2] / "flows" / "playbooks"
 
@@ -50,7 +52,7 @@ jobs:
   - {name: bad-field, type: nmap_scan, params: {targets: [127.0.0.1]}, on_error: explode}
   - {name: bad-param, type: nmap_scan, params: {targets: [x], flags: "-sS"}}
   - {name: bad-block, type: run_script, blocks: {host: h}, params: {command: [id]}}
-  - {name: missing, type: update_ip_blocklist, blocks: {sensor: s}}
+  - {name: missing, type: block_ips, blocks: {sensor: s}}
 """,
     )
     with pytest.raises(ConfigurationError) as caught:
@@ -61,7 +63,7 @@ jobs:
     assert "job 1 (bad-field): field on_error: Input should be 'stop' or 'continue'" in text
     assert "job 2 (bad-param): params.flags: task nmap_scan has no parameter 'flags'" in text
     assert "job 3 (bad-block): blocks.host: task run_script has no block parameter 'host'" in text
-    assert "job 4 (missing): task update_ip_blocklist needs ips" in text
+    assert "job 4 (missing): task block_ips needs ips" in text
     assert "job 0" not in text
 
 
@@ -125,3 +127,45 @@ def test_bundled_playbooks_load_by_name_and_names_are_checked() -> None:
         load_bundled_playbook("nope")
     with pytest.raises(ConfigurationError, match="is not a playbook name"):
         load_bundled_playbook("../etc/passwd")
+
+
+def _job(blocks: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "who", "type": "run_script", "blocks": blocks, "params": {"command": ["who"]}}
+
+
+def test_block_names_may_use_params_but_never_alert_data_or_results() -> None:
+    ok = parse_playbook(
+        {"name": "p", "parameters": {"host": "h"}, "jobs": [_job({"hosts": "{{ params.host }}"})]}, origin="p"
+    )
+    assert ok.jobs[0].blocks == {"hosts": "{{ params.host }}"}
+    for blocks, used in [
+        ({"hosts": "{{ alert.agent }}"}, "alert"),
+        ({"hosts": ["web-01", "host-{{ alert.agent }}"]}, "alert"),
+        ({"hosts": "{{ alerts[0].agent }}"}, "alerts"),
+        ({"hosts": "{{ results.find.host }}"}, "results"),
+        ({"hosts": "{% if alert.agent %}a{% endif %}"}, "alert"),
+    ]:
+        with pytest.raises(
+            ConfigurationError, match=f"blocks.hosts: a block name may use only params, not {used}"
+        ):
+            parse_playbook({"name": "p", "jobs": [_job(blocks)]}, origin="p")
+
+
+def test_a_block_picked_by_an_alert_field_needs_an_alert_field_and_a_map_from_params() -> None:
+    spec = parse_playbook(
+        {
+            "name": "p",
+            "parameters": {"agent_hosts": {"web-01": "host-web-01"}},
+            "jobs": [_job({"hosts": {"from_alert": "agent", "map": "{{ params.agent_hosts }}"}})],
+        },
+        origin="p",
+    )
+    assert spec.jobs[0].blocks["hosts"] == BlockFromAlert(from_alert="agent", map="{{ params.agent_hosts }}")
+    for choice, reason in [
+        ({"from_alert": "nope", "map": {}}, "'nope' is not an alert field"),
+        ({"from_alert": "agent", "map": "{{ alert.agent }}"}, "may use only params"),
+        ({"from_alert": "agent", "map": "hosts-{{ params.x }}"}, "one '{{ params.x }}' expression"),
+        ({"from_alert": "agent", "map": {}, "fallback": "h"}, "fallback"),
+    ]:
+        with pytest.raises(ConfigurationError, match=re.escape(reason)):
+            parse_playbook({"name": "p", "jobs": [_job({"hosts": choice})]}, origin="p")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from jinja2 import UndefinedError
+from jinja2.exceptions import SecurityError
 
 from alertflow.up.prefect_server import LocalPrefectServer
 from flows.alert import PlaybookAlert
@@ -29,6 +30,23 @@ def test_render_is_sandboxed() -> None:
         render(
             "{{ params.__class__.__mro__[1].__subclasses__() }}", {"params": {}, "alert": {}, "results": {}}
         )
+
+
+def test_render_refuses_templates_that_reach_inside_objects_or_change_them() -> None:
+    context = {"params": {"a": 1}, "alert": {"srcip": "x"}, "alerts": [], "results": {"r": [1]}}
+    for template in [
+        "{{ alert.__class__ }}",
+        "{{ alert.__class__.__mro__ }}",
+        "{% set x = params.update({'a': 2}) %}done",
+        "{{ [].append(1) }}",
+        "{{ results.r.append(2) }}",
+        "{{ alert.pop('srcip') }}",
+        "before {{ params.clear() }} after",
+    ]:
+        with pytest.raises(SecurityError):
+            render(template, context)
+    assert context == {"params": {"a": 1}, "alert": {"srcip": "x"}, "alerts": [], "results": {"r": [1]}}
+    assert render("{{ params.items() | list }}", context) == [("a", 1)]  # reading stays allowed
 
 
 @pytest.fixture
@@ -100,3 +118,37 @@ async def test_a_missing_block_fails_the_job_with_its_name() -> None:
     state = await yaml_playbook(playbook=spec, return_state=True)
     assert state.is_failed()
     assert "no-such-block" in (state.message or "")
+
+
+def _picked_by_agent(host: str) -> Any:
+    return parse_playbook(
+        {
+            "name": "by-agent",
+            "parameters": {"agent_hosts": {"web-01": host}},
+            "jobs": [
+                {
+                    "name": "who",
+                    "type": "run_script",
+                    "blocks": {"hosts": {"from_alert": "agent", "map": "{{ params.agent_hosts }}"}},
+                    "params": {"command": ["echo", "on {{ alert.agent }}"]},
+                }
+            ],
+        },
+        origin="test",
+    )
+
+
+async def test_a_block_picked_by_the_alert_agent_comes_only_from_the_map(host_block: str) -> None:
+    spec = _picked_by_agent(host_block)
+
+    def agent(name: str) -> PlaybookAlert:
+        return PlaybookAlert(alert_uuid=str(uuid.uuid4()), agent=name, source="Wazuh")
+
+    result = await yaml_playbook(playbook=spec, alert=agent("web-01"))
+    assert result.jobs[0].result["results"][0]["stdout"] == "on web-01\n"
+    for forged in ["web-02", host_block, "indef"]:
+        state = await yaml_playbook(playbook=spec, alert=agent(forged), return_state=True)
+        assert state.is_failed()
+        assert f"the alert's agent {forged!r} is not in the map (known: web-01)" in (state.message or "")
+    state = await yaml_playbook(playbook=spec, return_state=True)  # no alert at all
+    assert state.is_failed() and "is not in the map" in (state.message or "")

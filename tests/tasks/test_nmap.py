@@ -15,16 +15,40 @@ pytestmark = pytest.mark.integration
 
 
 def test_targets_that_could_be_read_as_flags_are_refused() -> None:
-    assert validate_targets(["127.0.0.1", "10.0.0.0/8", "web-01.example.org"]) == [
+    assert validate_targets(
+        ["127.0.0.1", "10.0.0.0/16", "web-01.example.org"], networks=True, names=True
+    ) == [
         "127.0.0.1",
-        "10.0.0.0/8",
+        "10.0.0.0/16",
         "web-01.example.org",
     ]
-    for bad in ["-oN/etc/passwd", "127.0.0.1 -iL /etc/shadow", "host;reboot", "--script=x"]:
+    for bad in ["-oN/etc/passwd", "127.0.0.1 -iL /etc/shadow", "host;reboot", "--script=x", "10.0.0.0/x"]:
         with pytest.raises(ValueError, match="not an IP address"):
-            validate_targets([bad])
+            validate_targets([bad], networks=True, names=True)
     with pytest.raises(TypeError):
         validate_targets("127.0.0.1")  # type: ignore[arg-type]
+
+
+def test_a_target_is_one_address_unless_networks_or_names_are_allowed() -> None:
+    assert validate_targets(["203.0.113.9", "2001:db8::1", "203.0.113.9/32"]) == [
+        "203.0.113.9",
+        "2001:db8::1",
+        "203.0.113.9/32",
+    ]
+    for forged in ["0.0.0.0/0", "203.0.113.0/24", "::/0"]:
+        with pytest.raises(ValueError, match="is a network; pass allow_networks=True"):
+            validate_targets([forged])
+    with pytest.raises(ValueError, match="is a host name; pass allow_names=True"):
+        validate_targets(["scanme.example.org"])
+    for wide in ["0.0.0.0/0", "10.0.0.0/8", "2001:db8::/64"]:
+        with pytest.raises(ValueError, match="is wider than"):
+            validate_targets([wide], networks=True)
+
+
+async def test_a_forged_network_target_never_reaches_nmap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nmap.PortScanner", lambda: pytest.fail("nmap was started"))
+    with pytest.raises(ValueError, match="is a network"):
+        await nmap_scan.fn(["0.0.0.0/0"], [22])
 
 
 def test_port_specs_are_checked() -> None:

@@ -74,7 +74,9 @@ async def test_cuckoo_submits_polls_until_reported_and_scores_the_report(
     )
 
     result = await submit_to_sandbox.fn(
-        sandbox(httpserver, "cuckoo", report_url="http://cuckoo-web:8000"), str(sample)
+        sandbox(httpserver, "cuckoo", report_url="http://cuckoo-web:8000"),
+        str(sample),
+        local_roots=[str(sample.parent)],
     )
 
     assert (result.verdict, result.score, result.analysis_id, result.sha256) == (
@@ -130,7 +132,9 @@ async def test_hybrid_analysis_sends_its_key_agent_and_environment(
     )
 
     result = await submit_to_sandbox.fn(
-        sandbox(httpserver, "hybrid_analysis", environment_id=120), str(sample)
+        sandbox(httpserver, "hybrid_analysis", environment_id=120),
+        str(sample),
+        local_roots=[str(sample.parent)],
     )
 
     assert (result.verdict, result.score, result.analysis_id) == ("suspicious", 55, job)
@@ -183,7 +187,9 @@ async def test_vmray_waits_for_the_submission_and_takes_the_worst_analysis(
         }
     )
 
-    result = await submit_to_sandbox.fn(sandbox(httpserver, "vmray"), str(sample))
+    result = await submit_to_sandbox.fn(
+        sandbox(httpserver, "vmray"), str(sample), local_roots=[str(sample.parent)]
+    )
 
     assert (result.verdict, result.score, result.analysis_id) == ("malicious", 92, "77")
     assert result.report_url == "https://cloud.vmray.com/user/sample/view?id=42"
@@ -200,7 +206,9 @@ async def test_polling_gives_up_at_the_analysis_timeout(httpserver: HTTPServer, 
         ServiceTimeoutError, match=r"Cuckoo: analysis of invoice.exe did not finish within 1 s"
     ):
         await submit_to_sandbox.fn(
-            sandbox(httpserver, "cuckoo", analysis_timeout_s=1, poll_interval_s=0.1), str(sample)
+            sandbox(httpserver, "cuckoo", analysis_timeout_s=1, poll_interval_s=0.1),
+            str(sample),
+            local_roots=[str(sample.parent)],
         )
 
     assert time.monotonic() - started >= 0.95  # Retry-After: 1 was honoured
@@ -228,7 +236,7 @@ async def test_polls_back_off_doubling_up_to_the_cap(
     httpserver.expect_oneshot_request("/tasks/report/7").respond_with_json({"info": {"id": 7, "score": 5.0}})
 
     box = sandbox(httpserver, "cuckoo", poll_interval_s=0.1, max_poll_interval_s=0.4, analysis_timeout_s=600)
-    result = await submit_to_sandbox.fn(box, str(sample))
+    result = await submit_to_sandbox.fn(box, str(sample), local_roots=[str(sample.parent)])
 
     assert result.verdict == "suspicious"
     assert waits == [0.1, 0.2, 0.4, 0.4, 0.4]
@@ -242,7 +250,9 @@ async def test_a_failed_analysis_is_an_error_naming_the_sample(httpserver: HTTPS
     with pytest.raises(
         ServiceCallError, match=r"Cuckoo: analysis 6 of invoice\.exe ended as failed_analysis"
     ):
-        await submit_to_sandbox.fn(sandbox(httpserver, "cuckoo"), str(sample))
+        await submit_to_sandbox.fn(
+            sandbox(httpserver, "cuckoo"), str(sample), local_roots=[str(sample.parent)]
+        )
 
 
 async def test_a_rejected_key_is_an_auth_error_without_the_key(
@@ -252,7 +262,9 @@ async def test_a_rejected_key_is_an_auth_error_without_the_key(
         {"validation_errors": [], "message": f"Invalid API key {KEY}"}, status=401
     )
     with pytest.raises(ServiceAuthError, match="Hybrid Analysis") as caught:
-        await submit_to_sandbox.fn(sandbox(httpserver, "hybrid_analysis"), str(sample))
+        await submit_to_sandbox.fn(
+            sandbox(httpserver, "hybrid_analysis"), str(sample), local_roots=[str(sample.parent)]
+        )
     assert_secret_absent(KEY, caught.value, caplog)
 
 
@@ -265,7 +277,9 @@ async def test_429_is_honoured_and_a_lasting_one_fails(httpserver: HTTPServer, s
     )
     started = time.monotonic()
     with pytest.raises(ServiceRateLimitedError, match="VMRay"):
-        await submit_to_sandbox.fn(sandbox(httpserver, "vmray", max_retries=1), str(sample))
+        await submit_to_sandbox.fn(
+            sandbox(httpserver, "vmray", max_retries=1), str(sample), local_roots=[str(sample.parent)]
+        )
     assert time.monotonic() - started >= 0.95  # Retry-After: 1 was honoured
     assert len(httpserver.log) == 2
 
@@ -279,12 +293,16 @@ async def test_a_5xx_on_a_status_poll_is_retried_but_not_on_the_upload(
         {"task": {"id": 8, "status": "reported"}}
     )
     httpserver.expect_oneshot_request("/tasks/report/8").respond_with_json({"info": {"id": 8, "score": 0.2}})
-    result = await submit_to_sandbox.fn(sandbox(httpserver, "cuckoo"), str(sample))
+    result = await submit_to_sandbox.fn(
+        sandbox(httpserver, "cuckoo"), str(sample), local_roots=[str(sample.parent)]
+    )
     assert (result.verdict, result.score) == ("clean", 2)
 
     httpserver.expect_request("/tasks/create/file").respond_with_data("Internal Server Error", status=500)
     with pytest.raises(ServiceServerError, match="Cuckoo"):
-        await submit_to_sandbox.fn(sandbox(httpserver, "cuckoo"), str(sample))
+        await submit_to_sandbox.fn(
+            sandbox(httpserver, "cuckoo"), str(sample), local_roots=[str(sample.parent)]
+        )
     assert (
         sum(r.path == "/tasks/create/file" for r, _ in httpserver.log) == 2
     )  # one each: uploads never repeat on 500
@@ -293,13 +311,36 @@ async def test_a_5xx_on_a_status_poll_is_retried_but_not_on_the_upload(
 async def test_a_slow_sandbox_is_a_timeout_error(stalled: StalledServer, sample: Path) -> None:
     stalled.server.expect_request("/tasks/create/file").respond_with_handler(stalled.stall())
     with pytest.raises(ServiceTimeoutError, match="Cuckoo: did not answer in time"):
-        await submit_to_sandbox.fn(sandbox(stalled.server, "cuckoo", request_timeout_s=0.5), str(sample))
+        await submit_to_sandbox.fn(
+            sandbox(stalled.server, "cuckoo", request_timeout_s=0.5),
+            str(sample),
+            local_roots=[str(sample.parent)],
+        )
 
 
 async def test_a_missing_or_empty_sample_is_refused_before_any_call(tmp_path: Path) -> None:
     box = SandboxService(backend="cuckoo", url="http://127.0.0.1:9")
+    roots = [str(tmp_path)]
     with pytest.raises(ValueError, match="not a regular file"):
-        await submit_to_sandbox.fn(box, str(tmp_path / "missing.exe"))
+        await submit_to_sandbox.fn(box, str(tmp_path / "missing.exe"), local_roots=roots)
     (tmp_path / "empty.exe").write_bytes(b"")
     with pytest.raises(ValueError, match="0 bytes"):
-        await submit_to_sandbox.fn(box, str(tmp_path / "empty.exe"))
+        await submit_to_sandbox.fn(box, str(tmp_path / "empty.exe"), local_roots=roots)
+
+
+async def test_a_sample_outside_the_local_roots_is_never_uploaded(
+    httpserver: HTTPServer, sample: Path
+) -> None:
+    box = sandbox(httpserver, "cuckoo")
+    link = sample.parent / "passwd"
+    link.symlink_to("/etc/passwd")
+    for path, roots, reason in [
+        (str(sample), [], "no file roots are set"),
+        ("/etc/passwd", [str(sample.parent)], "outside the allowed roots"),
+        (f"{sample.parent}/../../etc/passwd", [str(sample.parent)], "traversal"),
+        ("invoice.exe", [str(sample.parent)], "must be absolute"),
+        (str(link), [str(sample.parent)], r"\(resolved\).*outside the allowed roots"),
+    ]:
+        with pytest.raises(ValueError, match=reason):
+            await submit_to_sandbox.fn(box, path, local_roots=roots)
+    assert httpserver.log == []

@@ -8,7 +8,7 @@ from pytest_httpserver import HTTPServer
 
 from alertmodel.errors import ServiceAuthError, ServiceServerError, ServiceTimeoutError
 from blocks.zap import ZapScanner
-from tasks.zap import scan_web_application, scan_with_zap, summarize_alerts
+from tasks.zap import check_target, scan_web_application, scan_with_zap, summarize_alerts
 from tests.tasks.conftest import StalledServer, artifacts_of, assert_secret_absent
 
 KEY = "zap-api-key-7g3k9q2m"
@@ -61,6 +61,7 @@ def scanner(httpserver: HTTPServer, **overrides: object) -> ZapScanner:
         "poll_interval_s": 0.05,
         "request_timeout_s": 10,
         "max_retry_after_s": 5,
+        "target_prefixes": ["http://127.0.0.1:8000/"],
     }
     fields.update(overrides)
     return ZapScanner(**fields)
@@ -181,6 +182,35 @@ def test_a_target_that_is_not_a_web_url_is_refused() -> None:
 
     with pytest.raises(ValueError, match="not an http"):
         anyio.run(lambda: scan_web_application(ZapScanner(api_key="k"), "ftp://files.example.org/"))
+    with pytest.raises(ValueError, match="must be an http"):
+        ZapScanner(api_key="k", target_prefixes=["files.example.org"])
+
+
+async def test_only_targets_inside_the_scanner_prefixes_are_scanned(httpserver: HTTPServer) -> None:
+    shop = scanner(httpserver, target_prefixes=["http://127.0.0.1:8000/shop", "https://App.example.org"])
+    for allowed in [TARGET, f"{TARGET}/cart?x=1", "https://app.example.org:443/login"]:
+        assert check_target(allowed, shop.target_prefixes) == allowed
+    for forged in [
+        "http://127.0.0.1:8000/shopping",
+        "http://127.0.0.1:8000/",
+        "http://127.0.0.1:8001/shop",
+        "https://127.0.0.1:8000/shop",
+        "http://203.0.113.9/",
+        "http://app.example.org/",
+        "https://app.example.org.evil.example/",
+    ]:
+        with pytest.raises(ValueError, match="not inside the scanner's target_prefixes"):
+            await scan_web_application(shop, forged)
+    for forged in [
+        "http://127.0.0.1:8000/shop/../admin",
+        "http://127.0.0.1:8000/shop/%2e%2e/admin",
+        "http://x@127.0.0.1:8000/shop",
+    ]:
+        with pytest.raises(ValueError, match=r"user name or a '\.\.' segment"):
+            await scan_web_application(shop, forged)
+    with pytest.raises(ValueError, match=r"target_prefixes \[\]"):
+        await scan_web_application(scanner(httpserver, target_prefixes=[]), TARGET)
+    assert httpserver.log == []
 
 
 def test_summaries_keep_only_the_top_findings_worst_first() -> None:
