@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from alertmodel.engine import make_engine, normalize_url
 
@@ -40,3 +41,8 @@ def current(url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head() -> str | None:
+    """The newest revision the migrations know."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

@@ -6,6 +6,7 @@ import typer
 
 from alertflow import __version__
 from alertflow.cli import (
+    api,
     blocks,
     config,
     db,
@@ -40,6 +41,7 @@ app.add_typer(policy.app, name="policy")
 app.command("replay")(replay.replay)
 ingest.register(app)
 app.add_typer(blocks.app, name="blocks")
+app.command("api")(api.api)
 
 
 @app.command()
