@@ -10,10 +10,17 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from alertflow import __version__
+from alertflow.api.auth import Viewer
 from alertflow.api.limits import BodyLimit
-from alertflow.api.routes import health
+from alertflow.api.routes import audit, health, me, users
+from alertflow.api.schemas import Problem
 
 API_PREFIX = "/api/v1"
+OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
+_SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid credentials."},
+    403: {"model": Problem, "description": "The user's role does not allow this."},
+}
 
 
 def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
@@ -21,8 +28,9 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     app = FastAPI(
         title="alertflow",
         version=__version__,
-        description="Alerts, incidents and their audit trail, from the alertflow alert store.",
-        openapi_url=f"{API_PREFIX}/openapi.json",
+        description="Alerts, incidents and their audit trail, from the alertflow alert store. "
+        "Every route needs HTTP Basic or a personal token (`Authorization: Bearer`).",
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
@@ -30,7 +38,14 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     app.state.prefect_ui_url = prefect_ui_url.rstrip("/") if prefect_ui_url else None
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
-    app.include_router(health.router, prefix=API_PREFIX)
+    for module in (health, me, users, audit):
+        app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    def openapi(_principal: Viewer) -> dict[str, Any]:
+        """The OpenAPI document, for signed-in callers like everything else."""
+        return app.openapi()
+
     return app
 
 

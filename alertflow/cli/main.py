@@ -19,6 +19,7 @@ from alertflow.cli import (
     policy,
     profiles,
     replay,
+    users,
 )
 from alertflow.cli.up import up
 
@@ -42,6 +43,7 @@ app.command("replay")(replay.replay)
 ingest.register(app)
 app.add_typer(blocks.app, name="blocks")
 app.command("api")(api.api)
+app.add_typer(users.app, name="users")
 
 
 @app.command()

@@ -24,6 +24,9 @@ TABLES = {
     "response_group",
     "user_group",
     "checkpoint",
+    "api_user",
+    "api_token",
+    "audit_log",
 }
 
 
@@ -39,7 +42,7 @@ def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
     assert migrate.current(database_url) is None
     migrate.upgrade(database_url)
     assert _tables(database_url) == TABLES
-    assert migrate.current(database_url) == "issue6_response"
+    assert migrate.current(database_url) == migrate.head() == "api_users"
 
 
 def test_migrations_match_the_models_exactly(migrated_url: str) -> None:
