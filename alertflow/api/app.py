@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from alertflow import __version__
 from alertflow.api.auth import Viewer
 from alertflow.api.limits import BodyLimit
-from alertflow.api.routes import audit, health, me, users
+from alertflow.api.routes import alerts, audit, health, me, users
 from alertflow.api.schemas import Problem
 
 API_PREFIX = "/api/v1"
@@ -38,7 +38,7 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     app.state.prefect_ui_url = prefect_ui_url.rstrip("/") if prefect_ui_url else None
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
-    for module in (health, me, users, audit):
+    for module in (health, alerts, me, users, audit):
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)

@@ -27,8 +27,12 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
         and len(values) == len(kinds)
         and all(isinstance(v, k) and not isinstance(v, bool) for v, k in zip(values, kinds, strict=True))
     ):
-        raise HTTPException(
-            422,
-            [{"loc": ["query", "cursor"], "msg": "not a cursor from this listing", "type": "value_error"}],
-        )
+        raise cursor_error()
     return values
+
+
+def cursor_error() -> HTTPException:
+    """The 422 a cursor gets that this listing did not make."""
+    return HTTPException(
+        422, [{"loc": ["query", "cursor"], "msg": "not a cursor from this listing", "type": "value_error"}]
+    )

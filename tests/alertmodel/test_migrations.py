@@ -42,7 +42,7 @@ def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
     assert migrate.current(database_url) is None
     migrate.upgrade(database_url)
     assert _tables(database_url) == TABLES
-    assert migrate.current(database_url) == migrate.head() == "api_users"
+    assert migrate.current(database_url) == migrate.head() == "alert_search_indexes"
 
 
 def test_migrations_match_the_models_exactly(migrated_url: str) -> None:
@@ -69,11 +69,13 @@ def test_alert_table_has_the_indexes_a_console_and_matcher_need(migrated_url: st
         engine.dispose()
     expected = {
         ("time_collr",),
-        ("severity",),
-        ("source", "event"),
-        ("srcip",),
-        ("dstip",),
-        ("agent",),
+        ("severity", "time_collr"),
+        ("source", "event", "time_collr"),
+        ("srcip", "time_collr"),
+        ("dstip", "time_collr"),
+        ("agent", "time_collr"),
+        ("ref_id", "time_collr"),
+        ("category", "time_collr"),
         ("status",),
         ("node_id",),
     }
