@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from alertflow import __version__
 from alertflow.api.auth import Viewer
 from alertflow.api.limits import BodyLimit
-from alertflow.api.routes import alerts, audit, health, me, users
+from alertflow.api.routes import alerts, audit, health, incidents, me, users
 from alertflow.api.schemas import Problem
 
 API_PREFIX = "/api/v1"
@@ -38,7 +41,8 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     app.state.prefect_ui_url = prefect_ui_url.rstrip("/") if prefect_ui_url else None
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
-    for module in (health, alerts, me, users, audit):
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    for module in (health, alerts, incidents, me, users, audit):
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
@@ -52,3 +56,9 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
 async def _store_unavailable(_request: Request, _exc: Any) -> JSONResponse:
     """The database is down or locked: a 503 the client may retry, never a stack trace."""
     return JSONResponse({"detail": "the alert store is unavailable; retry later"}, status_code=503)
+
+
+async def _invalid_request(_request: Request, exc: Any) -> Response:
+    """422 naming each field; ASCII-escaped, because the echoed input may hold a lone surrogate."""
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=str)
+    return Response(body, status_code=422, media_type="application/json")

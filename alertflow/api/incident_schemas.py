@@ -77,3 +77,7 @@ class IncidentOpen(Body):
 class IncidentStateChange(Body):
     state: Literal["in_progress", "resolved", "closed", "reopened"]
     comment: text(4000) = ""  # type: ignore[valid-type]
+
+
+class IncidentNote(Body):
+    comment: text(4000, 1)  # type: ignore[valid-type]
