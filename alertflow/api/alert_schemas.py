@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alertflow.api.timeparam import IsoDateTime
 from alertmodel.alert import ALERT_FIELD_WIDTHS, ALERT_STATUSES
 
 Severity = Annotated[int, Field(ge=0, le=3)]
@@ -26,8 +27,8 @@ class AlertSearch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    since: datetime | None = Field(default=None, description="time_collr at or after (naive = UTC).")
-    until: datetime | None = Field(default=None, description="time_collr before (naive = UTC).")
+    since: IsoDateTime | None = Field(default=None, description="time_collr at or after (naive = UTC).")
+    until: IsoDateTime | None = Field(default=None, description="time_collr before (naive = UTC).")
     source: str | None = _field("source", "Suricata, Wazuh, Falco, ModSecurity, MISP...")
     severity: list[Severity] | None = Field(default=None, max_length=4, description="Any of these (0-3).")
     min_severity: Severity | None = None

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertflow.api.schemas import Body, text
+from alertflow.api.timeparam import IsoDateTime
 
 IncidentState = Literal["new", "in_progress", "resolved", "closed", "reopened"]
 
@@ -62,7 +63,7 @@ class IncidentSearch(BaseModel):
     state: list[IncidentState] | None = Field(default=None, max_length=5)
     min_severity: int | None = Field(default=None, ge=0, le=3)
     assignee: str | None = Field(default=None, max_length=255)
-    since: datetime | None = Field(default=None, description="Created at or after (naive = UTC).")
+    since: IsoDateTime | None = Field(default=None, description="Created at or after (naive = UTC).")
     alert_uuid: str | None = Field(default=None, max_length=37)
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=200)

@@ -45,6 +45,11 @@ class BodyLimit:
             if len(body) > self.max_bytes:
                 await _refuse(send, 413, f"request body larger than {self.max_bytes} bytes")
                 return
+        if body and _is_json(scope) and not _is_utf8(body):
+            await _refuse(
+                send, 422, [{"loc": ["body"], "msg": "JSON body is not UTF-8", "type": "value_error"}]
+            )
+            return
         if body and _is_json(scope) and _depth_exceeds(bytes(body), self.max_depth):
             await _refuse(
                 send,
@@ -76,6 +81,14 @@ def _is_json(scope: Scope) -> bool:
         if name == b"content-type":
             return b"json" in value.lower()
     return False
+
+
+def _is_utf8(body: bytearray) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _depth_exceeds(body: bytes, limit: int) -> bool:

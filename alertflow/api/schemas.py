@@ -38,9 +38,9 @@ Password = text(MAX_PASSWORD, MIN_PASSWORD)
 
 
 class Body(BaseModel):
-    """A request body: unknown fields are an error, not silently dropped."""
+    """A request body: unknown fields are an error, and no value is coerced (0 is not false)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Problem(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,7 +11,7 @@ from alertflow.api.auth import Admin
 from alertflow.api.cursor import decode_cursor, encode_cursor
 from alertflow.api.deps import EngineDep
 from alertflow.api.schemas import AuditEntry, AuditPage
-from alertflow.api.timeparam import as_utc
+from alertflow.api.timeparam import IsoDateTime, as_utc
 from alertmodel.account import AuditEntry as AuditRow
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -25,8 +24,8 @@ def audit_log(
     _admin: Admin,
     actor: Annotated[str | None, Query(max_length=255)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> AuditPage:

@@ -116,3 +116,13 @@ def test_audit_pages_follow_the_cursor_without_repeats(live_api: LiveApi) -> Non
             break
     assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) >= 5
     assert admin.get("/api/v1/audit", params={"cursor": "bm9wZQ"}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "body", [{"disabled": 0}, {"role": "root"}, {"tenants": [""]}, {"password": "short"}, {"x": 1}]
+)
+def test_bad_user_changes_are_422_and_values_are_not_coerced(
+    live_api: LiveApi, body: dict[str, object]
+) -> None:
+    response = live_api.client("admin").patch("/api/v1/users/viewer", json=body)
+    assert response.status_code == 422, response.text

@@ -59,3 +59,10 @@ def test_json_within_the_limits_reaches_the_route(base_url: str) -> None:
         f"{base_url}/api/v1/health", content=shallow, headers={"content-type": "application/json"}
     )
     assert response.status_code == 405  # the route (GET only) answered, not the limit
+
+
+def test_a_json_body_that_is_not_utf8_is_422_not_400(base_url: str) -> None:
+    response = httpx.post(
+        f"{base_url}/api/v1/health", content=b'{"a": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
