@@ -1,4 +1,5 @@
-"""Big and deeply nested request bodies are refused before any route reads them."""
+"""Big, deeply nested or non-UTF-8 request bodies are refused before any route reads them; a store that
+is down is a 503."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from sqlalchemy import create_engine
 
 from alertflow.api.app import create_app
 from alertflow.api.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
+from alertflow.local_prefect import free_port
+from alertmodel.engine import make_engine
 
 from .live import serve
 
@@ -66,3 +69,13 @@ def test_a_json_body_that_is_not_utf8_is_422_not_400(base_url: str) -> None:
         f"{base_url}/api/v1/health", content=b'{"a": "\xff"}', headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
+
+
+def test_a_store_that_cannot_be_reached_is_503_not_500() -> None:
+    engine = make_engine(
+        f"mysql+pymysql://root@127.0.0.1:{free_port()}/nowhere", connect_args={"connect_timeout": 2}
+    )
+    with serve(create_app(engine)) as url:
+        response = httpx.get(f"{url}/api/v1/me", auth=("someone", "some password"), timeout=30)
+    assert response.status_code == 503
+    assert response.json() == {"detail": "the alert store is unavailable; retry later"}
