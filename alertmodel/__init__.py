@@ -4,6 +4,7 @@ Importing this package registers every table on `SQLModel.metadata`, which the
 migrations compare against.
 """
 
+from alertmodel.account import ROLES, ApiToken, ApiUser, AuditEntry
 from alertmodel.alert import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF, Alert, AlertBase, AlertRead
 from alertmodel.catalog import Category, CategoryProfile, Node
 from alertmodel.incident import INCIDENT_STATES, Incident, IncidentEvent
@@ -24,9 +25,13 @@ __all__ = [
     "INCIDENT_STATES",
     "INDEF",
     "OUTBOX_STATES",
+    "ROLES",
     "Alert",
     "AlertBase",
     "AlertRead",
+    "ApiToken",
+    "ApiUser",
+    "AuditEntry",
     "Category",
     "CategoryProfile",
     "DeadLetter",

@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from alertmodel.engine import make_engine, normalize_url
@@ -66,3 +67,8 @@ def _restamp_renamed_revisions(url: str) -> None:
                 )
     finally:
         engine.dispose()
+
+
+def head() -> str | None:
+    """The newest revision the migrations know."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

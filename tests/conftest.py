@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,13 @@ def _mariadb_admin() -> pymysql.Connection:
 @pytest.fixture
 def mariadb_database() -> Iterator[str]:
     """A fresh, empty MariaDB database (URL), dropped afterwards."""
+    with fresh_mariadb_database() as url:
+        yield url
+
+
+@contextmanager
+def fresh_mariadb_database() -> Iterator[str]:
+    """A fresh, empty MariaDB database (URL) for the block, dropped afterwards (for wider-scoped fixtures)."""
     name = f"alertflow_test_{uuid.uuid4().hex[:12]}"
     admin = _mariadb_admin()
     with admin.cursor() as cur:

@@ -12,6 +12,7 @@ import typer
 
 from alertflow import __version__
 from alertflow.cli import (
+    api,
     blocks,
     config,
     db,
@@ -24,6 +25,7 @@ from alertflow.cli import (
     policy,
     profiles,
     replay,
+    users,
 )
 from alertflow.cli.up import up
 
@@ -46,6 +48,8 @@ app.add_typer(policy.app, name="policy")
 app.command("replay")(replay.replay)
 ingest.register(app)
 app.add_typer(blocks.app, name="blocks")
+app.command("api")(api.api)
+app.add_typer(users.app, name="users")
 
 
 @app.command()

@@ -1,0 +1,64 @@
+"""The FastAPI application: routers, limits and the OpenAPI document, around one alert-store engine."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from alertflow import __version__
+from alertflow.api.auth import Viewer
+from alertflow.api.limits import BodyLimit
+from alertflow.api.routes import alerts, audit, health, incidents, me, users
+from alertflow.api.schemas import Problem
+
+API_PREFIX = "/api/v1"
+OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
+_SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid credentials."},
+    403: {"model": Problem, "description": "The user's role does not allow this."},
+}
+
+
+def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
+    """The API on `engine`; `prefect_ui_url` makes playbook runs link to the Prefect UI."""
+    app = FastAPI(
+        title="alertflow",
+        version=__version__,
+        description="Alerts, incidents and their audit trail, from the alertflow alert store. "
+        "Every route needs HTTP Basic or a personal token (`Authorization: Bearer`).",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.prefect_ui_url = prefect_ui_url.rstrip("/") if prefect_ui_url else None
+    app.add_middleware(BodyLimit)
+    app.add_exception_handler(OperationalError, _store_unavailable)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    for module in (health, alerts, incidents, me, users, audit):
+        app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    def openapi(_principal: Viewer) -> dict[str, Any]:
+        """The OpenAPI document, for signed-in callers like everything else."""
+        return app.openapi()
+
+    return app
+
+
+async def _store_unavailable(_request: Request, _exc: Any) -> JSONResponse:
+    """The database is down or locked: a 503 the client may retry, never a stack trace."""
+    return JSONResponse({"detail": "the alert store is unavailable; retry later"}, status_code=503)
+
+
+async def _invalid_request(_request: Request, exc: Any) -> Response:
+    """422 naming each field; ASCII-escaped, because the echoed input may hold a lone surrogate."""
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=str)
+    return Response(body, status_code=422, media_type="application/json")

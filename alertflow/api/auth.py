@@ -1,0 +1,97 @@
+"""Who is calling: HTTP Basic (name and password) or a personal token as `Authorization: Bearer`.
+
+Every route depends on `require(role)`; a missing or wrong credential is 401, a role too
+small for the route is 403. Tenants are enforced by the queries (see `tenant_filter`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPBasic, HTTPBearer
+from sqlalchemy import ColumnElement, true
+
+from alertflow.accounts import MAX_PASSWORD, Principal, sign_in_with_password, sign_in_with_token
+from alertflow.api.deps import EngineDep
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Basic realm="alertflow", Bearer'}
+
+
+class _BasicScheme(HTTPBasic):
+    """Declares HTTP Basic in the OpenAPI document; the header is parsed by `authenticate` (UTF-8)."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return request.headers.get("authorization")
+
+
+class _BearerScheme(HTTPBearer):
+    """Declares bearer tokens in the OpenAPI document; the header is parsed by `authenticate`."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return request.headers.get("authorization")
+
+
+_basic = _BasicScheme(scheme_name="basic", realm="alertflow", auto_error=False)
+_bearer = _BearerScheme(
+    scheme_name="token",
+    auto_error=False,
+    description="A personal API token (`alertflow users token create`).",
+)
+
+
+def authenticate(
+    engine: EngineDep,
+    authorization: Annotated[str | None, Depends(_basic)],
+    _declared: Annotated[str | None, Depends(_bearer)],
+) -> Principal:
+    """The signed-in principal, or 401."""
+    principal = None
+    scheme, _, credentials = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer":
+        principal = sign_in_with_token(engine, credentials.strip())
+    elif scheme.lower() == "basic":
+        pair = _basic_pair(credentials.strip())
+        if pair is not None:
+            principal = sign_in_with_password(engine, *pair)
+    if principal is None:
+        raise HTTPException(401, "valid credentials required", headers=UNAUTHORIZED_HEADERS)
+    return principal
+
+
+def _basic_pair(encoded: str) -> tuple[str, str] | None:
+    if len(encoded) > 2 * MAX_PASSWORD:
+        return None
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    name, colon, password = decoded.partition(":")
+    return (name, password) if colon else None
+
+
+def require(role: str) -> Callable[[Principal], Principal]:
+    """A dependency: the principal when it has `role` (or a bigger one), else 403."""
+
+    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.has_role(role):
+            raise HTTPException(403, f"this needs the {role} role")
+        return principal
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Analyst = Annotated[Principal, Depends(require("analyst"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def tenant_filter(principal: Principal, ref_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """The WHERE clause that keeps a tenant-bound principal to its `ref_id`s (TRUE for everyone else)."""
+    if not principal.tenants:
+        return true()
+    return ref_id.in_(principal.tenants)

@@ -1,0 +1,134 @@
+"""Every route of the OpenAPI document, table-driven: refused without credentials, and each role and
+tenant gets exactly what it should (a role below the route's is 403, another tenant's object is 404)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from alertflow import accounts
+from alertmodel import ROLES
+from response.incidents import change_state, open_incident
+from tests.alertfactory import make_alert, store_batch
+
+from .conftest import TENANT_A, TENANT_B, USERS, LiveApi
+
+ACCESS: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/health"): "viewer",
+    ("GET", "/api/v1/alerts"): "viewer",
+    ("GET", "/api/v1/alerts/{alert_uuid}"): "viewer",
+    ("GET", "/api/v1/alerts/{alert_uuid}/related"): "viewer",
+    ("GET", "/api/v1/alerts/{alert_uuid}/response"): "viewer",
+    ("GET", "/api/v1/incidents"): "viewer",
+    ("GET", "/api/v1/incidents/stats"): "viewer",
+    ("GET", "/api/v1/incidents/{incident_id}"): "viewer",
+    ("POST", "/api/v1/incidents"): "analyst",
+    ("POST", "/api/v1/incidents/{incident_id}/state"): "analyst",
+    ("POST", "/api/v1/incidents/{incident_id}/notes"): "analyst",
+    ("GET", "/api/v1/me"): "viewer",
+    ("GET", "/api/v1/me/tokens"): "viewer",
+    ("POST", "/api/v1/me/tokens"): "viewer",
+    ("DELETE", "/api/v1/me/tokens/{token_id}"): "viewer",
+    ("GET", "/api/v1/users"): "admin",
+    ("POST", "/api/v1/users"): "admin",
+    ("PATCH", "/api/v1/users/{name}"): "admin",
+    ("GET", "/api/v1/audit"): "admin",
+}
+"""The smallest role each operation needs; a route missing here fails the completeness test."""
+
+
+def _alert(live_api: LiveApi, tenant: str) -> str:
+    row = make_alert(ref_id=tenant)
+    store_batch(live_api.engine, [row])
+    return str(row["alert_uuid"])
+
+
+def _incident(live_api: LiveApi, tenant: str) -> int:
+    incident = open_incident(live_api.engine, _alert(live_api, tenant), actor="setup")
+    assert incident.id is not None
+    change_state(live_api.engine, incident.id, "in_progress", actor="setup")
+    return incident.id
+
+
+def build(live_api: LiveApi, op: tuple[str, str], user: str, tenant: str) -> tuple[str, Any]:
+    """A request for `op` that succeeds for an allowed caller, on a fresh object of `tenant`."""
+    _method, path = op
+    body: Any = None
+    if "{alert_uuid}" in path:
+        path = path.replace("{alert_uuid}", _alert(live_api, tenant))
+    if "{incident_id}" in path:
+        path = path.replace("{incident_id}", str(_incident(live_api, tenant)))
+    if "{token_id}" in path:
+        issued = accounts.create_token(live_api.engine, user, expires_in=timedelta(days=1), actor="setup")
+        path = path.replace("{token_id}", str(issued.id))
+    if "{name}" in path:
+        path = path.replace("{name}", "viewer-b")
+        body = {"tenants": [TENANT_B]}
+    if op == ("POST", "/api/v1/incidents"):
+        body = {"alert_uuid": _alert(live_api, tenant), "comment": "seen"}
+    elif path.endswith("/state"):
+        body = {"state": "resolved", "comment": "done"}
+    elif path.endswith("/notes"):
+        body = {"comment": "note"}
+    elif op == ("POST", "/api/v1/me/tokens"):
+        body = {"name": "t"}
+    elif op == ("POST", "/api/v1/users"):
+        body = {"name": f"u-{uuid.uuid4().hex[:8]}", "role": "viewer", "password": "long enough pw"}
+    return path, body
+
+
+def call(live_api: LiveApi, user: str | None, method: str, path: str, body: Any) -> int:
+    with live_api.client(user) as client:
+        return client.request(method, path, json=body).status_code
+
+
+def test_the_table_lists_every_operation_of_the_openapi_document(live_api: LiveApi) -> None:
+    document = live_api.client("viewer").get("/api/v1/openapi.json").json()
+    operations = {(m.upper(), p) for p, item in document["paths"].items() for m in item}
+    assert operations == set(ACCESS)
+
+
+@pytest.mark.parametrize("op", list(ACCESS), ids=[f"{m} {p}" for m, p in ACCESS])
+def test_every_operation_refuses_a_caller_without_credentials(live_api: LiveApi, op: tuple[str, str]) -> None:
+    path, body = build(live_api, op, "admin", TENANT_A)
+    assert call(live_api, None, op[0], path, body) == 401
+
+
+@pytest.mark.parametrize(
+    ("op", "role"),
+    list(itertools.product(ACCESS, ROLES)),
+    ids=[f"{m} {p} as {r}" for (m, p), r in itertools.product(ACCESS, ROLES)],
+)
+def test_each_role_gets_exactly_the_operations_of_its_rank(
+    live_api: LiveApi, op: tuple[str, str], role: str
+) -> None:
+    path, body = build(live_api, op, role, TENANT_A)
+    status = call(live_api, role, op[0], path, body)
+    if ROLES.index(role) >= ROLES.index(ACCESS[op]):
+        assert status in (200, 201, 204), f"{role} {op}: {status}"
+    else:
+        assert status == 403, f"{role} {op}: {status}"
+
+
+TENANT_SCOPED = [op for op in ACCESS if "{alert_uuid}" in op[1] or "{incident_id}" in op[1]] + [
+    ("POST", "/api/v1/incidents")
+]
+
+
+@pytest.mark.parametrize(("op"), TENANT_SCOPED, ids=[f"{m} {p}" for m, p in TENANT_SCOPED])
+@pytest.mark.parametrize("user", ["analyst-a", "viewer-b"])
+def test_a_tenant_bound_user_gets_its_own_tenants_objects_and_404_for_the_others(
+    live_api: LiveApi, op: tuple[str, str], user: str
+) -> None:
+    role, (own,) = USERS[user]
+    other = TENANT_B if own == TENANT_A else TENANT_A
+    allowed = ROLES.index(role) >= ROLES.index(ACCESS[op])
+    own_status = (201 if op == ("POST", "/api/v1/incidents") else 200) if allowed else 403
+    path, body = build(live_api, op, user, own)
+    assert call(live_api, user, op[0], path, body) == own_status
+    path, body = build(live_api, op, user, other)
+    assert call(live_api, user, op[0], path, body) == (404 if allowed else 403)
