@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from alertmodel.response import PlaybookRun as PlaybookRunRow
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from alertflow.api.deps import EngineDep
 from alertflow.api.incident_schemas import IncidentView
 from alertflow.api.schemas import Problem
 from alertmodel import incident_queries
+from alertmodel.response_tables import PlaybookRun as PlaybookRunRow
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 AlertUuid = Annotated[str, Path(pattern=r"^[0-9A-Fa-f-]{32,37}$", description="The alert's alert_uuid.")]
