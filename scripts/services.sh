@@ -5,7 +5,9 @@
 #   scripts/services.sh status    print what answers
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap)
+# apache2 + libapache2-mod-security2 + modsecurity-crs: the live ModSecurity tests start their own Apache.
+PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap
+  apache2 libapache2-mod-security2 modsecurity-crs)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
 
@@ -84,8 +86,19 @@ tools_present() {
   echo "nmap $(nmap --version | head -1 | awk '{print $3}'), sshd present"
 }
 
+modsecurity_present() {
+  # The live ModSecurity tests run their own Apache instance (own ServerRoot, loopback port);
+  # the system's apache2 service is not used.
+  local f
+  for f in /usr/sbin/apache2 /usr/lib/apache2/modules/mod_security2.so /etc/modsecurity/modsecurity.conf-recommended \
+    /etc/modsecurity/crs/crs-setup.conf /usr/share/modsecurity-crs/rules; do
+    [ -e "$f" ] || { echo "services.sh: $f missing (apache2, libapache2-mod-security2, modsecurity-crs)" >&2; return 1; }
+  done
+  echo "apache2 $(dpkg-query -W -f='${Version}' apache2), mod_security2 $(dpkg-query -W -f='${Version}' libapache2-mod-security2), CRS $(dpkg-query -W -f='${Version}' modsecurity-crs) present"
+}
+
 case "${1:-up}" in
-  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present ;;
+  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present ;;
   status) mariadb-admin ping; port_open 61613 && echo "ActiveMQ STOMP answers" ;;
   *) echo "usage: $0 up|status" >&2; exit 2 ;;
 esac
