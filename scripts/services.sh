@@ -5,9 +5,10 @@
 #   scripts/services.sh status    print what answers
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-# apache2 + libapache2-mod-security2 + modsecurity-crs: the live ModSecurity tests start their own Apache.
+# apache2 + libapache2-mod-security2 + modsecurity-crs, libnginx-mod-http-modsecurity: the live
+# ModSecurity tests start their own Apache and nginx instances.
 PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap
-  apache2 libapache2-mod-security2 modsecurity-crs)
+  apache2 libapache2-mod-security2 modsecurity-crs libnginx-mod-http-modsecurity)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
 
@@ -87,14 +88,17 @@ tools_present() {
 }
 
 modsecurity_present() {
-  # The live ModSecurity tests run their own Apache instance (own ServerRoot, loopback port);
-  # the system's apache2 service is not used.
+  # The live ModSecurity tests run their own Apache and nginx instances (own directories,
+  # loopback ports); the system's apache2 and nginx services are not used.
   local f
   for f in /usr/sbin/apache2 /usr/lib/apache2/modules/mod_security2.so /etc/modsecurity/modsecurity.conf-recommended \
-    /etc/modsecurity/crs/crs-setup.conf /usr/share/modsecurity-crs/rules; do
-    [ -e "$f" ] || { echo "services.sh: $f missing (apache2, libapache2-mod-security2, modsecurity-crs)" >&2; return 1; }
+    /etc/modsecurity/crs/crs-setup.conf /usr/share/modsecurity-crs/rules \
+    /usr/sbin/nginx /usr/lib/nginx/modules/ngx_http_modsecurity_module.so /etc/nginx/modsecurity.conf; do
+    [ -e "$f" ] || { echo "services.sh: $f missing (apache2, libapache2-mod-security2, modsecurity-crs, libnginx-mod-http-modsecurity)" >&2; return 1; }
   done
-  echo "apache2 $(dpkg-query -W -f='${Version}' apache2), mod_security2 $(dpkg-query -W -f='${Version}' libapache2-mod-security2), CRS $(dpkg-query -W -f='${Version}' modsecurity-crs) present"
+  local v='${Version}'
+  echo "apache2 $(dpkg-query -W -f="$v" apache2) + mod_security2 $(dpkg-query -W -f="$v" libapache2-mod-security2)," \
+    "nginx $(dpkg-query -W -f="$v" nginx) + libmodsecurity3 $(dpkg-query -W -f="$v" libmodsecurity3), CRS $(dpkg-query -W -f="$v" modsecurity-crs) present"
 }
 
 case "${1:-up}" in
