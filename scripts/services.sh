@@ -6,9 +6,11 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # apache2 + libapache2-mod-security2 + modsecurity-crs, libnginx-mod-http-modsecurity: the live
-# ModSecurity tests start their own Apache and nginx instances.
+# ModSecurity tests start their own Apache and nginx instances; openscap-scanner + ssg-debian:
+# the live OpenSCAP test evaluates a few OVAL definitions of this machine.
 PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap
-  apache2 libapache2-mod-security2 modsecurity-crs libnginx-mod-http-modsecurity)
+  apache2 libapache2-mod-security2 modsecurity-crs libnginx-mod-http-modsecurity
+  openscap-scanner ssg-debian)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
 
@@ -101,8 +103,16 @@ modsecurity_present() {
     "nginx $(dpkg-query -W -f="$v" nginx) + libmodsecurity3 $(dpkg-query -W -f="$v" libmodsecurity3), CRS $(dpkg-query -W -f="$v" modsecurity-crs) present"
 }
 
+openscap_present() {
+  local content=/usr/share/xml/scap/ssg/content
+  command -v oscap >/dev/null || { echo "services.sh: oscap missing (openscap-scanner)" >&2; return 1; }
+  [ -f $content/ssg-debian11-oval.xml ] && [ -f $content/ssg-debian11-xccdf.xml ] ||
+    { echo "services.sh: $content lacks the Debian 11 content (ssg-debian)" >&2; return 1; }
+  echo "oscap $(oscap --version | head -1 | awk '{print $NF}'), ssg-debian $(dpkg-query -W -f='${Version}' ssg-debian) present"
+}
+
 case "${1:-up}" in
-  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present ;;
+  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present ;;
   status) mariadb-admin ping; port_open 61613 && echo "ActiveMQ STOMP answers" ;;
   *) echo "usage: $0 up|status" >&2; exit 2 ;;
 esac
