@@ -42,10 +42,16 @@ def required_tool(name: str, path: str | None = None) -> str:
     return found
 
 
-def ingest_file(events: Path, source: str, tmp_path: Path) -> list[dict[str, Any]]:
-    """Import `events` with `alertflow ingest-file` under the shipped policy; the stored alerts."""
+def new_store(tmp_path: Path) -> str:
+    """The URL of a fresh, migrated SQLite alert store under `tmp_path`."""
     url = f"sqlite:///{tmp_path / 'alerts.db'}"
     migrate.upgrade(url)
+    return url
+
+
+def ingest_file(events: Path, source: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """Import `events` with `alertflow ingest-file` under the shipped policy; the stored alerts."""
+    url = new_store(tmp_path)
     done = subprocess.run(
         [
             sys.executable,
@@ -58,13 +64,18 @@ def ingest_file(events: Path, source: str, tmp_path: Path) -> list[dict[str, Any
             "--policy",
             str(DEFAULT_POLICY_PATH),
         ],
-        env={"ALERTFLOW_DATABASE_URL": url, "ALERTFLOW_NODE": "node1", **_inherited_env()},
+        env=cli_env(url),
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "dead-lettered: 0" in done.stderr, done.stderr
+    return stored_alerts(url)
+
+
+def stored_alerts(url: str) -> list[dict[str, Any]]:
+    """The alerts in the store, in insertion order, as plain rows of ALERT_COLUMNS."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -75,10 +86,12 @@ def ingest_file(events: Path, source: str, tmp_path: Path) -> list[dict[str, Any
         engine.dispose()
 
 
-def _inherited_env() -> dict[str, str]:
-    """Enough of the environment for the CLI to run, with Prefect telemetry off."""
+def cli_env(url: str) -> dict[str, str]:
+    """Enough of the environment for the CLI to run on store `url`, with Prefect telemetry off."""
     keep = ("PATH", "PYTHONPATH", "HOME", "LANG", "TMPDIR", "PREFECT_HOME")
     return {k: os.environ[k] for k in keep if k in os.environ} | {
+        "ALERTFLOW_DATABASE_URL": url,
+        "ALERTFLOW_NODE": "node1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }

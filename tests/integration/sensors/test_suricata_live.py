@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import ICMP, IP, TCP, UDP
@@ -16,7 +17,10 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import wrpcap
 
-from tests.integration.sensors.kit import ingest_file, required_tool
+from ingest.policy import DEFAULT_POLICY_PATH
+from tests.ingest.events import wait_for
+from tests.integration.ingest_kit import WorkerProcess
+from tests.integration.sensors.kit import cli_env, ingest_file, new_store, required_tool, stored_alerts
 
 DECODER_EVENT_RULES = Path("/etc/suricata/rules/decoder-events.rules")
 LOCAL_RULES = """\
@@ -72,15 +76,23 @@ def _capture(path: Path) -> None:
     )
 
 
-def test_suricata_alerts_on_a_written_capture_are_stored_exactly(tmp_path: Path) -> None:
+EXPECTED = [  # (sid, srcip, srcport, dstip, dstport, proto, severity after the policy, category)
+    ("2200024", "192.0.2.13", 0, "198.51.100.20", 0, "ICMP", 1, "Generic Protocol Command Decode"),
+    ("9000001", "192.0.2.10", 40001, "198.51.100.20", 80, "TCP", 3, "Web Application Attack"),
+    ("9000002", "192.0.2.10", 40001, "198.51.100.20", 80, "TCP", 3, "Web Application Attack"),
+    ("9000003", "192.0.2.12", 53000, "198.51.100.53", 53, "UDP", 3, "Potential Corporate Privacy Violation"),
+]
+
+
+def _run_suricata(tmp_path: Path, logs: Path) -> None:
+    """Write the capture and the rules, run Suricata over them; its eve.json lands in `logs`."""
     suricata = required_tool("suricata")
     assert DECODER_EVENT_RULES.exists(), f"{DECODER_EVENT_RULES} missing: reinstall suricata"
     rules = tmp_path / "test.rules"
     rules.write_text(LOCAL_RULES + DECODER_EVENT_RULES.read_text())
-    capture, logs = tmp_path / "traffic.pcap", tmp_path / "log"
-    logs.mkdir()
+    capture = tmp_path / "traffic.pcap"
     _capture(capture)
-
+    logs.mkdir(exist_ok=True)
     run = subprocess.run(
         [suricata, "-r", str(capture), "-S", str(rules), "-l", str(logs), "-k", "none"],
         capture_output=True,
@@ -90,38 +102,43 @@ def test_suricata_alerts_on_a_written_capture_are_stored_exactly(tmp_path: Path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "read 1 file, 18 packets" in run.stdout + run.stderr
 
-    alerts = ingest_file(logs / "eve.json", "suricata", tmp_path)
 
+def _check(alerts: list[dict[str, Any]]) -> None:
     got = sorted(
-        (
-            a["event"],
-            a["srcip"],
-            a["srcport"],
-            a["dstip"],
-            a["dstport"],
-            a["proto"],
-            a["severity"],
-            a["category"],
+        tuple(
+            a[c] for c in ("event", "srcip", "srcport", "dstip", "dstport", "proto", "severity", "category")
         )
         for a in alerts
     )
-    assert got == [
-        ("2200024", "192.0.2.13", 0, "198.51.100.20", 0, "ICMP", 1, "Generic Protocol Command Decode"),
-        ("9000001", "192.0.2.10", 40001, "198.51.100.20", 80, "TCP", 3, "Web Application Attack"),
-        ("9000002", "192.0.2.10", 40001, "198.51.100.20", 80, "TCP", 3, "Web Application Attack"),
-        (
-            "9000003",
-            "192.0.2.12",
-            53000,
-            "198.51.100.53",
-            53,
-            "UDP",
-            3,
-            "Potential Corporate Privacy Violation",
-        ),
-    ]
+    assert got == EXPECTED
     by_sid = {a["event"]: a for a in alerts}
     assert {a["source"] for a in alerts} == {"Suricata"}
     assert by_sid["9000001"]["description"] == "ALERTFLOW TEST sqlmap user agent"
     assert by_sid["9000002"]["url"] == "shop.example/search?q=1%20UNION%20SELECT%20password%20FROM%20users"
     assert by_sid["2200024"]["description"] == "SURICATA ICMPv4 unknown type"
+
+
+def test_suricata_alerts_on_a_written_capture_are_stored_exactly(tmp_path: Path) -> None:
+    logs = tmp_path / "log"
+    _run_suricata(tmp_path, logs)
+    _check(ingest_file(logs / "eve.json", "suricata", tmp_path))
+
+
+def test_the_ingest_worker_tailing_eve_json_stores_the_same_alerts(tmp_path: Path) -> None:
+    """`alertflow ingest --source file:eve.json` started before Suricata has written anything."""
+    logs = tmp_path / "log"
+    logs.mkdir()
+    url = new_store(tmp_path)
+    worker = WorkerProcess(
+        ["--source", f"file:{logs / 'eve.json'}", "--policy", str(DEFAULT_POLICY_PATH), "--no-dispatch"],
+        cli_env(url),
+        tmp_path / "worker.log",
+    )
+    try:
+        _run_suricata(tmp_path, logs)
+        wait_for(
+            lambda: len(stored_alerts(url)) >= len(EXPECTED), 60, f"the worker to store: {worker.tail()}"
+        )
+    finally:
+        assert worker.terminate() == 0, worker.tail()
+    _check(stored_alerts(url))
