@@ -102,10 +102,16 @@ def _wait_listening(sensor: WebSensor) -> WebSensor:
     return sensor
 
 
-def _run(command: list[str], root: Path) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    log = (root / "logs" / "error.log").read_text() if (root / "logs" / "error.log").exists() else ""
-    assert done.returncode == 0, done.stdout + done.stderr + log
+def _started(sensor: WebSensor, command: list[str]) -> WebSensor:
+    """Run the server's start command and wait until it listens; on failure nothing is left behind."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        log = sensor.error_log.read_text() if sensor.error_log.exists() else ""
+        assert done.returncode == 0, done.stdout + done.stderr + log
+        return _wait_listening(sensor)
+    except BaseException:
+        remove(sensor)
+        raise
 
 
 def start_apache() -> WebSensor:
@@ -141,8 +147,10 @@ DocumentRoot {root / "htdocs"}
 </Directory>
 Include {root / "conf" / "rules.conf"}
 """)
-    _run([apache2, "-f", str(conf), "-k", "start"], root)
-    return _wait_listening(WebSensor(port=port, root=root, pid_file=root / "run" / "httpd.pid"))
+    return _started(
+        WebSensor(port=port, root=root, pid_file=root / "run" / "httpd.pid"),
+        [apache2, "-f", str(conf), "-k", "start"],
+    )
 
 
 def start_nginx() -> WebSensor:
@@ -179,8 +187,10 @@ http {{
     }}
 }}
 """)
-    _run([nginx, "-p", str(root), "-e", str(root / "logs" / "error.log"), "-c", str(conf)], root)
-    return _wait_listening(WebSensor(port=port, root=root, pid_file=root / "run" / "nginx.pid"))
+    return _started(
+        WebSensor(port=port, root=root, pid_file=root / "run" / "nginx.pid"),
+        [nginx, "-p", str(root), "-e", str(root / "logs" / "error.log"), "-c", str(conf)],
+    )
 
 
 def stop(sensor: WebSensor) -> None:
