@@ -5,7 +5,12 @@
 #   scripts/services.sh status    print what answers
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap)
+# apache2 + libapache2-mod-security2 + modsecurity-crs, libnginx-mod-http-modsecurity: the live
+# ModSecurity tests start their own Apache and nginx instances; openscap-scanner + ssg-debian:
+# the live OpenSCAP test evaluates a few OVAL definitions of this machine.
+PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap
+  apache2 libapache2-mod-security2 modsecurity-crs libnginx-mod-http-modsecurity
+  openscap-scanner ssg-debian)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
 
@@ -84,8 +89,30 @@ tools_present() {
   echo "nmap $(nmap --version | head -1 | awk '{print $3}'), sshd present"
 }
 
+modsecurity_present() {
+  # The live ModSecurity tests run their own Apache and nginx instances (own directories,
+  # loopback ports); the system's apache2 and nginx services are not used.
+  local f
+  for f in /usr/sbin/apache2 /usr/lib/apache2/modules/mod_security2.so /etc/modsecurity/modsecurity.conf-recommended \
+    /etc/modsecurity/crs/crs-setup.conf /usr/share/modsecurity-crs/rules \
+    /usr/sbin/nginx /usr/lib/nginx/modules/ngx_http_modsecurity_module.so /etc/nginx/modsecurity.conf; do
+    [ -e "$f" ] || { echo "services.sh: $f missing (apache2, libapache2-mod-security2, modsecurity-crs, libnginx-mod-http-modsecurity)" >&2; return 1; }
+  done
+  local v='${Version}'
+  echo "apache2 $(dpkg-query -W -f="$v" apache2) + mod_security2 $(dpkg-query -W -f="$v" libapache2-mod-security2)," \
+    "nginx $(dpkg-query -W -f="$v" nginx) + libmodsecurity3 $(dpkg-query -W -f="$v" libmodsecurity3), CRS $(dpkg-query -W -f="$v" modsecurity-crs) present"
+}
+
+openscap_present() {
+  local content=/usr/share/xml/scap/ssg/content
+  command -v oscap >/dev/null || { echo "services.sh: oscap missing (openscap-scanner)" >&2; return 1; }
+  [ -f $content/ssg-debian11-oval.xml ] && [ -f $content/ssg-debian11-xccdf.xml ] ||
+    { echo "services.sh: $content lacks the Debian 11 content (ssg-debian)" >&2; return 1; }
+  echo "oscap $(oscap --version | head -1 | awk '{print $NF}'), ssg-debian $(dpkg-query -W -f='${Version}' ssg-debian) present"
+}
+
 case "${1:-up}" in
-  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present ;;
+  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present ;;
   status) mariadb-admin ping; port_open 61613 && echo "ActiveMQ STOMP answers" ;;
   *) echo "usage: $0 up|status" >&2; exit 2 ;;
 esac

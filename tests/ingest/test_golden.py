@@ -46,7 +46,7 @@ def _run(relpath: str) -> dict[str, Any]:
 
 
 def test_every_sample_file_has_a_golden_file() -> None:
-    assert len(SAMPLE_FILES) == 10
+    assert len(SAMPLE_FILES) == 12
     expected = {f"{p.replace('/', '__')}.json" for p in SAMPLE_FILES}
     assert {p.name for p in GOLDEN.glob("*.json")} == expected
 
