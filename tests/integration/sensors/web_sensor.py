@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alertflow.local_prefect import free_port
+
 from tests.integration.sensors.kit import required_tool
 
 CRS_SETUP = Path("/etc/modsecurity/crs/crs-setup.conf")
