@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from alertflow.local_prefect import free_port
+from alertflow.up.prefect_server import free_port
 
 from tests.integration.sensors.kit import required_tool
 
