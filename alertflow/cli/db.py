@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from alertflow.cli.common import fail_on, open_engine
-from alertmodel import migrate, sqlite_backup
+from alertmodel import migrate, retention, sqlite_backup
 from alertmodel.errors import StorageError
 from alertmodel.settings import get_settings, mask_url
 from alertmodel.table_stats import table_stats
@@ -70,6 +70,18 @@ def stats(
         wal = database.with_name(database.name + "-wal")
         wal_size = wal.stat().st_size if wal.exists() else 0
         typer.echo(f"file {database}: {_size(database.stat().st_size)}, WAL {_size(wal_size)}")
+
+
+@app.command("prune")
+def prune() -> None:
+    """Delete what the retention settings (ALERTFLOW_RETAIN_*) no longer keep, in small batches."""
+    settings = get_settings()
+    engine = open_engine()
+    try:
+        deleted = retention.prune(engine, settings.retention())
+    finally:
+        engine.dispose()
+    typer.echo(", ".join(f"{table}: {n} deleted" for table, n in deleted.items()))
 
 
 @app.command("backup")
