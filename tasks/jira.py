@@ -14,6 +14,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
+from alertmodel.errors import IntegrationError
 from blocks.jira import JiraSite
 from blocks.run_context import run_logger
 from tasks._common import guard_secrets, scrub, service_errors, status_error
@@ -116,7 +117,10 @@ def alert_label(alert_uuid: str) -> str:
     The uuid is parsed and written back canonically, so nothing but hex digits and dashes of
     an attacker-influenced field ever reaches a JQL query.
     """
-    return f"alertflow-{uuid.UUID(alert_uuid)}"
+    try:
+        return f"alertflow-{uuid.UUID(alert_uuid)}"
+    except ValueError:
+        raise IntegrationError("the alert's uuid is not a UUID: no JIRA label can carry it") from None
 
 
 def find_labelled_issue(site: JiraSite, label: str) -> JiraIssue | None:

@@ -10,6 +10,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from alertmodel.errors import (
+    IntegrationError,
     ServiceAuthError,
     ServiceNotFoundError,
     ServiceRateLimitedError,
@@ -152,8 +153,9 @@ async def test_jira_server_is_searched_on_its_own_endpoint(httpserver: HTTPServe
 
 def test_only_a_canonical_uuid_reaches_the_label() -> None:
     assert alert_label("6F1C2A4E0B7D5C3E9A8F1E2D3C4B5A69") == "alertflow-6f1c2a4e-0b7d-5c3e-9a8f-1e2d3c4b5a69"
-    with pytest.raises(ValueError, match="UUID"):
+    with pytest.raises(IntegrationError, match="not a UUID") as caught:
         alert_label('x" OR project = SOC')
+    assert "project" not in str(caught.value)
 
 
 async def test_a_personal_access_token_is_sent_as_bearer(httpserver: HTTPServer) -> None:
