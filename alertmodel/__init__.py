@@ -8,7 +8,7 @@ from alertmodel.account import ROLES, ApiToken, ApiUser, AuditEntry
 from alertmodel.alert import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF, Alert, AlertBase, AlertRead
 from alertmodel.catalog import Category, CategoryProfile, Node
 from alertmodel.incident import INCIDENT_STATES, Incident, IncidentEvent
-from alertmodel.intake import DeadLetter, FilterPolicy, SourceCheckpoint
+from alertmodel.intake import DeadLetter, FilterPolicy, SourceCheckpoint, dead_letter_key
 from alertmodel.response_tables import (
     OUTBOX_STATES,
     Outbox,
@@ -46,4 +46,5 @@ __all__ = [
     "ResponseRate",
     "SourceCheckpoint",
     "UserGroup",
+    "dead_letter_key",
 ]

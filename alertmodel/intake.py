@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
+from sqlalchemy import CHAR, JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from alertmodel.catalog import UTF8MB4
@@ -26,17 +27,29 @@ class FilterPolicy(SQLModel, table=True):
     active: bool = Field(default=False)
 
 
+def dead_letter_key(source: str, raw: bytes) -> str:
+    """The content key of a dead letter: sha256 of its source and the bytes that arrived.
+
+    Where and why it arrived are left out: a STOMP redelivery has the same message but another
+    delivery, and an HTTP retry another client port, and both must be stored once. So two
+    identical bad lines anywhere are one dead letter (the first origin and reason are kept):
+    the row is there to show what could not be read, and a copy adds nothing to that.
+    """
+    return hashlib.sha256(source.encode() + b"\0" + raw).hexdigest()
+
+
 class DeadLetter(SQLModel, table=True):
-    """Input that could not be decoded or mapped, kept byte for byte with the reason."""
+    """Input that could not be decoded or mapped, kept byte for byte with the reason, once per content."""
 
     __tablename__ = "dead_letter"
-    __table_args__ = (UTF8MB4,)
+    __table_args__ = (UniqueConstraint("content_key", name="uq_dead_letter_content_key"), UTF8MB4)
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     source: str = Field(max_length=64)
     origin: str = Field(default="", max_length=1024, description="File path, queue or endpoint it came from.")
     raw: bytes = Field(sa_type=RawBytes)
     reason: str = Field(max_length=1024)
+    content_key: str = Field(sa_column=Column(CHAR(64), nullable=False), description="dead_letter_key()")
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 

@@ -9,7 +9,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from alertmodel.alert import SEVERITY_NAMES
 from alertmodel.ingest_token import MIN_INGEST_TOKEN_BYTES, check_ingest_token
+from alertmodel.retention import RetentionPolicy
 
 
 class Settings(BaseSettings):
@@ -47,6 +49,32 @@ class Settings(BaseSettings):
         "'…[truncated N bytes]'.",
     )
 
+    retain_alerts_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days an alert is kept (by its collection time) unless an incident refers to it; "
+        "unset keeps alerts for ever.",
+    )
+    retain_alerts_days_by_severity: dict[int, int] = Field(
+        default_factory=dict,
+        description='Per-severity overrides of retain_alerts_days (0 Info .. 3 Critical), e.g. {"3": 365}.',
+    )
+    retain_dead_letters_days: int | None = Field(default=30, ge=1, description="Days a dead letter is kept.")
+    retain_outbox_done_days: int | None = Field(
+        default=7, ge=1, description="Days a done outbox row (a performed action) is kept; failed ones stay."
+    )
+    retention_batch_rows: int = Field(
+        default=1000, ge=1, le=100_000, description="Rows deleted per transaction when pruning."
+    )
+
+    @field_validator("retain_alerts_days_by_severity")
+    @classmethod
+    def _known_severities(cls, value: dict[int, int]) -> dict[int, int]:
+        for severity, days in value.items():
+            if severity not in SEVERITY_NAMES or days < 1:
+                raise ValueError("retain_alerts_days_by_severity maps a severity 0-3 to at least 1 day")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -69,6 +97,16 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.data_dir.expanduser() / 'alertflow.db'}"
+
+    def retention(self) -> RetentionPolicy:
+        """The retention policy these settings describe."""
+        return RetentionPolicy(
+            alert_days=self.retain_alerts_days,
+            alert_days_by_severity=dict(self.retain_alerts_days_by_severity),
+            dead_letter_days=self.retain_dead_letters_days,
+            outbox_done_days=self.retain_outbox_done_days,
+            batch_rows=self.retention_batch_rows,
+        )
 
     def masked(self) -> dict[str, Any]:
         """Every setting as printable text, passwords and secrets replaced by '***'."""

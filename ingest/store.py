@@ -1,5 +1,8 @@
 """One transaction per batch: alerts, first-seen categories, dead letters, file checkpoints, then hooks.
 
+Alerts are stored once per alert_uuid and dead letters once per content key
+(`alertmodel.dead_letter_key`), so a redelivered batch adds nothing.
+
 The alert insert is the hot path: it sends the driver plain tuples (pymysql rewrites an
 executemany into multi-row INSERTs; SQLite gets executemany, or multi-row statements when a
 decode thread shares the process), skipping SQLAlchemy's per-row bind processing, which costs
@@ -25,7 +28,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine
 
-from alertmodel import ALERT_COLUMNS, Category, DeadLetter
+from alertmodel import ALERT_COLUMNS, Category, DeadLetter, dead_letter_key
 from alertmodel.repository import insert_ignoring_duplicates
 from alertmodel.types import utcnow
 from ingest.batch import Batch, as_alert, prepare_rows
@@ -105,18 +108,21 @@ class BatchWriter:
                 )
             if batch.dead_letters:
                 now = utcnow()
-                conn.execute(
-                    DeadLetter.__table__.insert(),
+                insert_ignoring_duplicates(  # a redelivered bad message is stored once
+                    conn,
+                    DeadLetter.__table__,
                     [
                         {
                             "source": d.source[:64],
                             "origin": d.origin[:1024],
                             "raw": cap_raw(d.raw, self.sizes.dead_letter_bytes),
                             "reason": d.reason[:1024],
+                            "content_key": dead_letter_key(d.source[:64], d.raw),
                             "received_at": now,
                         }
                         for d in batch.dead_letters
                     ],
+                    ("content_key",),
                 )
             save_positions(conn, _last_position_per_key(batch.positions))
             if fresh and self.batch_hooks:

@@ -1,6 +1,7 @@
 """Escalation to TheHive and JIRA: the alert gets an incident (if it has none) and the external id is
-stored on it, which also makes a re-run after a crash find the earlier case or issue instead of
-filing a second one."""
+stored on it, so a re-run finds it there. A crash after the product filed it but before the id was
+stored is covered by the tasks: they look for the alert's TheHive alert (sourceRef) or JIRA issue
+(label `alertflow-<uuid>`) before creating one."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ class _Escalation:
 
 
 class TheHiveExecutor(_Escalation):
-    """Create the TheHive alert (idempotent by sourceRef) and store its id on the alert's incident."""
+    """Find or create the TheHive alert (by sourceRef) and store its id on the alert's incident."""
 
     async def __call__(self, item: OutboxItem) -> None:
         action = item.request.action
@@ -85,7 +86,7 @@ class TheHiveExecutor(_Escalation):
 
 
 class JiraExecutor(_Escalation):
-    """File the alert as a JIRA issue, once per incident, and store the key on the incident."""
+    """Find (by the alert's label) or file the alert's JIRA issue and store the key on the incident."""
 
     async def __call__(self, item: OutboxItem) -> None:
         action = item.request.action

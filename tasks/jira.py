@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
+from alertmodel.errors import IntegrationError
 from blocks.jira import JiraSite
 from blocks.run_context import run_logger
 from tasks._common import guard_secrets, scrub, service_errors, status_error
@@ -109,16 +111,52 @@ async def create_jira_issue(
     return issue
 
 
+def alert_label(alert_uuid: str) -> str:
+    """The label that marks an alert's issue, `alertflow-<uuid>`: how a retry finds it again.
+
+    The uuid is parsed and written back canonically, so nothing but hex digits and dashes of
+    an attacker-influenced field ever reaches a JQL query.
+    """
+    try:
+        return f"alertflow-{uuid.UUID(alert_uuid)}"
+    except ValueError:
+        raise IntegrationError("the alert's uuid is not a UUID: no JIRA label can carry it") from None
+
+
+def find_labelled_issue(site: JiraSite, label: str) -> JiraIssue | None:
+    """The oldest issue carrying `label`, or None (JQL search: /search/jql on Cloud, /search on Server)."""
+    client = _client(site)
+    with _calls(site, f"searching for issues labelled {label}"):
+        found = client.search_issues(
+            f'labels = "{label}" ORDER BY created ASC', maxResults=1, fields=[], json_result=True
+        )
+    issues = found.get("issues") or []  # type: ignore[union-attr]
+    if not issues:
+        return None
+    key = str(issues[0]["key"])
+    return JiraIssue(key=key, id=str(issues[0]["id"]), url=f"{site.url.rstrip('/')}/browse/{key}")
+
+
 @task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache
 async def file_alert_in_jira(site: JiraSite, alert: dict[str, Any], project: str | None = None) -> JiraIssue:
-    """Create the issue for an alertflow alert, a row of the alert table (a response profile's JIRA action)."""
+    """The issue for an alertflow alert, a row of the alert table (a response profile's JIRA action).
+
+    It is looked up by the alert's label first and created only when there is none, so a retry
+    after a crash between creating it and storing its key files nothing twice. JIRA Cloud's
+    search index can lag a new issue by a few seconds; the outbox retries much later than that.
+    """
+    label = alert_label(str(alert["alert_uuid"]))
+    existing = await anyio.to_thread.run_sync(lambda: find_labelled_issue(site, label))
+    if existing is not None:
+        run_logger().info("JIRA: %s already filed for alert %s", existing.key, alert["alert_uuid"])
+        return existing
     categories = [c.strip().replace(" ", "_") for c in str(alert.get("category", "")).split(",")]
     return await create_jira_issue.fn(
         site,
         alert_title(alert),
         description_of(alert),
         severity=int(alert.get("severity") or 0),
-        labels=[c for c in categories if c and c != "indef"][:5],
+        labels=[*[c for c in categories if c and c != "indef"][:5], label],
         project=project,
     )
 

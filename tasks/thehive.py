@@ -123,23 +123,32 @@ def _create_alert_sync(thehive: TheHiveServer, alert: Mapping[str, Any]) -> TheH
         "tags": [t.strip() for t in str(alert.get("category", "")).split(",") if _known(t.strip())],
         "observables": observables_of([alert]),
     }
+    # Looked up first, so a retry after a crash between creating it and storing its id finds it.
+    created = _find_alert(api, thehive, body)
+    if created is not None:
+        return TheHiveRef(id=created["_id"], kind="alert", status=created.get("status", ""))
     try:
         with _calls(thehive, "creating an alert"):
             created = api.alert.create(alert=body)  # type: ignore[arg-type]
     except ServiceCallError as exc:
-        # TheHive keeps (type, source, sourceRef) unique: a retried action finds its earlier alert.
+        # TheHive keeps (type, source, sourceRef) unique: a concurrent creator got there first.
         if exc.status not in (400, 409) or "exist" not in str(exc):
             raise
-        with _calls(thehive, "finding the existing alert"):
-            found = api.alert.find(
-                filters=Eq("type", body["type"])
-                & Eq("source", body["source"])
-                & Eq("sourceRef", body["sourceRef"])
-            )
-        if not found:
+        created = _find_alert(api, thehive, body)
+        if created is None:
             raise
-        created = found[0]
     return TheHiveRef(id=created["_id"], kind="alert", status=created.get("status", ""))
+
+
+def _find_alert(api: TheHiveApi, thehive: TheHiveServer, body: Mapping[str, Any]) -> Any:
+    """The TheHive alert with this (type, source, sourceRef), or None."""
+    with _calls(thehive, "looking for the alert"):
+        found = api.alert.find(
+            filters=Eq("type", body["type"])
+            & Eq("source", body["source"])
+            & Eq("sourceRef", body["sourceRef"])
+        )
+    return found[0] if found else None
 
 
 @task(cache_policy=NO_CACHE)  # it acts on the world: never answer from a cache

@@ -21,6 +21,7 @@ from alertmodel import migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
 from alertmodel.ingest_token import MAKE_INGEST_TOKEN
+from alertmodel.retention import RetentionThread
 from alertmodel.settings import Settings, get_settings, mask_url
 from ingest.checkpoint import load_position
 from ingest.core import IngestCore
@@ -82,6 +83,12 @@ def ingest(
     ),
     tls_certfile: Path = typer.Option(None, help="PEM certificate of an https:// source."),
     tls_keyfile: Path = typer.Option(None, help="PEM private key of that certificate."),
+    prune_every: float = typer.Option(
+        0,
+        min=0,
+        help="Also apply the retention settings (ALERTFLOW_RETAIN_*) every this many seconds, in small "
+        "batches; 0 (default) leaves it to `alertflow db prune`.",
+    ),
 ) -> None:
     """Run the ingest worker until Ctrl-C / SIGTERM, then store and ack what is in flight and exit."""
     settings = _settings()
@@ -117,8 +124,11 @@ def ingest(
             on_commit=dispatcher.wake if dispatcher is not None else None,
         )
         _stop_on_signals(worker)
+        retention = RetentionThread(engine, settings.retention(), prune_every) if prune_every else None
         if dispatcher is not None:
             dispatcher.start()
+        if retention is not None:
+            retention.start()
         worker.start()
         last_report = time.monotonic()
         while not worker.wait(0.5):
@@ -126,6 +136,8 @@ def ingest(
                 last_report = time.monotonic()
                 log.info("%s", _summary_line(worker.stats))
         log.info("stopped: %s", _summary_line(worker.stats))
+        if retention is not None:
+            retention.stop()
         if dispatcher is not None:
             dispatcher.stop()
         engine.dispose()

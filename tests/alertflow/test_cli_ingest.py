@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from alertflow.cli import app
-from alertmodel import Alert, DeadLetter, migrate
+from alertmodel import Alert, DeadLetter, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from ingest.checkpoint import load_position
 from ingest.policy import DEFAULT_POLICY_PATH
@@ -200,3 +201,43 @@ def test_an_https_source_without_its_certificate_is_refused(
     result = runner.invoke(app, ["ingest", "--no-dispatch", "--source", "https://127.0.0.1:9"])
     assert result.exit_code == 2
     assert "an https:// source needs --tls-certfile and --tls-keyfile" in result.output
+
+
+def test_the_worker_applies_the_retention_settings_when_asked(store: str, tmp_path: Path) -> None:
+    engine = make_engine(store)
+    with engine.begin() as conn:
+        conn.execute(
+            DeadLetter.__table__.insert(),
+            [
+                {
+                    "source": "wazuh",
+                    "origin": "old",
+                    "raw": b"{old",
+                    "reason": "r",
+                    "content_key": dead_letter_key("wazuh", b"{old"),
+                    "received_at": datetime.now(UTC) - timedelta(days=10),
+                }
+            ],
+        )
+    events = _write(tmp_path / "eve.json", [*suricata_alerts(5, "prune"), b"{new and bad"])
+    proc = WorkerProcess(
+        ["--source", f"file:{events}", "--batch-wait", "0.05", "--prune-every", "0.2"],
+        {"ALERTFLOW_DATABASE_URL": store, "ALERTFLOW_RETAIN_DEAD_LETTERS_DAYS": "7"},
+        tmp_path / "worker.log",
+    )
+    try:
+        wait_for(lambda: count_alerts(engine)[0] >= 5, timeout=120, what="the alerts")
+
+        def origins() -> list[str]:
+            with engine.connect() as conn:
+                return list(conn.execute(select(DeadLetter.__table__.c.origin)).scalars())
+
+        wait_for(
+            lambda: len(origins()) == 1 and origins()[0] != "old",
+            timeout=60,
+            what="the old dead letter pruned",
+        )
+    finally:
+        code = proc.terminate()
+        engine.dispose()
+    assert code == 0, proc.tail()

@@ -5,10 +5,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlmodel import SQLModel
 
-from alertmodel import SourceCheckpoint, migrate
+from alertmodel import DeadLetter, SourceCheckpoint, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 
+HEAD = "0006_dead_letter_content_key"
 TABLES = {
     "alert",
     "category",
@@ -43,7 +44,7 @@ def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
     assert migrate.current(database_url) is None
     migrate.upgrade(database_url)
     assert _tables(database_url) == TABLES
-    assert migrate.current(database_url) == migrate.head() == "0005_alert_search_indexes"
+    assert migrate.current(database_url) == HEAD
 
 
 def test_migrations_match_the_models_exactly(migrated_url: str) -> None:
@@ -106,7 +107,7 @@ def test_a_store_stamped_with_a_revision_id_from_before_the_rename_upgrades_with
 
         migrate.upgrade(database_url)
 
-        assert migrate.current(database_url) == "0003_response_state"
+        assert migrate.current(database_url) == HEAD
         assert _tables(database_url) == TABLES
         with engine.connect() as conn:
             stored = conn.execute(select(*(checkpoint.c[k] for k in position))).mappings().all()
@@ -115,10 +116,8 @@ def test_a_store_stamped_with_a_revision_id_from_before_the_rename_upgrades_with
         engine.dispose()
 
 
-def test_a_store_at_the_old_head_id_reads_as_the_new_head_and_needs_no_migration(
-    sqlite_database: str,
-) -> None:
-    migrate.upgrade(sqlite_database)
+def test_a_store_stamped_with_the_old_id_of_a_revision_reads_as_its_new_id(sqlite_database: str) -> None:
+    migrate.upgrade(sqlite_database, "0003_response_state")
     engine = make_engine(sqlite_database)
     try:
         with engine.begin() as conn:
@@ -126,9 +125,44 @@ def test_a_store_at_the_old_head_id_reads_as_the_new_head_and_needs_no_migration
         assert migrate.current(sqlite_database) == "0003_response_state"
         migrate.upgrade(sqlite_database)
         with engine.connect() as conn:
-            assert (
-                conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-                == "0003_response_state"
-            )
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD
     finally:
         engine.dispose()
+
+
+def test_dead_letters_stored_before_the_content_key_get_it_and_copies_are_dropped(database_url: str) -> None:
+    migrate.upgrade(database_url, "0003_response_state")
+    engine = make_engine(database_url)
+    row = {
+        "source": "wazuh",
+        "origin": "/var/log/a.json",
+        "reason": "line 1: not JSON",
+        "received_at": utcnow(),
+    }
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO dead_letter (source, origin, raw, reason, received_at)"
+                    " VALUES (:source, :origin, :raw, :reason, :received_at)"
+                ),
+                [
+                    {**row, "raw": b"{bad"},
+                    {**row, "raw": b"{bad", "origin": "again"},
+                    {**row, "raw": b"{other"},
+                ],
+            )
+
+        migrate.upgrade(database_url)
+
+        table = DeadLetter.__table__
+        with engine.connect() as conn:
+            stored = conn.execute(
+                select(table.c.origin, table.c.raw, table.c.content_key).order_by(table.c.id)
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in stored] == [
+        ("/var/log/a.json", b"{bad", dead_letter_key("wazuh", b"{bad")),
+        ("/var/log/a.json", b"{other", dead_letter_key("wazuh", b"{other")),
+    ]

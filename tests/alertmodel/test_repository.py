@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlmodel import Session, select
 
-from alertmodel import ALERT_FIELD_WIDTHS, Alert, DeadLetter, migrate
+from alertmodel import ALERT_FIELD_WIDTHS, Alert, DeadLetter, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.repository import count_alerts, insert_alerts
 
@@ -94,7 +94,13 @@ def test_dead_letter_keeps_raw_bytes_exactly(migrated_url: str) -> None:
     try:
         with Session(engine) as session:
             session.add(
-                DeadLetter(source="wazuh", origin="/var/log/x.json", raw=raw, reason="line 1: invalid UTF-8")
+                DeadLetter(
+                    source="wazuh",
+                    origin="/var/log/x.json",
+                    raw=raw,
+                    reason="line 1: invalid UTF-8",
+                    content_key=dead_letter_key("wazuh", raw),
+                )
             )
             session.commit()
         with Session(engine) as session:

@@ -231,3 +231,26 @@ def test_the_default_limits_are_64_kib_each(engine: Engine) -> None:
         (raw,) = conn.execute(select(DeadLetter.__table__.c.raw)).scalars()
     assert orjson.loads(event)["truncated"] is True and len(event.encode()) <= 65536
     assert 65000 < len(raw) <= 65536 and raw.endswith(b" bytes]")
+
+
+def test_a_redelivered_bad_message_is_one_dead_letter(engine: Engine) -> None:
+    writer = BatchWriter(engine)
+    bad = b'{"rule": {"level": "not a level"'
+
+    def delivery(message_id: str) -> Batch:  # what the STOMP source hands over for each delivery
+        out = IngestCore().process([bad], source="wazuh", origin=f"/queue/wazuh#{message_id}")
+        return Batch(alerts=[], dead_letters=out.dead_letters, new_categories=[])
+
+    writer.write(delivery("ID:broker-1:1:1:1"))
+    writer.write(delivery("ID:broker-1:1:1:1"))  # not acked before a crash: the broker sends it again
+    writer.write(delivery("ID:producer-retry:2:1:1"))  # the producer sent it again itself
+    writer.write(_batch([bad, bad]))  # and twice in one batch, from another source name
+
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(DeadLetter.__table__.c.source, DeadLetter.__table__.c.origin, DeadLetter.__table__.c.raw)
+        ).all()
+    assert sorted(tuple(r) for r in stored) == [
+        ("auto", "", bad),
+        ("wazuh", "/queue/wazuh#ID:broker-1:1:1:1", bad),
+    ]

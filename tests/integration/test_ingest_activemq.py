@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stomp
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
@@ -175,6 +176,28 @@ def test_malformed_messages_are_dead_lettered_with_reasons_and_acked(
     reasons = dead_letter_reasons(engine)
     assert sorted(reasons) == sorted(d.reason for out in expected for d in out.dead_letters)
     assert len(reasons) == 3 and all(r.startswith("line 1: ") for r in reasons)
+
+
+def test_a_redelivered_bad_message_is_one_dead_letter(
+    queue: str, mariadb: tuple[str, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, engine = mariadb
+    good = suricata_alerts(5, "redelivered")
+    publish(queue, [*good, *BAD_LINES])
+    with monkeypatch.context() as lost:  # stored, then the acks never reach the broker (a crash)
+        lost.setattr(stomp.Connection12, "ack", lambda *_args, **_kw: None)
+        worker, _ = _worker(engine, queue)
+        try:
+            wait_for(lambda: len(dead_letter_reasons(engine)) >= 3, timeout=60, what="the first dead letters")
+        finally:
+            _stop(worker)  # disconnects: the broker puts every unacked message back on the queue
+    worker, source = _worker(engine, queue)
+    try:
+        wait_for(lambda: source.acked >= 5 + len(BAD_LINES), timeout=60, what="every message redelivered")
+    finally:
+        _stop(worker)
+    assert len(dead_letter_reasons(engine)) == 3
+    assert count_alerts(engine)[0] == 5 + sum(len(IngestCore().process([line]).alerts) for line in BAD_LINES)
 
 
 def test_two_workers_on_one_queue_share_it_and_store_each_event_once(

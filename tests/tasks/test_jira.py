@@ -10,13 +10,14 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from alertmodel.errors import (
+    IntegrationError,
     ServiceAuthError,
     ServiceNotFoundError,
     ServiceRateLimitedError,
     ServiceTimeoutError,
 )
 from blocks.jira import JiraSite
-from tasks.jira import add_jira_comment, create_jira_issue, file_alert_in_jira
+from tasks.jira import add_jira_comment, alert_label, create_jira_issue, file_alert_in_jira
 from tests.tasks.conftest import SAMPLE_ALERT, StalledServer, assert_secret_absent
 
 TOKEN = "ATATT3xFfGF0T0k3nS3cr3tV4lu3"
@@ -77,8 +78,18 @@ def serve_server_info(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/rest/api/2/serverInfo", method="GET").respond_with_json(SERVER_INFO)
 
 
+def search_answer(issues: list[dict]) -> dict:
+    """What JIRA Cloud's enhanced search (GET /rest/api/2/search/jql) answers: a page and no next token."""
+    return {"issues": issues, "isLast": True}
+
+
+def serve_no_labelled_issue(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/rest/api/2/search/jql", method="GET").respond_with_json(search_answer([]))
+
+
 async def test_an_alert_becomes_an_issue_with_priority_labels_and_basic_auth(httpserver: HTTPServer) -> None:
     serve_server_info(httpserver)
+    serve_no_labelled_issue(httpserver)
     auth = "Basic " + base64.b64encode(f"soc@example.org:{TOKEN}".encode()).decode()
     base = httpserver.url_for("/")
     httpserver.expect_oneshot_request(
@@ -95,9 +106,56 @@ async def test_an_alert_becomes_an_issue_with_priority_labels_and_basic_auth(htt
     assert fields["issuetype"] == {"name": "Task"}
     assert fields["priority"] == {"name": "Highest"}
     assert fields["summary"].startswith("[Critical] Suricata 2010935")
-    assert fields["labels"] == ["Attempted_Information_Leak", "alertflow"]
+    assert fields["labels"] == [
+        "Attempted_Information_Leak",
+        "alertflow",
+        f"alertflow-{SAMPLE_ALERT['alert_uuid']}",
+    ]
     assert "||Source|203.0.113.5:51544|" in fields["description"]
     httpserver.check_assertions()
+
+
+async def test_an_alert_whose_labelled_issue_exists_is_not_filed_again(httpserver: HTTPServer) -> None:
+    serve_server_info(httpserver)
+    base = httpserver.url_for("/")
+    found = {k: v for k, v in issue_json(base, "SOC-24").items() if k in ("expand", "id", "self", "key")}
+    httpserver.expect_oneshot_request("/rest/api/2/search/jql", method="GET").respond_with_json(
+        search_answer([found])
+    )
+
+    issue = await file_alert_in_jira.fn(site(httpserver), SAMPLE_ALERT)
+
+    assert (issue.key, issue.id, issue.url) == ("SOC-24", "10024", f"{base}browse/SOC-24")
+    assert [r.method for r, _ in httpserver.log if r.path.startswith("/rest/api/2/issue")] == []
+    search = next(r for r, _ in httpserver.log if r.path == "/rest/api/2/search/jql")
+    assert search.args["jql"] == f'labels = "alertflow-{SAMPLE_ALERT["alert_uuid"]}" ORDER BY created ASC'
+    assert search.args["maxResults"] == "1"
+    httpserver.check_assertions()
+
+
+async def test_jira_server_is_searched_on_its_own_endpoint(httpserver: HTTPServer) -> None:
+    base = httpserver.url_for("/")
+    server = {**SERVER_INFO, "deploymentType": "Server", "version": "9.12.2", "versionNumbers": [9, 12, 2]}
+    httpserver.expect_request("/rest/api/2/serverInfo").respond_with_json(server)
+    httpserver.expect_request("/rest/api/2/field").respond_with_json(
+        [{"id": "labels", "name": "Labels", "clauseNames": ["labels"]}]
+    )
+    httpserver.expect_oneshot_request("/rest/api/2/search", method="GET").respond_with_json(
+        {"startAt": 0, "maxResults": 1, "total": 1, "issues": [{"id": "10030", "key": "SOC-30"}]}
+    )
+
+    issue = await file_alert_in_jira.fn(site(httpserver), SAMPLE_ALERT)
+
+    assert (issue.key, issue.url) == ("SOC-30", f"{base}browse/SOC-30")
+    assert not any(r.method == "POST" for r, _ in httpserver.log)
+    httpserver.check_assertions()
+
+
+def test_only_a_canonical_uuid_reaches_the_label() -> None:
+    assert alert_label("6F1C2A4E0B7D5C3E9A8F1E2D3C4B5A69") == "alertflow-6f1c2a4e-0b7d-5c3e-9a8f-1e2d3c4b5a69"
+    with pytest.raises(IntegrationError, match="not a UUID") as caught:
+        alert_label('x" OR project = SOC')
+    assert "project" not in str(caught.value)
 
 
 async def test_a_personal_access_token_is_sent_as_bearer(httpserver: HTTPServer) -> None:

@@ -82,7 +82,15 @@ def test_observables_are_the_known_ips_hashes_files_and_urls_once_each() -> None
     ]
 
 
+def serve_alert_query(httpserver: HTTPServer, *found: dict) -> None:
+    """TheHive 5's answer to thehive4py's alert.find: POST /api/v1/query?name=alerts, a JSON list."""
+    httpserver.expect_oneshot_request(
+        "/api/v1/query", method="POST", query_string="name=alerts"
+    ).respond_with_json(list(found))
+
+
 async def test_an_alert_is_created_with_observables_severity_and_bearer_key(httpserver: HTTPServer) -> None:
+    serve_alert_query(httpserver)
     httpserver.expect_oneshot_request(
         "/api/v1/alert", method="POST", headers={"Authorization": f"Bearer {KEY}"}
     ).respond_with_json(output_alert(), status=201)
@@ -90,7 +98,8 @@ async def test_an_alert_is_created_with_observables_severity_and_bearer_key(http
     ref = await create_thehive_alert.fn(hive(httpserver), SAMPLE_ALERT)
 
     assert (ref.id, ref.kind, ref.status) == ("~40964200", "alert", "New")
-    body = json.loads(httpserver.log[0][0].data)
+    assert [r.path for r, _ in httpserver.log] == ["/api/v1/query", "/api/v1/alert"]
+    body = json.loads(httpserver.log[1][0].data)
     assert (body["type"], body["source"], body["sourceRef"]) == (
         "alertflow",
         "alertflow",
@@ -102,22 +111,34 @@ async def test_an_alert_is_created_with_observables_severity_and_bearer_key(http
     httpserver.check_assertions()
 
 
-async def test_an_alert_that_exists_already_is_found_not_duplicated(httpserver: HTTPServer) -> None:
-    httpserver.expect_oneshot_request("/api/v1/alert", method="POST").respond_with_json(
-        {"type": "CreateError", "message": "Alert already exists"}, status=400
-    )
-    httpserver.expect_oneshot_request(
-        "/api/v1/query", method="POST", query_string="name=alerts"
-    ).respond_with_json([output_alert("~40964200", "Imported")])
+async def test_an_alert_that_exists_already_is_found_and_not_created_again(httpserver: HTTPServer) -> None:
+    serve_alert_query(httpserver, output_alert("~40964200", "Imported"))
 
     ref = await create_thehive_alert.fn(hive(httpserver), SAMPLE_ALERT)
 
     assert (ref.id, ref.status) == ("~40964200", "Imported")
-    query = json.loads(httpserver.log[1][0].data)["query"]
+    assert [(r.method, r.path) for r, _ in httpserver.log] == [("POST", "/api/v1/query")]
+    query = json.loads(httpserver.log[0][0].data)["query"]
     assert query[0] == {"_name": "listAlert"}
     assert {"_field": "sourceRef", "_value": SAMPLE_ALERT["alert_uuid"]} in [
         f["_eq"] for f in query[1]["_and"]
     ]
+    httpserver.check_assertions()
+
+
+async def test_an_alert_created_meanwhile_by_another_run_is_found_after_the_conflict(
+    httpserver: HTTPServer,
+) -> None:
+    serve_alert_query(httpserver)
+    httpserver.expect_oneshot_request("/api/v1/alert", method="POST").respond_with_json(
+        {"type": "CreateError", "message": "Alert already exists"}, status=400
+    )
+    serve_alert_query(httpserver, output_alert("~40964200", "New"))
+
+    ref = await create_thehive_alert.fn(hive(httpserver), SAMPLE_ALERT)
+
+    assert ref.id == "~40964200"
+    assert [r.path for r, _ in httpserver.log] == ["/api/v1/query", "/api/v1/alert", "/api/v1/query"]
     httpserver.check_assertions()
 
 
@@ -231,18 +252,19 @@ async def test_updates_are_retried_on_503_and_on_429_after_retry_after(
 
 
 async def test_a_lasting_429_is_a_rate_limit_error(httpserver: HTTPServer) -> None:
+    serve_alert_query(httpserver)
     httpserver.expect_request("/api/v1/alert").respond_with_json(
         {"type": "TooManyRequests", "message": "slow down"}, status=429, headers={"Retry-After": "1"}
     )
     with pytest.raises(ServiceRateLimitedError, match="TheHive"):
         await create_thehive_alert.fn(hive(httpserver, max_retries=1), SAMPLE_ALERT)
-    assert len(httpserver.log) == 2
+    assert [r.path for r, _ in httpserver.log] == ["/api/v1/query", "/api/v1/alert", "/api/v1/alert"]
 
 
 async def test_a_slow_thehive_is_a_timeout_error(
     stalled: StalledServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stalled.server.expect_request("/api/v1/alert").respond_with_handler(stalled.stall())
+    stalled.server.expect_request("/api/v1/query").respond_with_handler(stalled.stall())
     with pytest.raises(ServiceTimeoutError, match="TheHive") as caught:
         await create_thehive_alert.fn(hive(stalled.server, timeout_s=0.5), SAMPLE_ALERT)
     assert_secret_absent(KEY, caught.value, caplog)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alertflow.up.prefect_server import free_port
-
 from tests.integration.sensors.kit import required_tool
 
 CRS_SETUP = Path("/etc/modsecurity/crs/crs-setup.conf")
