@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, false, or_, select
 
-from alertflow.accounts import Principal
+from alertflow.api.accounts import Principal
 from alertflow.api.alert_schemas import AlertSearch
 from alertflow.api.auth import tenant_filter
 from alertflow.api.cursor import cursor_error, decode_cursor, encode_cursor

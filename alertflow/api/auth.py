@@ -15,7 +15,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBearer
 from sqlalchemy import ColumnElement, true
 
-from alertflow.accounts import MAX_PASSWORD, Principal, sign_in_with_password, sign_in_with_token
+from alertflow.api.accounts import MAX_PASSWORD, Principal, sign_in_with_password, sign_in_with_token
 from alertflow.api.deps import EngineDep
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Basic realm="alertflow", Bearer'}

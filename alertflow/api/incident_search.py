@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, exists, func, select
 
-from alertflow.accounts import Principal
+from alertflow.api.accounts import Principal
 from alertflow.api.auth import tenant_filter
 from alertflow.api.cursor import decode_cursor, encode_cursor
 from alertflow.api.incident_schemas import IncidentSearch

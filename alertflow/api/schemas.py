@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from alertflow.accounts import MAX_PASSWORD, MIN_PASSWORD
+from alertflow.api.accounts import MAX_PASSWORD, MIN_PASSWORD
 
 Role = Literal["viewer", "analyst", "admin"]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A row id.")]

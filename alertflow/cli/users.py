@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import typer
 
-from alertflow import accounts
+from alertflow.api import accounts
 from alertflow.cli.common import fail_on, open_engine
 
 app = typer.Typer(help="Users of the REST API, their roles, tenants and API tokens.", no_args_is_help=True)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from alertflow.cli import app
-from alertmodel import DeadLetter, dead_letter_key
+from alertmodel import DeadLetter, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 from tests.alertfactory import make_alert, store_batch
@@ -91,11 +91,10 @@ def test_backup_and_restore_from_the_command_line(
 
 
 def test_backup_on_mariadb_points_to_mariadb_dump(
-    migrated_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    mariadb_database: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    if migrated_url.startswith("sqlite"):
-        pytest.skip("the MariaDB answer")
-    monkeypatch.setenv("ALERTFLOW_DATABASE_URL", migrated_url)
+    migrate.upgrade(mariadb_database)
+    monkeypatch.setenv("ALERTFLOW_DATABASE_URL", mariadb_database)
     result = runner.invoke(app, ["db", "backup", str(tmp_path / "never-written.db")])
     assert result.exit_code == 1 and "mariadb-dump --single-transaction" in result.output
     assert not (tmp_path / "never-written.db").exists()

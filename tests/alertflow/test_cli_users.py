@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from alertflow import accounts
+from alertflow.api import accounts
 from alertflow.cli import app
 from alertmodel import migrate
 from alertmodel.engine import make_engine

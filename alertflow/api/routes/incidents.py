@@ -11,9 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import Engine
 
-from alertflow import audit
-from alertflow.accounts import Principal
-from alertflow.api import alert_queries, incident_search
+from alertflow.api import alert_queries, audit, incident_search
+from alertflow.api.accounts import Principal
 from alertflow.api.auth import Analyst, Viewer
 from alertflow.api.deps import EngineDep
 from alertflow.api.incident_schemas import (

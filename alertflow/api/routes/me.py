@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Response
 
-from alertflow import accounts
+from alertflow.api import accounts
 from alertflow.api.auth import Viewer
 from alertflow.api.deps import EngineDep
 from alertflow.api.schemas import Me, Problem, RowId, TokenCreate, TokenInfo, TokenIssued

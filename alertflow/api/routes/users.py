@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from alertflow import accounts
+from alertflow.api import accounts
 from alertflow.api.auth import Admin
 from alertflow.api.deps import EngineDep
 from alertflow.api.schemas import Problem, User, UserCreate, UserName, UserUpdate

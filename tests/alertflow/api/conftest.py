@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from alertflow import accounts
+from alertflow.api import accounts
 from alertflow.api.app import create_app
 from alertmodel import migrate
 from alertmodel.engine import make_engine

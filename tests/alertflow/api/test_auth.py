@@ -7,7 +7,7 @@ import base64
 import httpx
 import pytest
 
-from alertflow import accounts
+from alertflow.api import accounts
 
 from .conftest import PASSWORD, LiveApi
 

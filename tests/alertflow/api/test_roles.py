@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from alertflow import accounts
+from alertflow.api import accounts
 from alertmodel import ROLES
 from response.incidents import change_state, open_incident
 from tests.alertfactory import make_alert, store_batch

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from alertflow import accounts
+from alertflow.api import accounts
 from alertmodel import ApiToken
 
 from .conftest import LiveApi, _prepare

@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, Engine, select
 
-from alertflow import audit
+from alertflow.api import audit
 from alertmodel.account import ROLES, ApiToken, ApiUser
 from alertmodel.types import utcnow
 

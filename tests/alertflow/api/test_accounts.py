@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from alertflow import accounts
+from alertflow.api import accounts
 from alertmodel import ApiToken, ApiUser, AuditEntry, migrate
 from alertmodel.engine import make_engine
 
