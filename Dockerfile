@@ -14,6 +14,7 @@ COPY alertmodel ./alertmodel
 COPY ingest ./ingest
 COPY blocks ./blocks
 COPY tasks ./tasks
+COPY response ./response
 COPY flows ./flows
 COPY deployments ./deployments
 COPY alertflow ./alertflow

@@ -139,8 +139,14 @@ def test_a_file_written_slowly_in_place_is_imported_whole_once_its_writer_closes
         ]
     )
     try:
-        drop.run_until(lambda: writer.poll() is not None or drop.stored(), 30)
-        assert drop.stored() == [], "taken while its writer still had it open"
+        deadline = time.monotonic() + 30
+        while writer.poll() is None:
+            assert time.monotonic() < deadline, f"timed out; messages: {drop.messages}"
+            drop.dir.poll()
+            # only a poll that ran wholly while the writer was alive proves anything
+            if writer.poll() is None:
+                assert drop.stored() == [], "taken while its writer still had it open"
+            time.sleep(0.05)
         drop.run_until(lambda: drop.files("done"))
     finally:
         writer.wait(30)
