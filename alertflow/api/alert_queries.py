@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, false, or_, select
+from fastapi import HTTPException
+from sqlalchemy import ColumnElement, Connection, Select, and_, false, func, or_, select, true
 
 from alertflow.api.accounts import Principal
 from alertflow.api.alert_schemas import AlertSearch
@@ -19,6 +20,7 @@ from alertflow.api.auth import tenant_filter
 from alertflow.api.cursor import cursor_error, decode_cursor, encode_cursor
 from alertflow.api.timeparam import as_utc
 from alertmodel.alert import Alert
+from alertmodel.catalog import CategoryProfile
 
 ALERTS = Alert.__table__
 c = ALERTS.c
@@ -49,6 +51,8 @@ def visible(principal: Principal) -> ColumnElement[bool]:
 def search(conn: Connection, principal: Principal, f: AlertSearch) -> tuple[list[dict[str, Any]], str | None]:
     """One page of matching alerts (without json_event) and the cursor of the next page."""
     query = select(*SUMMARY_COLUMNS).where(visible(principal), *where(f))
+    if f.profile is not None:
+        query = query.where(in_profile(conn, f.profile))
     descending = f.sort.startswith("-")
     keys = _SORT_KEYS[f.sort.lstrip("-")]
     if f.cursor is not None:
@@ -95,6 +99,35 @@ def where(f: AlertSearch) -> list[ColumnElement[bool]]:
     if f.q is not None:
         clauses.append(c.description.icontains(f.q, autoescape=True))
     return clauses
+
+
+def in_profile(conn: Connection, name: str) -> ColumnElement[bool]:
+    """Alerts of the profile's source type carrying any of its categories (a 422 if there is no such profile).
+
+    An alert's `category` holds its categories joined by ", ", so a category matches as the
+    whole value, or as its first, last or a middle element; `*` takes every category.
+    """
+    profiles = CategoryProfile.__table__
+    row = conn.execute(
+        select(profiles.c.source_type, profiles.c.categories).where(profiles.c.name == name)
+    ).first()
+    if row is None:
+        raise HTTPException(
+            422, [{"loc": ["query", "profile"], "msg": "no such categories profile", "type": "value_error"}]
+        )
+    source = true() if row.source_type == "*" else func.lower(c.source) == row.source_type.lower()
+    names = [str(n) for n in row.categories]
+    if "*" in names:
+        return source
+    matches = []
+    for category in names:
+        matches += [
+            c.category == category,
+            c.category.startswith(category + ", ", autoescape=True),
+            c.category.endswith(", " + category, autoescape=True),
+            c.category.contains(", " + category + ", ", autoescape=True),
+        ]
+    return and_(source, or_(*matches)) if matches else false()
 
 
 def ip_matches(column: Any, value: str) -> ColumnElement[bool]:

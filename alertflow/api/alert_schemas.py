@@ -34,6 +34,11 @@ class AlertSearch(BaseModel):
     min_severity: Severity | None = None
     status: list[Literal[ALERT_STATUSES]] | None = Field(default=None, max_length=4)  # type: ignore[valid-type]
     category: str | None = _field("category", "Exact category.")
+    profile: str | None = Field(
+        default=None,
+        max_length=255,
+        description="A categories profile: alerts of its source type with any of its categories.",
+    )
     node: str | None = _field("node_id", "Collector node (node_id).")
     event: str | None = _field("event", "Event id (e.g. a Suricata signature id).")
     agent: str | None = _field("agent", "Exact agent.")

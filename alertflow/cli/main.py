@@ -12,6 +12,7 @@ import typer
 
 from alertflow import __version__
 from alertflow.cli import (
+    alerts,
     api,
     blocks,
     config,
@@ -50,6 +51,7 @@ ingest.register(app)
 app.add_typer(blocks.app, name="blocks")
 app.command("api")(api.api)
 app.add_typer(users.app, name="users")
+app.add_typer(alerts.app, name="alerts")
 
 
 @app.command()
