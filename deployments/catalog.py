@@ -85,6 +85,14 @@ def all_deployments() -> list[RunnerDeployment]:
             tags=["response"],
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
+        block_attacker.to_deployment(
+            name="always",
+            parameters={"sensors": ["default"], "misp": None, "block": "always"},
+            description="Response action without MISP: block the srcip of every alert routed here on the "
+            "IdsSensor blocks (for rules that do not misfire, e.g. a WAF's SQL injection rule).",
+            tags=["response"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
         malware_triage.to_deployment(
             name="response",
             description="Response action for Wazuh FIM alerts; set recipients, evidence_dir and agent_hosts "

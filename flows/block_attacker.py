@@ -1,5 +1,6 @@
-"""`block-attacker`: an alert's source IP, if MISP knows it as malicious, goes on the block list
-of every IDS sensor given; Slack and TheHive hear about it when their blocks are named."""
+"""`block-attacker`: an alert's source IP, if MISP knows it as malicious (or always, when asked),
+goes on the block list of every IDS sensor given; Slack and TheHive hear about it when their
+blocks are named."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def attacker_ip(alert: PlaybookAlert) -> str:
 async def block_attacker(
     alert: PlaybookAlert,
     sensors: list[str],
-    misp: str = "default",
+    misp: str | None = "default",
     block: Literal["malicious", "always"] = "malicious",
     slack: str | None = None,
     thehive: str | None = None,
@@ -52,32 +53,38 @@ async def block_attacker(
 
     The list on each sensor is the record: `block_ips` adds the address and keeps every entry
     already there. Each sensor's own_networks and never_block are checked before MISP is asked,
-    so a forged srcip in your own network stops the run before anything happens.
+    so a forged srcip in your own network stops the run before anything happens. Without a
+    MISP block (`misp` None), only `block="always"` makes sense: every alert routed here is
+    trusted to name an attacker (a WAF or IDS rule that does not misfire).
     """
     logger = get_run_logger()
+    if misp is None and block != "always":
+        raise ValueError("without a MISP block nothing is ever malicious: set misp, or block='always'")
     ip = attacker_ip(alert)
     targets = {name: await IdsSensor.aload(name) for name in sensors}
     for sensor in targets.values():
         blockable_entries(sensor, [ip])
-    misp_server = await MispServer.aload(misp)
-    # A read-only lookup: safe to repeat.
-    reputation = await check_reputation.with_options(retries=2, retry_delay_seconds=[2, 10])(
-        misp_server, ip, "ip"
-    )
+    verdict: Literal["malicious", "unknown"] = "unknown"
+    events: list[str] = []
+    if misp is not None:
+        misp_server = await MispServer.aload(misp)
+        # A read-only lookup: safe to repeat.
+        reputation = await check_reputation.with_options(retries=2, retry_delay_seconds=[2, 10])(
+            misp_server, ip, "ip"
+        )
+        verdict, events = reputation.verdict, reputation.events
     blocked_on: list[str] = []
-    if reputation.verdict == "malicious" or block == "always":
+    if verdict == "malicious" or block == "always":
         for name, sensor in targets.items():
             # Adding an entry that is already there changes nothing: safe to repeat.
             done = await block_ips.with_options(retries=1, retry_delay_seconds=5)(sensor, [ip])
             blocked_on.append(name)
             logger.info("blocked %s on sensor %s (%d entries)", ip, name, done.entries)
     else:
-        logger.info("%s is %s in MISP: not blocked", ip, reputation.verdict)
+        logger.info("%s is %s in MISP: not blocked", ip, verdict)
 
     alert_row = alert.model_dump(mode="json")
-    result = BlockAttackerResult(
-        ip=ip, verdict=reputation.verdict, misp_events=reputation.events, blocked_on=blocked_on
-    )
+    result = BlockAttackerResult(ip=ip, verdict=verdict, misp_events=events, blocked_on=blocked_on)
     # Notifications are not repeated on failure: a retry could post twice.
     if slack:
         message = await send_alert_to_slack(await SlackWorkspace.aload(slack), alert_row)
@@ -88,7 +95,7 @@ async def block_attacker(
             title=f"Blocked {ip}: {alert.description}"[:200],
             alerts=[alert_row],
             severity=max(1, min(alert.severity + 1, 4)),
-            description=f"alertflow blocked {ip} on {', '.join(blocked_on)}; MISP: {', '.join(reputation.events)}",
+            description=f"alertflow blocked {ip} on {', '.join(blocked_on)}; MISP: {', '.join(events) or 'not asked'}",
             tags=["alertflow", "block-attacker"],
         )
         result.thehive_case = case.id

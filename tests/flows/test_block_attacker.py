@@ -158,3 +158,19 @@ async def test_slack_and_thehive_hear_about_a_block(blocks: dict[str, Any], http
     case = json.loads(next(r for r, _ in httpserver.log if r.path == "/api/v1/case").data)
     assert case["title"] == f"Blocked {BAD_IPS[0]}: scan"
     assert "Scanner farm" in case["description"]
+
+
+async def test_without_misp_every_routed_alert_is_blocked_and_only_when_asked_to(
+    blocks: dict[str, Any],
+) -> None:
+    listed = blocks["dir"] / "blocklist.list"
+    done = await block_attacker(alert("192.0.2.201"), sensors=[blocks["sensor"]], misp=None, block="always")
+    assert (done.verdict, done.misp_events, done.blocked_on) == ("unknown", [], [blocks["sensor"]])
+    assert listed.read_text().splitlines() == ["192.0.2.201,1,100"]
+
+    state = await block_attacker(
+        alert("192.0.2.202"), sensors=[blocks["sensor"]], misp=None, return_state=True
+    )
+    assert state.is_failed()
+    assert "without a MISP block nothing is ever malicious" in (state.message or "")
+    assert listed.read_text().splitlines() == ["192.0.2.201,1,100"]
