@@ -15,7 +15,7 @@ from fastapi import HTTPException
 from sqlalchemy import ColumnElement, Connection, Select, and_, false, func, or_, select, true
 
 from alertflow.api.accounts import Principal
-from alertflow.api.alert_schemas import AlertSearch
+from alertflow.api.alert_schemas import AlertFilters, AlertSearch
 from alertflow.api.auth import tenant_filter
 from alertflow.api.cursor import cursor_error, decode_cursor, encode_cursor
 from alertflow.api.timeparam import as_utc
@@ -69,7 +69,7 @@ def search(conn: Connection, principal: Principal, f: AlertSearch) -> tuple[list
     )
 
 
-def where(f: AlertSearch) -> list[ColumnElement[bool]]:
+def where(f: AlertFilters) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a search's filters."""
     clauses: list[ColumnElement[bool]] = []
     for name, column in _EXACT.items():

@@ -22,8 +22,8 @@ def _field(name: str, description: str) -> Any:
     return Field(default=None, max_length=ALERT_FIELD_WIDTHS[name], description=description)
 
 
-class AlertSearch(BaseModel):
-    """Filters of `GET /alerts` (all optional, all combined with AND) and the page to return."""
+class AlertFilters(BaseModel):
+    """Filters of an alert search or export (all optional, all combined with AND)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -59,9 +59,6 @@ class AlertSearch(BaseModel):
     q: str | None = Field(
         default=None, min_length=1, max_length=256, description="Text in the description (case-insensitive)."
     )
-    sort: AlertSort = Field(default="-time_collr", description="Newest (or oldest, or most severe) first.")
-    limit: int = Field(default=50, ge=1, le=500, description="Page size (at most 500).")
-    cursor: str | None = Field(default=None, max_length=512, description="next_cursor of the previous page.")
 
     @field_validator("srcip", "dstip", "ip")
     @classmethod
@@ -82,6 +79,22 @@ class AlertSearch(BaseModel):
         if value is not None and not _HASH.match(value):
             raise ValueError("expected 32, 40 or 64 hex digits (MD5, SHA-1 or SHA-256)")
         return value.lower() if value else value
+
+
+class AlertSearch(AlertFilters):
+    """Filters of `GET /alerts` and the page to return."""
+
+    sort: AlertSort = Field(default="-time_collr", description="Newest (or oldest, or most severe) first.")
+    limit: int = Field(default=50, ge=1, le=500, description="Page size (at most 500).")
+    cursor: str | None = Field(default=None, max_length=512, description="next_cursor of the previous page.")
+
+
+class AlertExport(AlertFilters):
+    """Filters of `GET /alerts/export` and the format to write."""
+
+    format: Literal["jsonl", "csv"] = Field(
+        default="jsonl", description="jsonl: one alert per line (json_event parsed); csv: one row per alert."
+    )
 
 
 class AlertSummary(BaseModel):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -116,3 +119,25 @@ def test_table_output_escapes_markup_and_show_prints_every_field(engine: Engine)
     missing = runner.invoke(app, ["alerts", "show", "00000000-0000-0000-0000-000000000000"])
     assert missing.exit_code == 1
     assert "no alert" in missing.stderr
+
+
+def test_export_writes_every_matching_alert_to_a_file_or_stdout(engine: Engine, tmp_path: Path) -> None:
+    store_batch(
+        engine, [make_alert(agent="edge", severity=i % 4) for i in range(2500)] + [make_alert(agent="other")]
+    )
+    out = tmp_path / "alerts.jsonl"
+    result = runner.invoke(app, ["alerts", "export", "--agent", "edge", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "exported 2500 alert(s) as jsonl" in result.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == len({a["alert_uuid"] for a in lines}) == 2500
+    assert {a["agent"] for a in lines} == {"edge"}
+
+    csv_out = runner.invoke(app, ["alerts", "export", "-f", "csv", "--agent", "edge", "--severity", "3"])
+    assert csv_out.exit_code == 0, csv_out.output
+    table = list(csv.DictReader(io.StringIO(csv_out.stdout)))
+    assert len(table) == 625 and {r["severity"] for r in table} == {"3"}
+
+    refused = runner.invoke(app, ["alerts", "export", "-f", "pdf"])
+    assert refused.exit_code == 2
+    assert "format" in refused.stderr

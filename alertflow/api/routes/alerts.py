@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from alertflow.api import alert_queries
-from alertflow.api.alert_schemas import Alert, AlertPage, AlertSearch, PlaybookRun, RelatedAlerts
+from alertflow.api import alert_export, alert_queries
+from alertflow.api.alert_schemas import Alert, AlertExport, AlertPage, AlertSearch, PlaybookRun, RelatedAlerts
 from alertflow.api.auth import Viewer
 from alertflow.api.deps import EngineDep
 from alertflow.api.incident_schemas import IncidentView
@@ -39,6 +40,24 @@ def search_alerts(engine: EngineDep, principal: Viewer, search: Annotated[AlertS
     with engine.connect() as conn:
         items, next_cursor = alert_queries.search(conn, principal, search)
     return AlertPage.model_validate({"items": items, "next_cursor": next_cursor})
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {media: {} for media, _ in alert_export.FORMATS.values()}}},
+)
+def export_alerts(
+    engine: EngineDep, principal: Viewer, export: Annotated[AlertExport, Query()]
+) -> StreamingResponse:
+    """Every alert matching the filters, oldest stored first, streamed as JSON lines or CSV."""
+    clauses = alert_export.matching(engine, principal, export)
+    media_type, write = alert_export.FORMATS[export.format]
+    return StreamingResponse(
+        write(alert_export.rows(engine, clauses)),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="alerts.{export.format}"'},
+    )
 
 
 @router.get("/{alert_uuid}", response_model=Alert, responses=NOT_FOUND)

@@ -20,6 +20,7 @@ from .conftest import TENANT_A, TENANT_B, USERS, LiveApi
 ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/health"): "viewer",
     ("GET", "/api/v1/alerts"): "viewer",
+    ("GET", "/api/v1/alerts/export"): "viewer",
     ("GET", "/api/v1/alerts/{alert_uuid}"): "viewer",
     ("GET", "/api/v1/alerts/{alert_uuid}/related"): "viewer",
     ("GET", "/api/v1/alerts/{alert_uuid}/response"): "viewer",
