@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from alertflow.api import alert_queries
 from alertflow.api.accounts import Principal
 from alertflow.api.alert_schemas import AlertFilters
+from alertflow.api.stix_bundle import bundle
 
 BATCH = 1000
 EXPORT_COLUMNS = [col.name for col in alert_queries.ALERTS.columns if col.name != "alert_id"]
@@ -93,5 +94,6 @@ def _cell(value: Any) -> str:
 FORMATS: dict[str, tuple[str, Callable[[Iterator[dict[str, Any]]], Iterator[bytes]]]] = {
     "jsonl": ("application/x-ndjson", _jsonl),
     "csv": ("text/csv; charset=utf-8", _csv),
+    "stix": ("application/stix+json;version=2.1", bundle),
 }
 """Format name → (media type, writer of a stream of stored alerts)."""

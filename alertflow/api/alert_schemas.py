@@ -92,8 +92,10 @@ class AlertSearch(AlertFilters):
 class AlertExport(AlertFilters):
     """Filters of `GET /alerts/export` and the format to write."""
 
-    format: Literal["jsonl", "csv"] = Field(
-        default="jsonl", description="jsonl: one alert per line (json_event parsed); csv: one row per alert."
+    format: Literal["jsonl", "csv", "stix"] = Field(
+        default="jsonl",
+        description="jsonl: one alert per line (json_event parsed); csv: one row per alert; "
+        "stix: a STIX 2.1 bundle, one observed-data per alert.",
     )
 
 

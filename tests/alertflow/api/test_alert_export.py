@@ -73,3 +73,16 @@ def test_rows_are_read_in_bounded_batches_without_repeats(live_api: LiveApi) -> 
     got = [r["alert_uuid"] for r in rows(live_api.engine, [], batch=7)]
     assert len(got) == len(set(got)) == len(everything)
     assert set(got) == everything
+
+
+def test_stix_is_one_bundle_of_the_callers_alerts_that_stix2_parses(live_api: LiveApi) -> None:
+    import stix2
+
+    with live_api.client("viewer-b") as client:
+        response = client.get("/api/v1/alerts/export", params={"format": "stix"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/stix+json;version=2.1"
+    bundle = stix2.parse(response.json(), allow_custom=True)
+    uuids = {o["alert_uuid"] for o in bundle.objects if o["type"] == "x-org-alertflex"}
+    assert uuids == _uuids(live_api, ref_id=TENANT_B)
+    assert sum(o["type"] == "observed-data" for o in bundle.objects) == len(uuids)
