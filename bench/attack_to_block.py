@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -34,12 +33,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from alertflow.up.prefect_server import free_port  # noqa: E402
+from support.stack import Up, save_sensor_block, ssh_host  # noqa: E402
 
 ATTACK_SID, REPUTATION_SID = 9000101, 9000110
 RULES = f"""\
@@ -130,119 +127,6 @@ class Sensor:
         return [e for e in map(json.loads, lines) if e.get("event_type") == "alert"]
 
 
-class Up:
-    """`alertflow up --no-ui` on a fresh data dir."""
-
-    def __init__(self, data: Path) -> None:
-        self.data = data
-        self.prefect_port, self.ingest_port = free_port(), free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ALERTFLOW_"))}
-        self.env |= {
-            "ALERTFLOW_DATA_DIR": str(data),
-            "ALERTFLOW_UP_PREFECT_PORT": str(self.prefect_port),
-            "ALERTFLOW_UP_INGEST_PORT": str(self.ingest_port),
-            "ALERTFLOW_UP_READY_TIMEOUT_S": "280",
-            "DO_NOT_TRACK": "1",
-        }
-        self.log = data.parent / "up.out"
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "alertflow", "up", "--no-ui"],
-                cwd=REPO,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 300
-        while "alertflow is up" not in self.output():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"alertflow up did not start:\n{self.output()[-3000:]}")
-            time.sleep(0.5)
-        user, _, password = (data / "prefect-auth").read_text().strip().partition(":")
-        self.prefect = httpx.Client(
-            base_url=f"http://127.0.0.1:{self.prefect_port}/api", auth=(user, password), timeout=60
-        )
-        token = (data / "ingest-token").read_text().strip()
-        self.ingest = httpx.Client(
-            base_url=f"http://127.0.0.1:{self.ingest_port}",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=60,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def cli(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "alertflow", *args],
-            cwd=REPO,
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"alertflow {' '.join(args)} failed: {done.stdout}{done.stderr}")
-        return done.stdout
-
-    def finished_runs(self, deployment_id: str) -> list[dict[str, Any]]:
-        body = {
-            "deployments": {"id": {"any_": [deployment_id]}},
-            "flow_runs": {"state": {"type": {"any_": ["COMPLETED", "FAILED", "CRASHED", "CANCELLED"]}}},
-            "limit": 200,
-        }
-        response = self.prefect.post("/flow_runs/filter", json=body)
-        response.raise_for_status()
-        return list(response.json())
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(90)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-
-
-def save_sensor_block(up: Up, inventory: dict[str, Any], sensor: Sensor) -> None:
-    """The IdsSensor block `default` (the deployment's sensor), saved to up's Prefect server."""
-    host = inventory["hosts"][0]
-    script = """
-import json, sys
-from pathlib import Path
-from blocks.credentials import CredentialProfile
-from blocks.host import HostProfile
-from blocks.ids import IdsSensor
-spec = json.loads(sys.stdin.read())
-host = spec["host"]
-profile = HostProfile(
-    name=host["name"], address=host["address"], port=host["port"],
-    credential=CredentialProfile(username=host["user"], private_key=Path(host["key_path"]).read_text()),
-    known_host_keys=[host["host_public_key"]],
-)
-IdsSensor(host=profile, kind="suricata", blocklist_path=spec["blocklist"],
-          blocklist_check_command=spec["check"]).save("default", overwrite=True)
-"""
-    client_env = {
-        "PREFECT_API_URL": str(up.prefect.base_url).rstrip("/"),
-        "PREFECT_API_AUTH_STRING": (up.data / "prefect-auth").read_text().strip(),
-    }
-    spec = {"host": host, "blocklist": str(sensor.blocklist), "check": sensor.check_command()}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env={**up.env, **client_env},
-        input=json.dumps(spec),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"saving the IdsSensor block failed: {done.stderr[-3000:]}")
-
-
 async def _check_once(inventory: dict[str, Any], sensor: Sensor) -> float:
     from blocks.credentials import CredentialProfile
     from blocks.host import HostProfile
@@ -272,82 +156,76 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def measure(attacks: int, work: Path) -> dict[str, Any]:
-    hosts_dir = work / "hosts"
-    script = str(REPO / "scripts/test-hosts.sh")
-    subprocess.run(["bash", script, "start", str(hosts_dir), "1"], check=True, stdout=subprocess.DEVNULL)
-    up: Up | None = None
-    try:
-        inventory = json.loads((hosts_dir / "inventory.json").read_text())
+    with ssh_host(work / "hosts") as inventory:
         sensor = Sensor(Path(inventory["hosts"][0]["root"]) / "suricata", inventory["user"])
         data = work / "up" / "data"
         data.parent.mkdir(mode=0o700)
         up = Up(data)
-        save_sensor_block(up, inventory, sensor)
-        profiles = work / "profiles.yaml"
-        profiles.write_text(PROFILES)
-        up.cli("profiles", "import", str(profiles))
-        found = up.prefect.get(f"/deployments/name/{DEPLOYMENT}")
-        found.raise_for_status()
-        deployment_id = found.json()["id"]
-
-        captures, before = [], 0
-        latencies: list[float] = []
-        phases: dict[str, list[float]] = {"created": [], "started": [], "ran": []}
-        for n in range(attacks):
-            capture = work / f"attack-{n}.pcap"
-            write_capture(capture, attacker(n), 40000 + n)
-            captures.append(capture)
-            events = sensor.run(capture, work / f"logs-{n}")
-            before += sum(e["alert"]["signature_id"] == REPUTATION_SID for e in events)
-            lines = [json.dumps(e) for e in events if e["alert"]["signature_id"] == ATTACK_SID]
-            if len(lines) != 1:
-                raise RuntimeError(f"expected one sqlmap alert from {attacker(n)}, got {len(lines)}")
-            started = time.time()
-            posted = up.ingest.post("/ingest", content="\n".join(lines) + "\n")
-            posted.raise_for_status()
-            deadline = time.monotonic() + 120
-            while len(done := up.finished_runs(deployment_id)) < n + 1:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"no finished block-attacker run for {attacker(n)}:\n{up.output()[-3000:]}"
-                    )
-                time.sleep(0.05)
-            run = next(r for r in done if r["parameters"]["alert"]["srcip"] == attacker(n))
-            if run["state_type"] != "COMPLETED":
-                raise RuntimeError(
-                    f"block-attacker for {attacker(n)} ended {run['state_type']}: {run['state']}"
-                )
-            at = {
-                k: datetime.fromisoformat(run[k]).timestamp() for k in ("created", "start_time", "end_time")
-            }
-            latencies.append(at["end_time"] - started)
-            phases["created"].append(at["created"] - started)
-            phases["started"].append(at["start_time"] - at["created"])
-            phases["ran"].append(at["end_time"] - at["start_time"])
-
-        listed = {line.split(",")[0] for line in sensor.blocklist.read_text().splitlines() if line}
-        after = 0
-        for n, capture in enumerate(captures):
-            events = sensor.run(capture, work / f"replay-{n}")
-            after += sum(
-                e["alert"]["signature_id"] == REPUTATION_SID and e["src_ip"] == attacker(n) for e in events
-            )
-        checks = [asyncio.run(_check_once(inventory, sensor)) for _ in range(min(attacks, 10))]
-        return {
-            "bench": "attack_to_block",
-            "attacks": attacks,
-            "p50_s": round(statistics.median(latencies), 3),
-            "p99_s": round(quantile(latencies, 0.99), 3),
-            "check_p50_s": round(statistics.median(checks), 3),
-            **{f"{phase}_p50_s": round(statistics.median(v), 3) for phase, v in phases.items()},
-            "blocked": len(listed & {attacker(n) for n in range(attacks)}),
-            "reputation_alerts_before": before,
-            "reputation_alerts_after": after,
-        }
-    finally:
-        if up is not None:
+        try:
+            return _attack(up, inventory, sensor, attacks, work)
+        finally:
             up.stop()
-        subprocess.run(["bash", script, "stop", str(hosts_dir)], check=False, stdout=subprocess.DEVNULL)
+
+
+def _attack(up: Up, inventory: dict[str, Any], sensor: Sensor, attacks: int, work: Path) -> dict[str, Any]:
+    save_sensor_block(up, inventory, sensor.blocklist, sensor.check_command())
+    profiles = work / "profiles.yaml"
+    profiles.write_text(PROFILES)
+    up.cli("profiles", "import", str(profiles))
+    found = up.prefect.get(f"/deployments/name/{DEPLOYMENT}")
+    found.raise_for_status()
+    deployment_id = found.json()["id"]
+
+    captures, before = [], 0
+    latencies: list[float] = []
+    phases: dict[str, list[float]] = {"created": [], "started": [], "ran": []}
+    for n in range(attacks):
+        capture = work / f"attack-{n}.pcap"
+        write_capture(capture, attacker(n), 40000 + n)
+        captures.append(capture)
+        events = sensor.run(capture, work / f"logs-{n}")
+        before += sum(e["alert"]["signature_id"] == REPUTATION_SID for e in events)
+        lines = [json.dumps(e) for e in events if e["alert"]["signature_id"] == ATTACK_SID]
+        if len(lines) != 1:
+            raise RuntimeError(f"expected one sqlmap alert from {attacker(n)}, got {len(lines)}")
+        started = time.time()
+        posted = up.ingest.post("/ingest", content="\n".join(lines) + "\n")
+        posted.raise_for_status()
+        deadline = time.monotonic() + 120
+        while len(done := up.finished_runs(deployment_id)) < n + 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"no finished block-attacker run for {attacker(n)}:\n{up.output()[-3000:]}"
+                )
+            time.sleep(0.05)
+        run = next(r for r in done if r["parameters"]["alert"]["srcip"] == attacker(n))
+        if run["state_type"] != "COMPLETED":
+            raise RuntimeError(f"block-attacker for {attacker(n)} ended {run['state_type']}: {run['state']}")
+        at = {k: datetime.fromisoformat(run[k]).timestamp() for k in ("created", "start_time", "end_time")}
+        latencies.append(at["end_time"] - started)
+        phases["created"].append(at["created"] - started)
+        phases["started"].append(at["start_time"] - at["created"])
+        phases["ran"].append(at["end_time"] - at["start_time"])
+
+    listed = {line.split(",")[0] for line in sensor.blocklist.read_text().splitlines() if line}
+    after = 0
+    for n, capture in enumerate(captures):
+        events = sensor.run(capture, work / f"replay-{n}")
+        after += sum(
+            e["alert"]["signature_id"] == REPUTATION_SID and e["src_ip"] == attacker(n) for e in events
+        )
+    checks = [asyncio.run(_check_once(inventory, sensor)) for _ in range(min(attacks, 10))]
+    return {
+        "bench": "attack_to_block",
+        "attacks": attacks,
+        "p50_s": round(statistics.median(latencies), 3),
+        "p99_s": round(quantile(latencies, 0.99), 3),
+        "check_p50_s": round(statistics.median(checks), 3),
+        **{f"{phase}_p50_s": round(statistics.median(v), 3) for phase, v in phases.items()},
+        "blocked": len(listed & {attacker(n) for n in range(attacks)}),
+        "reputation_alerts_before": before,
+        "reputation_alerts_after": after,
+    }
 
 
 def main() -> None:
