@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     retention_batch_rows: int = Field(
         default=1000, ge=1, le=100_000, description="Rows deleted per transaction when pruning."
     )
+    prefect_retain_flow_runs_days: int | None = Field(
+        default=30,
+        ge=1,
+        description="Days Prefect keeps a finished flow run (with its logs and artifacts) after it ended; "
+        "the local Prefect server of `alertflow up` runs its database vacuum with this. Unset keeps them.",
+    )
     archive_alerts: bool = Field(
         default=False,
         description="Before retention deletes alerts, append them to gzip JSON-lines files, one per "
