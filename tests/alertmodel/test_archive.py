@@ -175,3 +175,29 @@ def test_settings_turn_the_archive_on(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert Settings().retention().archive_dir == tmp_path / "archive"
     monkeypatch.setenv("ALERTFLOW_ARCHIVE_DIR", str(tmp_path / "cold"))
     assert Settings().retention().archive_dir == tmp_path / "cold"
+
+
+def test_db_prune_archives_with_the_settings_and_fails_cleanly_when_it_cannot(
+    engine: Engine, migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = _days_apart(2)
+    store_batch(engine, rows)
+    monkeypatch.setenv("ALERTFLOW_DATABASE_URL", migrated_url)
+    monkeypatch.setenv("ALERTFLOW_RETAIN_ALERTS_DAYS", "1")
+    monkeypatch.setenv("ALERTFLOW_ARCHIVE_ALERTS", "true")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")
+    monkeypatch.setenv("ALERTFLOW_ARCHIVE_DIR", str(blocked))
+    failed = runner.invoke(app, ["db", "prune"])
+    assert failed.exit_code == 1
+    assert "error: cannot write the alert archive in" in failed.output
+    assert len(_rows(engine)) == len(rows)
+
+    monkeypatch.setenv("ALERTFLOW_ARCHIVE_DIR", str(tmp_path / "archive"))
+    result = runner.invoke(app, ["db", "prune"])
+    assert result.exit_code == 0, result.output
+    assert f"alert: {len(rows)} deleted" in result.output
+    assert f"archived in {tmp_path / 'archive'}" in " ".join(result.output.split())
+    assert sorted(
+        r["alert_uuid"] for r in unique_records(sorted((tmp_path / "archive").iterdir()))
+    ) == sorted(r["alert_uuid"] for r in rows)
