@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from sqlalchemy import Engine, select
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+_CHUNK = 1 << 20
 
 
 def archive_path(directory: Path, day: date) -> Path:
@@ -99,43 +100,63 @@ def is_archive(path: Path) -> bool:
 def read_archive(path: Path) -> Iterator[dict[str, Any]]:
     """The alert records in an archive file, validated, as column → value dicts ready to insert.
 
-    Raises ValueError naming the file and line when a complete member holds a bad record.
+    Reads one gzip member (one retention batch) at a time. Raises ValueError naming the file
+    and record when a complete member holds something that is not an archived alert.
     """
     line_no = 0
-    for payload in _members(path.read_bytes(), path):
-        for line in payload.splitlines():
-            line_no += 1
-            if not line.strip():
-                continue
-            try:
-                record = AlertBase.model_validate(orjson.loads(line))
-            except ValueError as exc:
-                raise ValueError(f"{path}: record {line_no} is not an archived alert: {exc}") from None
-            yield record.model_dump()
+    with path.open("rb") as handle:
+        for payload in _members(handle, path):
+            for line in payload.split(b"\n"):
+                if not line.strip():
+                    continue
+                line_no += 1
+                try:
+                    record = AlertBase.model_validate(orjson.loads(line))
+                except ValueError as exc:
+                    raise ValueError(f"{path}: record {line_no} is not an archived alert: {exc}") from None
+                yield record.model_dump()
 
 
-def _members(data: bytes, path: Path) -> Iterator[bytes]:
-    """The payload of each complete gzip member; a damaged one is skipped up to the next header."""
-    view = memoryview(data)
-    pos = 0
-    while pos < len(data):
+def _members(handle: BinaryIO, path: Path) -> Iterator[bytes]:
+    """The payload of each complete gzip member; a damaged or cut-short one is skipped up to the
+    next member header."""
+    pending = b""
+    while True:
+        data = pending or handle.read(_CHUNK)
+        if not data:
+            return
         decompressor = zlib.decompressobj(_GZIP_WBITS)
-        try:
-            payload = decompressor.decompress(view[pos:])
-            complete = decompressor.eof
-        except zlib.error:
-            complete = False
+        fed = bytearray()
+        parts: list[bytes] = []
+        complete = False
+        while data:
+            fed += data
+            try:
+                parts.append(decompressor.decompress(data))
+            except zlib.error:
+                break
+            if decompressor.eof:
+                complete = True
+                break
+            data = handle.read(_CHUNK)
         if complete:
-            yield payload
-            pos = len(data) - len(decompressor.unused_data)
+            yield b"".join(parts)
+            pending = decompressor.unused_data
             continue
-        following = data.find(GZIP_MAGIC, pos + 1)
         log.warning(
-            "%s: damaged gzip member at byte %d skipped (a write cut short; its rows were archived again)",
-            path,
-            pos,
+            "%s: a damaged gzip member was skipped (a write cut short; its rows were archived again)", path
         )
-        pos = len(data) if following < 0 else following
+        pending = _next_member(bytes(fed[1:]), handle)
+
+
+def _next_member(seen: bytes, handle: BinaryIO) -> bytes:
+    """`seen` and the rest of the file from the next gzip header on (b"" when there is none)."""
+    while (start := seen.find(GZIP_MAGIC)) < 0:
+        more = handle.read(_CHUNK)
+        if not more:
+            return b""
+        seen = seen[-(len(GZIP_MAGIC) - 1) :] + more
+    return seen[start:]
 
 
 def unique_records(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:

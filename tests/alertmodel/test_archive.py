@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from alertflow.cli import app
 from alertmodel import ALERT_COLUMNS, Alert, migrate
+from alertmodel import archive as archive_module
 from alertmodel.archive import append_alerts, archive_path, read_archive, unique_records
 from alertmodel.engine import make_engine
 from alertmodel.errors import StorageError
@@ -138,7 +139,11 @@ def test_an_alert_archived_twice_is_restored_and_replayed_once(
     assert len(_rows(engine)) == len(rows)
 
 
-def test_a_member_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_a_member_cut_short_by_a_crash_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(archive_module, "_CHUNK", chunk)  # members across read boundaries too
     first, second = make_alert(), make_alert()
     append_alerts(tmp_path, [first])
     path = archive_path(tmp_path, first["time_collr"].date())
@@ -147,6 +152,8 @@ def test_a_member_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[: len(whole) + 20])  # the second write died mid-way
     append_alerts(tmp_path, [second])  # its rows stayed stored and were archived again
     assert [r["alert_uuid"] for r in read_archive(path)] == [first["alert_uuid"], second["alert_uuid"]]
+    path.write_bytes(whole + b"\x1f\x8b\x08garbage")  # cut short as the last write: the rest still reads
+    assert [r["alert_uuid"] for r in read_archive(path)] == [first["alert_uuid"]]
 
 
 def test_nothing_is_deleted_when_the_archive_cannot_be_written(engine: Engine, tmp_path: Path) -> None:
