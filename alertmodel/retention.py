@@ -106,6 +106,8 @@ def _delete_in_batches(
     """Delete matching rows batch by batch; `before_delete` sees each batch's full rows first.
 
     When `before_delete` raises, the batch's transaction rolls back and nothing of it is deleted.
+    The delete checks `condition` again: a row that stopped matching since it was selected (an
+    incident opened for the alert meanwhile) stays, archived or not.
     """
     total = 0
     columns = [table] if before_delete is not None else [key]
@@ -121,8 +123,7 @@ def _delete_in_batches(
             if ids:
                 if before_delete is not None:
                     before_delete(rows)
-                conn.execute(table.delete().where(key.in_(ids)))
-        total += len(ids)
+                total += conn.execute(table.delete().where(key.in_(ids) & condition)).rowcount
         if len(ids) < policy.batch_rows:
             break
         stop.wait(policy.pause_s)

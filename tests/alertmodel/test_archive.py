@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from alertflow.cli import app
-from alertmodel import ALERT_COLUMNS, Alert, migrate
+from alertmodel import ALERT_COLUMNS, Alert, Incident, migrate
 from alertmodel import archive as archive_module
 from alertmodel.archive import append_alerts, archive_path, read_archive, unique_records
 from alertmodel.engine import make_engine
@@ -208,3 +208,24 @@ def test_db_prune_archives_with_the_settings_and_fails_cleanly_when_it_cannot(
     assert sorted(
         r["alert_uuid"] for r in unique_records(sorted((tmp_path / "archive").iterdir()))
     ) == sorted(r["alert_uuid"] for r in rows)
+
+
+def test_an_alert_that_gets_an_incident_while_its_batch_is_archived_stays(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = _days_apart(2)
+    store_batch(engine, rows)
+    real_append = archive_module.append_alerts
+
+    def append_while_an_analyst_opens_an_incident(directory: Path, batch: list) -> dict:
+        with engine.begin() as conn:  # another connection, committed before the delete
+            conn.execute(
+                Incident.__table__.insert(),
+                [{"alert_uuid": rows[0]["alert_uuid"], "title": "t", "state": "new", "severity": 1}],
+            )
+        return real_append(directory, batch)
+
+    monkeypatch.setattr("alertmodel.retention.append_alerts", append_while_an_analyst_opens_an_incident)
+    deleted = prune(engine, RetentionPolicy(alert_days=1, archive_dir=tmp_path), now=FUTURE)
+    assert deleted["alert"] == len(rows) - 1
+    assert list(_rows(engine)) == [rows[0]["alert_uuid"]]
