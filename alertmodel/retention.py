@@ -3,20 +3,25 @@
 Each batch is its own short transaction (ids selected, then deleted by id), with a pause
 between batches, so pruning a months-old table never holds the write lock long enough to
 stall ingest. Alerts an incident refers to are kept as long as the incident; incidents and
-their history are never pruned.
+their history are never pruned. With `archive_dir` set, each batch of alerts is first appended
+to the day files of `alertmodel.archive` and fsynced, then deleted in the same transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Table, exists, select
 
 from alertmodel import Alert, DeadLetter, Incident, Outbox
 from alertmodel.alert import SEVERITY_NAMES
+from alertmodel.archive import append_alerts
 from alertmodel.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,8 @@ class RetentionPolicy:
     batch_rows: int = 1000
     pause_s: float = 0.05
     """Pause between batches: the ingest worker gets the write lock in between."""
+    archive_dir: Path | None = None
+    """Where pruned alerts are archived before they are deleted; None deletes them unarchived."""
 
     def alert_days_for(self, severity: int) -> int | None:
         return self.alert_days_by_severity.get(severity, self.alert_days)
@@ -52,6 +59,8 @@ def prune(
     deleted = {"alert": 0, "dead_letter": 0, "outbox": 0}
     alert = Alert.__table__
     has_incident = exists().where(Incident.__table__.c.alert_uuid == alert.c.alert_uuid)
+    archive_dir = policy.archive_dir
+    before_delete = None if archive_dir is None else lambda rows: append_alerts(archive_dir, rows)
     for severity in SEVERITY_NAMES:
         days = policy.alert_days_for(severity)
         if days is not None:
@@ -63,6 +72,7 @@ def prune(
                 (alert.c.severity == severity) & (alert.c.time_collr < cutoff) & ~has_incident,
                 policy,
                 stop,
+                before_delete,
             )
     if policy.dead_letter_days is not None:
         letters = DeadLetter.__table__
@@ -91,16 +101,29 @@ def _delete_in_batches(
     condition: ColumnElement[bool],
     policy: RetentionPolicy,
     stop: threading.Event,
+    before_delete: Callable[[Sequence[Mapping[str, Any]]], object] | None = None,
 ) -> int:
+    """Delete matching rows batch by batch; `before_delete` sees each batch's full rows first.
+
+    When `before_delete` raises, the batch's transaction rolls back and nothing of it is deleted.
+    The delete checks `condition` again: a row that stopped matching since it was selected (an
+    incident opened for the alert meanwhile) stays, archived or not.
+    """
     total = 0
+    columns = [table] if before_delete is not None else [key]
     while not stop.is_set():
         with engine.begin() as conn:
-            ids = list(
-                conn.execute(select(key).where(condition).order_by(key).limit(policy.batch_rows)).scalars()
-            )
+            rows = [
+                r._mapping
+                for r in conn.execute(
+                    select(*columns).where(condition).order_by(key).limit(policy.batch_rows)
+                )
+            ]
+            ids = [r[key.name] for r in rows]
             if ids:
-                conn.execute(table.delete().where(key.in_(ids)))
-        total += len(ids)
+                if before_delete is not None:
+                    before_delete(rows)
+                total += conn.execute(table.delete().where(key.in_(ids) & condition)).rowcount
         if len(ids) < policy.batch_rows:
             break
         stop.wait(policy.pause_s)

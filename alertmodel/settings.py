@@ -66,6 +66,20 @@ class Settings(BaseSettings):
     retention_batch_rows: int = Field(
         default=1000, ge=1, le=100_000, description="Rows deleted per transaction when pruning."
     )
+    prefect_retain_flow_runs_days: int | None = Field(
+        default=30,
+        ge=1,
+        description="Days Prefect keeps a finished flow run (with its logs and artifacts) after it ended; "
+        "the local Prefect server of `alertflow up` runs its database vacuum with this. Unset keeps them.",
+    )
+    archive_alerts: bool = Field(
+        default=False,
+        description="Before retention deletes alerts, append them to gzip JSON-lines files, one per "
+        "collection day (alerts-YYYY-MM-DD.jsonl.gz); `alertflow ingest-file` stores them again.",
+    )
+    archive_dir: Path | None = Field(
+        default=None, description="Directory of the alert archive; <data_dir>/archive when unset."
+    )
 
     @field_validator("retain_alerts_days_by_severity")
     @classmethod
@@ -106,7 +120,13 @@ class Settings(BaseSettings):
             dead_letter_days=self.retain_dead_letters_days,
             outbox_done_days=self.retain_outbox_done_days,
             batch_rows=self.retention_batch_rows,
+            archive_dir=self.resolved_archive_dir if self.archive_alerts else None,
         )
+
+    @property
+    def resolved_archive_dir(self) -> Path:
+        """Where archived alerts go: archive_dir, or `archive` in the data dir."""
+        return (self.archive_dir or self.data_dir / "archive").expanduser()
 
     def masked(self) -> dict[str, Any]:
         """Every setting as printable text, passwords and secrets replaced by '***'."""

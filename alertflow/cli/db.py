@@ -74,14 +74,18 @@ def stats(
 
 @app.command("prune")
 def prune() -> None:
-    """Delete what the retention settings (ALERTFLOW_RETAIN_*) no longer keep, in small batches."""
+    """Delete what the retention settings (ALERTFLOW_RETAIN_*) no longer keep, in small batches
+    (alerts archived first with ALERTFLOW_ARCHIVE_ALERTS=true)."""
     settings = get_settings()
     engine = open_engine()
     try:
-        deleted = retention.prune(engine, settings.retention())
+        with fail_on(StorageError):
+            deleted = retention.prune(engine, settings.retention())
     finally:
         engine.dispose()
     typer.echo(", ".join(f"{table}: {n} deleted" for table, n in deleted.items()))
+    if settings.archive_alerts and deleted["alert"]:
+        typer.echo(f"deleted alerts archived in {settings.resolved_archive_dir}")
 
 
 @app.command("backup")

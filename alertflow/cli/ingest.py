@@ -17,7 +17,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from sqlalchemy import Engine
 
 from alertflow.cli.common import prefect_server
-from alertmodel import migrate
+from alertmodel import archive, migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
 from alertmodel.ingest_token import MAKE_INGEST_TOKEN
@@ -147,7 +147,11 @@ def ingest(
 
 def ingest_file(
     paths: list[Path] = typer.Argument(
-        ..., exists=True, dir_okay=False, readable=True, help="JSON-lines files."
+        ...,
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="JSON-lines files, or alert archive files (alerts-*.jsonl.gz), stored again as they were.",
     ),
     node: str = typer.Option(
         None, help="Collector node (its active policy applies); default ALERTFLOW_NODE."
@@ -171,6 +175,13 @@ def ingest_file(
     settings = _settings()
     _configure_logging(settings)
     engine = _engine(settings)
+    archives = [p for p in paths if archive.is_archive(p)]
+    paths = [p for p in paths if p not in archives]
+    if archives:
+        _restore_archives(engine, archives, batch_size)
+    if not paths:
+        engine.dispose()
+        return
     with prefect_server() if misp_block else contextlib.nullcontext():
         enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
     sources: list[Source] = [FileSource(p, follow=False, source=source, max_lines=batch_size) for p in paths]
@@ -229,6 +240,19 @@ def ingest_file(
     if stats.abandoned:
         typer.echo(f"{stats.abandoned} lines were not stored (interrupted); run the import again", err=True)
         raise typer.Exit(1)
+
+
+def _restore_archives(engine: Engine, paths: list[Path], batch_size: int) -> None:
+    """Store archived alerts again exactly as they were (no policy, no response profiles)."""
+    try:
+        read, stored = archive.restore(engine, paths, batch_rows=batch_size)
+    except ValueError as exc:
+        engine.dispose()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{'archived alerts':>26}: {read}", err=True)
+    typer.echo(f"{'stored':>26}: {stored}", err=True)
+    typer.echo(f"{'already stored':>26}: {read - stored}", err=True)
 
 
 def _enrichers(misp_block: str | None, node: str, severity: int) -> list[Enricher]:

@@ -1,4 +1,8 @@
-"""`alertflow replay FILE...`: run decode → normalize → policy over event files, storing nothing."""
+"""`alertflow replay FILE...`: run decode → normalize → policy over event files, storing nothing.
+
+An alert archive file (gzip, written by retention) holds stored alerts, not sensor events: its
+records are printed as they were stored, each `alert_uuid` once, and no policy applies to them.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import IO, Any
 import orjson
 import typer
 
+from alertmodel.archive import is_archive, read_archive
 from alertmodel.errors import ConfigurationError
 from ingest.core import IngestCore
 from ingest.detect import SOURCES
@@ -34,6 +39,10 @@ SUMMARY = (
     ("observed", "observations (non-alert events)"),
     ("no_alert", "events without an alert"),
 )
+ARCHIVE_SUMMARY = (
+    ("archived", "archived alerts"),
+    ("archived_duplicates", "archived duplicates skipped"),
+)
 
 
 def _chunks(handle: IO[bytes]) -> Iterator[list[bytes]]:
@@ -49,7 +58,11 @@ def _alert_json(alert: dict[str, Any]) -> bytes:
 
 def replay(
     files: list[Path] = typer.Argument(
-        ..., exists=True, dir_okay=False, readable=True, help="JSON-lines event files."
+        ...,
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="JSON-lines event files, or alert archive files (alerts-*.jsonl.gz).",
     ),
     source: str = typer.Option("auto", help=f"auto or one of: {', '.join(SOURCES)}."),
     policy: Path | None = typer.Option(None, help="Filter policy (Alertflex filters.json format)."),
@@ -79,7 +92,17 @@ def replay(
 
             progress = stack.enter_context(Progress(transient=True, console=_stderr_console()))
             task = progress.add_task("replaying", total=total_bytes)
+        seen: set[str] = set()
         for path in files:
+            if is_archive(path):
+                try:
+                    _replay_archive(path, sink, seen, totals)
+                except ValueError as exc:
+                    typer.echo(f"error: {exc}", err=True)
+                    raise typer.Exit(2) from None
+                if progress is not None:
+                    progress.update(task, advance=path.stat().st_size)
+                continue
             handle = stack.enter_context(path.open("rb"))
             first = 1
             for chunk in _chunks(handle):
@@ -99,9 +122,21 @@ def replay(
                 if progress is not None:
                     progress.update(task, advance=sum(map(len, chunk)))
         sink.flush()
-    width = max(len(label) for _, label in SUMMARY)
-    for key, label in SUMMARY:
+    shown = SUMMARY + (ARCHIVE_SUMMARY if totals["archived"] or totals["archived_duplicates"] else ())
+    width = max(len(label) for _, label in shown)
+    for key, label in shown:
         typer.echo(f"{label:<{width}}  {totals[key]}", err=True)
+
+
+def _replay_archive(path: Path, sink: IO[bytes], seen: set[str], totals: Counter[str]) -> None:
+    """Print an archive's records; a uuid already printed (archived twice) is counted, not repeated."""
+    for record in read_archive(path):
+        if record["alert_uuid"] in seen:
+            totals["archived_duplicates"] += 1
+            continue
+        seen.add(record["alert_uuid"])
+        totals["archived"] += 1
+        sink.write(_alert_json(record))
 
 
 def _stderr_is_terminal() -> bool:

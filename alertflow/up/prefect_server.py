@@ -29,6 +29,18 @@ EMBEDDED_SERVER_ENV = {
 }
 
 
+def vacuum_env(retain_flow_runs_days: int | None) -> dict[str, str]:
+    """Prefect's database vacuum settings: finished flow runs (with their logs and artifacts) older
+    than this many days are deleted, as are events past Prefect's own event retention (7 days).
+    None leaves flow runs alone (Prefect's default vacuums events only)."""
+    if retain_flow_runs_days is None:
+        return {"PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events"}
+    return {
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(retain_flow_runs_days * 86400),
+    }
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket() as sock:

@@ -39,7 +39,7 @@ from alertflow.up import demo
 from alertflow.up.drop_directory import DropDirectory
 from alertflow.up.late_runs import skip_late_runs
 from alertflow.up.prefect_api import PrefectApi
-from alertflow.up.prefect_server import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer, vacuum_env
 from alertflow.up.secret_files import (
     AUTH_FILE,
     INGEST_TOKEN_FILE,
@@ -291,11 +291,15 @@ class Stack:
             host=self.up.prefect_host,
             auth_string=self.auth_string,
             ui=self.up.ui,
-            extra_env=EMBEDDED_SCHEDULER_ENV,
+            extra_env=self.prefect_server_env(),
         )
         self.echo(f"starting the Prefect server on {self.server.api_url} (log: {self.server.log_path})")
         self.server.start(timeout_s=max(deadline - time.monotonic(), 1))
         self.api_url = self.server.api_url
+
+    def prefect_server_env(self) -> dict[str, str]:
+        """What the local Prefect server gets on top of its defaults: scheduler limits and retention."""
+        return {**EMBEDDED_SCHEDULER_ENV, **vacuum_env(self.settings.prefect_retain_flow_runs_days)}
 
     def _oneshot(self, name: str, argv: list[str], *, keep_output: bool = False) -> OneShot:
         """Start a command that runs to completion: its output in the log dir, stdout apart if kept."""
