@@ -11,7 +11,7 @@ stored it), outbox depth and oldest age, the sizes of the alert store and of Pre
 database, dead letters and ERROR/Traceback lines in the logs.
 
 Writes `samples.csv` and `soak.png` into `--out`, and prints {"bench": "soak", "minutes",
-"alerts_sent", "alerts_stored", "duplicates", "runs_expected", "runs", "rss_growth",
+"alerts_sent", "alerts_stored", "duplicates", "runs_expected", "runs" (completed), "runs_not_completed", "rss_growth",
 "p99_ms_worst_window", "send_rate", "errors_in_logs", "dead_letters"}. rss_growth is the worst
 process's mean RSS over the last 10 minutes / minutes 10-20 (runs shorter than 30 minutes:
 last third / middle third); `send_rate` is what was really posted per second, the baseline the
@@ -25,6 +25,7 @@ import contextlib
 import csv
 import itertools
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -317,6 +318,15 @@ def plot(rows: list[dict[str, Any]], latencies: list[tuple[float, float]], path:
 
 def soak(minutes: float, rate: int, match_share: float, new_attacker_every: int, out: Path) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="alertflow-soak-"))
+    try:
+        return _soak(work, minutes, rate, match_share, new_attacker_every, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # an hour at 2,000 alerts/s is tens of GB
+
+
+def _soak(
+    work: Path, minutes: float, rate: int, match_share: float, new_attacker_every: int, out: Path
+) -> dict[str, Any]:
     work.chmod(0o755)  # the sshd test user enters its host directory below this
     with ssh_host(work / "hosts") as inventory:
         root = Path(inventory["hosts"][0]["root"])
@@ -350,6 +360,7 @@ def soak(minutes: float, rate: int, match_share: float, new_attacker_every: int,
             per_address: dict[str, int] = defaultdict(int)
             for run in runs:
                 per_address[run["parameters"]["alert"]["srcip"]] += 1
+            completed = sum(run["state_type"] == "COMPLETED" for run in runs)
             stored = int(sampler.rows[-1]["stored"])
         finally:
             up.stop()
@@ -367,7 +378,8 @@ def soak(minutes: float, rate: int, match_share: float, new_attacker_every: int,
         "alerts_stored": stored,
         "duplicates": max(0, stored - sender.sent) + sum(n - 1 for n in per_address.values() if n > 1),
         "runs_expected": len(sender.first_post),
-        "runs": len(runs),
+        "runs": completed,
+        "runs_not_completed": len(runs) - completed,
         "rss_growth": rss_growth(sampler.rows, minutes),
         "p99_ms_worst_window": worst_window_p99(sampler.latency_ms),
         "send_rate": round(send_rate, 1),

@@ -48,6 +48,7 @@ async def block_attacker(
     block: Literal["malicious", "always"] = "malicious",
     slack: str | None = None,
     thehive: str | None = None,
+    alerts: list[PlaybookAlert] | None = None,
 ) -> BlockAttackerResult:
     """Check the alert's srcip in MISP, add it to the block list of `sensors` (IdsSensor blocks), then notify.
 
@@ -55,9 +56,12 @@ async def block_attacker(
     already there. Each sensor's own_networks and never_block are checked before MISP is asked,
     so a forged srcip in your own network stops the run before anything happens. Without a
     MISP block (`misp` None), only `block="always"` makes sense: every alert routed here is
-    trusted to name an attacker (a WAF or IDS rule that does not misfire).
+    trusted to name an attacker (a WAF or IDS rule that does not misfire). A grouped profile
+    also passes `alerts`, the group so far: the lead `alert`'s srcip is the one blocked.
     """
     logger = get_run_logger()
+    if alerts:
+        logger.info("run for a group of %d alert(s); blocking the lead alert's srcip", len(alerts))
     if misp is None and block != "always":
         raise ValueError("without a MISP block nothing is ever malicious: set misp, or block='always'")
     ip = attacker_ip(alert)

@@ -174,3 +174,23 @@ async def test_without_misp_every_routed_alert_is_blocked_and_only_when_asked_to
     assert state.is_failed()
     assert "without a MISP block nothing is ever malicious" in (state.message or "")
     assert listed.read_text().splitlines() == ["192.0.2.201,1,100"]
+
+
+def test_every_flow_a_response_profile_can_start_takes_a_groups_alerts() -> None:
+    """A grouped profile's run passes `alerts` too; a flow without it would crash on every group."""
+    import importlib
+    import inspect
+
+    from deployments.catalog import all_deployments
+
+    checked = []
+    for deployment in all_deployments():
+        if not {"response", "yaml-playbook"} & set(deployment.tags or []):
+            continue
+        module, _, name = (deployment.entrypoint or "").rpartition(".")
+        params = inspect.signature(getattr(importlib.import_module(module), name).fn).parameters
+        assert {"alert", "alerts"} <= set(params), deployment.entrypoint
+        checked.append(deployment.entrypoint)
+    assert (
+        "flows.block_attacker.block_attacker" in checked and "flows.malware_triage.malware_triage" in checked
+    )
