@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import HTTPException, Path
+from fastapi import Body, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from alertflow.api.schemas import Problem
@@ -26,6 +28,38 @@ INVALID: dict[int | str, dict[str, Any]] = {
         "description": "A field is invalid: `detail[].loc` names it, `detail[].msg` says what was expected."
     }
 }
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def strict_body(model: type[M]) -> Callable[..., Awaitable[M]]:
+    """A dependency: the JSON body as `model`, validated as the import validates files but with strict types.
+
+    The file models coerce ("3" and false are numbers to them, as YAML authors expect); a JSON API
+    does not, so its OpenAPI document says exactly what is accepted. FastAPI validates the
+    declared body first (and documents it); the strict pass then refuses what was coerced.
+    """
+
+    async def dependency(request: Request, body: Any) -> M:
+        try:
+            return model.model_validate(await request.json(), strict=True)
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            raise RequestValidationError(errors) from None
+
+    # a real signature (this module's annotations are strings): FastAPI documents `body` as the model
+    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+            inspect.Parameter(
+                "body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[model, Body()]
+            ),
+        ],
+        return_annotation=model,
+    )
+    dependency.__name__ = f"strict_{model.__name__}"
+    return dependency
 
 
 def field_error(loc: tuple[int | str, ...], message: str) -> RequestValidationError:

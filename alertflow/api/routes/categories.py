@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from alertflow.api import audit
 from alertflow.api.auth import GlobalAdmin, Viewer
-from alertflow.api.config_common import CONFLICT, GLOBAL_NOTE, conflict_as_409
+from alertflow.api.config_common import CONFLICT, conflict_as_409
 from alertflow.api.config_schemas import Category, CategoryCreate
 from alertflow.api.deps import EngineDep
 from alertmodel.catalog import Category as CategoryRow
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/categories", tags=["categories"])
 _TABLE = CategoryRow.__table__
 
 
-@router.get("", response_model=list[Category], description=GLOBAL_NOTE)
+@router.get("", response_model=list[Category])
 def list_categories(
     engine: EngineDep,
     _viewer: Viewer,
@@ -38,7 +38,7 @@ def list_categories(
         return [Category.model_validate(dict(r._mapping)) for r in conn.execute(query)]
 
 
-@router.post("", response_model=Category, status_code=201, responses=CONFLICT, description=GLOBAL_NOTE)
+@router.post("", response_model=Category, status_code=201, responses=CONFLICT)
 def create_category(body: CategoryCreate, engine: EngineDep, admin: GlobalAdmin) -> Category:
     """Create a category of a source type; 409 when that source type has it already."""
     where = (_TABLE.c.source_type == body.source_type, _TABLE.c.name == body.name)

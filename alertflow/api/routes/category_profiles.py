@@ -7,11 +7,20 @@ import`).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
 
 from alertflow.api import profile_store
 from alertflow.api.auth import GlobalAdmin, Viewer
-from alertflow.api.config_common import CONFLICT, GLOBAL_NOTE, INVALID, NOT_FOUND, ItemName, check_path_name
+from alertflow.api.config_common import (
+    CONFLICT,
+    INVALID,
+    NOT_FOUND,
+    ItemName,
+    check_path_name,
+    strict_body,
+)
 from alertflow.api.deps import EngineDep
 from response.profiles import CategoryProfileSpec
 
@@ -19,13 +28,13 @@ router = APIRouter(prefix="/category-profiles", tags=["category-profiles"])
 _SECTION = "category_profiles"
 
 
-@router.get("", response_model=list[CategoryProfileSpec], description=GLOBAL_NOTE)
+@router.get("", response_model=list[CategoryProfileSpec])
 def list_category_profiles(engine: EngineDep, _viewer: Viewer) -> list[CategoryProfileSpec]:
     """Every category profile, by name."""
     return profile_store.list_items(engine, _SECTION)
 
 
-@router.get("/{name}", response_model=CategoryProfileSpec, responses=NOT_FOUND, description=GLOBAL_NOTE)
+@router.get("/{name}", response_model=CategoryProfileSpec, responses=NOT_FOUND)
 def get_category_profile(name: ItemName, engine: EngineDep, _viewer: Viewer) -> CategoryProfileSpec:
     """One category profile."""
     return profile_store.get_item(engine, _SECTION, name)  # type: ignore[no-any-return]
@@ -36,10 +45,11 @@ def get_category_profile(name: ItemName, engine: EngineDep, _viewer: Viewer) -> 
     response_model=CategoryProfileSpec,
     status_code=201,
     responses={**CONFLICT, **INVALID},
-    description=GLOBAL_NOTE,
 )
 def create_category_profile(
-    body: CategoryProfileSpec, engine: EngineDep, admin: GlobalAdmin
+    body: Annotated[CategoryProfileSpec, Depends(strict_body(CategoryProfileSpec))],
+    engine: EngineDep,
+    admin: GlobalAdmin,
 ) -> CategoryProfileSpec:
     """Create a category profile; 409 when the name is taken."""
     profile_store.create_item(engine, _SECTION, body, actor=admin.name)
@@ -50,10 +60,12 @@ def create_category_profile(
     "/{name}",
     response_model=CategoryProfileSpec,
     responses={**NOT_FOUND, **INVALID},
-    description=GLOBAL_NOTE,
 )
 def replace_category_profile(
-    name: ItemName, body: CategoryProfileSpec, engine: EngineDep, admin: GlobalAdmin
+    name: ItemName,
+    body: Annotated[CategoryProfileSpec, Depends(strict_body(CategoryProfileSpec))],
+    engine: EngineDep,
+    admin: GlobalAdmin,
 ) -> CategoryProfileSpec:
     """Replace a category profile; the body's name must be the path's."""
     check_path_name(name, body.name)
@@ -66,7 +78,6 @@ def replace_category_profile(
     status_code=204,
     response_class=Response,
     responses={**NOT_FOUND, **CONFLICT},
-    description=GLOBAL_NOTE,
 )
 def delete_category_profile(name: ItemName, engine: EngineDep, admin: GlobalAdmin) -> Response:
     """Delete a category profile; 409 while a response profile refers to it."""

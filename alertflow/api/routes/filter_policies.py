@@ -14,13 +14,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import Connection, Engine, select
 
 from alertflow.api import audit, policy_diff
 from alertflow.api.accounts import Principal
 from alertflow.api.auth import GlobalAdmin, Viewer
-from alertflow.api.config_common import INVALID, NOT_FOUND, check_unicode, conflict_as_409, field_error
+from alertflow.api.config_common import (
+    INVALID,
+    NOT_FOUND,
+    check_unicode,
+    conflict_as_409,
+    field_error,
+    strict_body,
+)
 from alertflow.api.config_schemas import (
     PolicyChange,
     PolicyDiff,
@@ -88,7 +95,7 @@ def list_versions(node: NodeName, engine: EngineDep, viewer: Viewer) -> list[Pol
 )
 def upload_version(
     node: NodeName,
-    body: Policy,
+    body: Annotated[Policy, Depends(strict_body(Policy))],
     engine: EngineDep,
     admin: GlobalAdmin,
     activate: Annotated[bool, Query(description="Also make it the active version.")] = False,
