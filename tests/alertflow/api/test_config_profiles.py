@@ -304,3 +304,12 @@ def test_a_tenant_bound_admin_reads_global_configuration_but_cannot_change_it(
         assert admin_a.get(path).status_code == 200
         refused = admin_a.post(path, json=body)
     assert refused.status_code == 403 and "bound" in refused.json()["detail"]
+
+
+def test_json_types_are_taken_strictly_where_the_yaml_import_would_coerce(live_api: LiveApi) -> None:
+    body = {"name": _name("rp"), "match": {"severity": False}, "actions": [{"kind": "incident"}]}
+    assert parse_profiles({"response_profiles": [body]}, origin="f").response_profiles[0].match.severity == 0
+    with live_api.client("admin") as admin:
+        assert _locs(admin.post("/api/v1/response-profiles", json=body)) == [["body", "match", "severity"]]
+        quoted = {**body, "match": {"severity": "3"}}
+        assert _locs(admin.post("/api/v1/response-profiles", json=quoted)) == [["body", "match", "severity"]]
