@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from alertmodel.alert import INDEF
 from alertmodel.errors import ConfigurationError, describe_validation_error
@@ -24,6 +32,18 @@ DEFAULT_POLICY_PATH = Path(__file__).parent / "policies" / "default.json"
 """The policy alertflow ships: Alertflex ladders, threshold 1, one aggregating gray entry (sshd brute force)."""
 HOST_KEYS = {"hids": "agent", "nids": "host", "waf": "host", "crs": "container"}
 """Which selector key names the host in each section (Alertflex's console writes these)."""
+
+
+_EVENT_ID_DOC = "An event id; Alertflex files write it as text or as a number (taken as its text)."
+EventId = Annotated[
+    str,
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}], "description": _EVENT_ID_DOC}
+    ),
+]
+NewEventId = Annotated[
+    str, WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}], "description": _EVENT_ID_DOC})
+]
 
 
 class _Model(BaseModel):
@@ -52,7 +72,7 @@ class Response(_Model):
     profile: str = INDEF
     new_type: str = INDEF
     new_source: str = INDEF
-    new_event: str = INDEF
+    new_event: NewEventId = INDEF
     new_severity: int = Field(0, ge=0, le=3)
     new_category: str = INDEF
     new_description: str = INDEF
@@ -66,7 +86,7 @@ class Response(_Model):
 class Selector(_Model):
     """Which alerts an entry applies to: event id, host (agent/host/container) and a raw-event substring."""
 
-    event: str = Field(min_length=1)
+    event: EventId = Field(min_length=1)
     agent: str | None = None
     host: str | None = None
     container: str | None = None

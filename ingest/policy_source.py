@@ -1,6 +1,7 @@
 """Where a worker's filter policy comes from: the node's active version in the database, or a file.
 
-`store_policy` adds a version and makes it the node's only active one in one transaction;
+`store_policy` adds a version and makes it the node's only active one in one transaction
+(`add_version` and `activate_version` do the parts, in the caller's transaction);
 a running worker's `DatabasePolicy.poll` notices the change on its next poll and swaps.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from alertmodel.intake import FilterPolicy
 from alertmodel.types import utcnow
@@ -67,12 +68,42 @@ class FilePolicy:
 
 def store_policy(engine: Engine, node: str, body: dict[str, Any]) -> int:
     """Validate `body`, store it as the node's next version and activate it; returns the version."""
-    parse_policy(body, origin=f"policy for node {node}")
     with engine.begin() as conn:
-        latest = conn.execute(select(func.max(_TABLE.c.version)).where(_TABLE.c.node == node)).scalar()
-        version = (latest or 0) + 1
+        return add_version(conn, node, body, activate=True)
+
+
+def add_version(conn: Connection, node: str, body: dict[str, Any], *, activate: bool) -> int:
+    """Validate `body` and store it as the node's next version (the only active one when `activate`).
+
+    Runs in the caller's transaction; returns the new version number.
+    """
+    parse_policy(body, origin=f"policy for node {node}")
+    latest = conn.execute(select(func.max(_TABLE.c.version)).where(_TABLE.c.node == node)).scalar()
+    version = (latest or 0) + 1
+    if activate:
         conn.execute(update(_TABLE).where(_TABLE.c.node == node).values(active=False))
-        conn.execute(
-            _TABLE.insert().values(node=node, version=version, body=body, created=utcnow(), active=True)
-        )
+    conn.execute(
+        _TABLE.insert().values(node=node, version=version, body=body, created=utcnow(), active=activate)
+    )
     return version
+
+
+def active_version(conn: Connection, node: str) -> int | None:
+    """The node's active version, or None."""
+    return conn.execute(
+        select(func.max(_TABLE.c.version)).where(_TABLE.c.node == node, _TABLE.c.active.is_(True))
+    ).scalar()
+
+
+def activate_version(conn: Connection, node: str, version: int) -> bool:
+    """Make `version` the node's only active one (workers swap on their next poll); False when it does not exist."""
+    exists = conn.execute(
+        select(_TABLE.c.id).where(_TABLE.c.node == node, _TABLE.c.version == version)
+    ).first()
+    if exists is None:
+        return False
+    conn.execute(
+        update(_TABLE).where(_TABLE.c.node == node, _TABLE.c.version != version).values(active=False)
+    )
+    conn.execute(update(_TABLE).where(_TABLE.c.id == exists.id).values(active=True))
+    return True

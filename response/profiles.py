@@ -22,7 +22,7 @@ what was expected.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,7 +59,7 @@ class UserGroupSpec(_Strict):
     name: str = Field(min_length=1, max_length=255)
     emails: list[str] = Field(default_factory=list)
     phones: list[str] = Field(default_factory=list)
-    slack_channel: str | None = None
+    slack_channel: str | None = Field(default=None, max_length=255)
 
     @field_validator("emails")
     @classmethod
@@ -263,21 +263,31 @@ class ProfileFile(_Strict):
 
     def check_references(self, *, known_categories: set[str], known_groups: set[str]) -> None:
         """Raise ValueError naming the first profile that refers to a missing category profile or group."""
+        for loc, problem in self.reference_problems(
+            known_categories=known_categories, known_groups=known_groups
+        ):
+            raise ValueError(f"{document_path(loc)}: {problem}")
+
+    def reference_problems(
+        self, *, known_categories: set[str], known_groups: set[str]
+    ) -> Iterator[tuple[tuple[int | str, ...], str]]:
+        """(path, problem) of each reference to a category profile or user group that is neither here nor known."""
         categories = known_categories | {c.name for c in self.category_profiles}
         groups = known_groups | {g.name for g in self.user_groups}
         for i, profile in enumerate(self.response_profiles):
             ref = profile.match.category_profile
             if ref is not None and ref not in categories:
-                raise ValueError(
-                    f"response_profiles[{i}].match.category_profile: no category profile {ref!r} "
-                    f"(expected one of: {', '.join(sorted(categories)) or 'none defined'})"
+                yield (
+                    ("response_profiles", i, "match", "category_profile"),
+                    f"no category profile {ref!r} "
+                    f"(expected one of: {', '.join(sorted(categories)) or 'none defined'})",
                 )
             for j, action in enumerate(profile.actions):
                 group = getattr(action, "group", None)
                 if group is not None and group not in groups:
-                    raise ValueError(
-                        f"response_profiles[{i}].actions[{j}].group: no user group {group!r} "
-                        f"(expected one of: {', '.join(sorted(groups)) or 'none defined'})"
+                    yield (
+                        ("response_profiles", i, "actions", j, "group"),
+                        f"no user group {group!r} (expected one of: {', '.join(sorted(groups)) or 'none defined'})",
                     )
 
 
@@ -347,6 +357,25 @@ def store_profiles(conn: Connection, profiles: ProfileFile, *, origin: str) -> N
             )
         )
     conn.execute(rsp.update().values(updated_at=now))
+
+
+_SECTION_TABLES = {
+    "category_profiles": CategoryProfile.__table__,
+    "user_groups": UserGroup.__table__,
+    "response_profiles": ResponseProfile.__table__,
+}
+
+
+def delete_item(conn: Connection, section: str, name: str) -> bool:
+    """Delete one item of a `ProfileFile` section by name, in the caller's transaction; False when absent.
+
+    Like `store_profiles`, it moves every response profile's `updated_at` so running matchers re-index.
+    """
+    table = _SECTION_TABLES[section]
+    deleted = conn.execute(delete(table).where(table.c.name == name)).rowcount
+    rsp = ResponseProfile.__table__
+    conn.execute(rsp.update().values(updated_at=utcnow()))
+    return bool(deleted)
 
 
 def read_profiles(conn: Connection) -> ProfileFile:

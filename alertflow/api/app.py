@@ -14,8 +14,21 @@ from sqlalchemy.exc import OperationalError
 
 from alertflow import __version__
 from alertflow.api.auth import Viewer
+from alertflow.api.config_common import GLOBAL_NOTE
 from alertflow.api.limits import BodyLimit
-from alertflow.api.routes import alerts, audit, health, incidents, me, users
+from alertflow.api.routes import (
+    alerts,
+    audit,
+    categories,
+    category_profiles,
+    filter_policies,
+    health,
+    incidents,
+    me,
+    response_profiles,
+    user_groups,
+    users,
+)
 from alertflow.api.schemas import Problem
 
 API_PREFIX = "/api/v1"
@@ -25,6 +38,19 @@ _SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "The user's role does not allow this."},
 }
 
+_CONFIGURATION_TAGS = [
+    {"name": "categories", "description": GLOBAL_NOTE},
+    {"name": "category-profiles", "description": GLOBAL_NOTE},
+    {"name": "response-profiles", "description": GLOBAL_NOTE},
+    {"name": "user-groups", "description": GLOBAL_NOTE + " User groups hold no secrets."},
+    {
+        "name": "filter-policies",
+        "description": "Versions of each collector node's filter policy. A version belongs to the tenant of "
+        "its `ref_id`: a tenant-bound viewer sees only its tenants' versions; only an admin bound to no "
+        "tenant uploads, activates or rolls back.",
+    },
+]
+
 
 def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     """The API on `engine`; `prefect_ui_url` makes playbook runs link to the Prefect UI."""
@@ -32,7 +58,10 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
         title="alertflow",
         version=__version__,
         description="Alerts, incidents and their audit trail, from the alertflow alert store. "
-        "Every route needs HTTP Basic or a personal token (`Authorization: Bearer`).",
+        "Every route needs HTTP Basic or a personal token (`Authorization: Bearer`). "
+        "Configuration (categories, category profiles, response profiles, user groups, filter policies) "
+        "is read by every viewer and changed by an admin bound to no tenant.",
+        openapi_tags=_CONFIGURATION_TAGS,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -42,7 +71,9 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    for module in (health, alerts, incidents, me, users, audit):
+    routers = (health, alerts, incidents, me, users, audit)
+    configuration = (categories, category_profiles, response_profiles, user_groups, filter_policies)
+    for module in (*routers, *configuration):
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)

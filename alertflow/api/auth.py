@@ -95,3 +95,15 @@ def tenant_filter(principal: Principal, ref_id: ColumnElement[str]) -> ColumnEle
     if not principal.tenants:
         return true()
     return ref_id.in_(principal.tenants)
+
+
+def _require_global_admin(principal: Annotated[Principal, Depends(require("admin"))]) -> Principal:
+    if principal.tenants:
+        raise HTTPException(
+            403, "global configuration is changed only by an admin bound to no tenant; this admin is bound"
+        )
+    return principal
+
+
+GlobalAdmin = Annotated[Principal, Depends(_require_global_admin)]
+"""An admin bound to no tenant: the only one who may change configuration shared by every tenant."""

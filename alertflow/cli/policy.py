@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import orjson
 import typer
 
+from alertflow.api import audit
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
 from alertmodel.settings import get_settings
 from ingest.policy import SECTIONS, load_policy
-from ingest.policy_source import store_policy
+from ingest.policy_source import active_version, add_version
 
 app = typer.Typer(
     help="Check and manage filter policies (Alertflex filters.json format).", no_args_is_help=True
@@ -45,7 +47,17 @@ def load(
         raise typer.Exit(1) from None
     engine = make_engine(get_settings().resolved_database_url)
     try:
-        version = store_policy(engine, node, body)
+        with engine.begin() as conn:
+            before = active_version(conn, node)
+            version = add_version(conn, node, body, activate=True)
+            audit.record(  # the API's rollback reads activations from here
+                conn,
+                actor=f"cli:{getpass.getuser()}",
+                action="filter_policy.upload",
+                target=f"filter-policy/{node}",
+                before={"active_version": before},
+                after={"active_version": version, "version": version, "body": body},
+            )
     finally:
         engine.dispose()
     typer.echo(f"{file}: stored as version {version} of node {node!r}, now active")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from alertflow.cli import app
-from alertmodel import Alert, DeadLetter, dead_letter_key, migrate
+from alertmodel import Alert, AuditEntry, DeadLetter, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from ingest.checkpoint import load_position
 from ingest.policy import DEFAULT_POLICY_PATH
@@ -105,8 +105,16 @@ def test_policy_load_stores_and_activates_a_version_for_the_node(store: str) -> 
     assert "version 1 of node 'sensor-1'" in result.output
     engine = make_engine(store)
     changed, policy = DatabasePolicy(engine, "sensor-1").poll()
+    with engine.connect() as conn:  # the API's rollback reads activations from the audit log
+        entry = conn.execute(select(AuditEntry.__table__)).one()
     engine.dispose()
     assert changed and policy is not None and policy.filter_name == "alertflow-default"
+    assert (entry.action, entry.target, entry.before) == (
+        "filter_policy.upload",
+        "filter-policy/sensor-1",
+        {"active_version": None},
+    )
+    assert entry.actor.startswith("cli:") and entry.after["active_version"] == 1
 
 
 def test_policy_load_refuses_an_invalid_file(store: str, tmp_path: Path) -> None:

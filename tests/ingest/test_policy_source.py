@@ -9,7 +9,14 @@ from sqlalchemy import select
 from alertmodel import FilterPolicy
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
-from ingest.policy_source import DatabasePolicy, FilePolicy, store_policy
+from ingest.policy_source import (
+    DatabasePolicy,
+    FilePolicy,
+    activate_version,
+    active_version,
+    add_version,
+    store_policy,
+)
 
 
 def test_storing_a_policy_adds_a_version_and_makes_it_the_only_active_one(migrated_url: str) -> None:
@@ -62,3 +69,24 @@ def test_a_file_policy_is_read_again_when_the_file_changes(tmp_path: Path) -> No
     os.utime(path, (1, 1))  # a different mtime, even within the filesystem's time resolution
     changed, policy = source.poll()
     assert changed and policy is not None and policy.filter_name == "two"
+
+
+def test_a_version_added_inactive_runs_only_once_activated_and_an_unknown_one_is_refused(
+    migrated_url: str,
+) -> None:
+    engine = make_engine(migrated_url)
+    try:
+        store_policy(engine, "n1", {"filter_name": "v1"})
+        source = DatabasePolicy(engine, "n1")
+        source.poll()
+        with engine.begin() as conn:
+            assert add_version(conn, "n1", {"filter_name": "v2"}, activate=False) == 2
+        assert source.poll() == (False, None)
+        with engine.begin() as conn:
+            assert active_version(conn, "n1") == 1
+            assert activate_version(conn, "n1", 2) and not activate_version(conn, "n1", 3)
+            assert active_version(conn, "n1") == 2
+        changed, policy = source.poll()
+        assert changed and policy is not None and policy.filter_name == "v2" and source.version == 2
+    finally:
+        engine.dispose()

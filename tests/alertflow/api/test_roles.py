@@ -12,7 +12,9 @@ import pytest
 
 from alertflow.api import accounts
 from alertmodel import ROLES
+from ingest.policy_source import store_policy
 from response.incidents import change_state, open_incident
+from response.profiles import ProfileFile, store_profiles
 from tests.alertfactory import make_alert, store_batch
 
 from .conftest import TENANT_A, TENANT_B, USERS, LiveApi
@@ -38,6 +40,30 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{name}"): "admin",
     ("GET", "/api/v1/audit"): "admin",
+    ("GET", "/api/v1/categories"): "viewer",
+    ("POST", "/api/v1/categories"): "admin",
+    ("GET", "/api/v1/category-profiles"): "viewer",
+    ("POST", "/api/v1/category-profiles"): "admin",
+    ("GET", "/api/v1/category-profiles/{name}"): "viewer",
+    ("PUT", "/api/v1/category-profiles/{name}"): "admin",
+    ("DELETE", "/api/v1/category-profiles/{name}"): "admin",
+    ("GET", "/api/v1/user-groups"): "viewer",
+    ("POST", "/api/v1/user-groups"): "admin",
+    ("GET", "/api/v1/user-groups/{name}"): "viewer",
+    ("PUT", "/api/v1/user-groups/{name}"): "admin",
+    ("DELETE", "/api/v1/user-groups/{name}"): "admin",
+    ("GET", "/api/v1/response-profiles"): "viewer",
+    ("POST", "/api/v1/response-profiles"): "admin",
+    ("GET", "/api/v1/response-profiles/{name}"): "viewer",
+    ("PUT", "/api/v1/response-profiles/{name}"): "admin",
+    ("DELETE", "/api/v1/response-profiles/{name}"): "admin",
+    ("GET", "/api/v1/filter-policies"): "viewer",
+    ("GET", "/api/v1/filter-policies/{node}/versions"): "viewer",
+    ("POST", "/api/v1/filter-policies/{node}/versions"): "admin",
+    ("GET", "/api/v1/filter-policies/{node}/versions/{version}"): "viewer",
+    ("GET", "/api/v1/filter-policies/{node}/diff"): "viewer",
+    ("POST", "/api/v1/filter-policies/{node}/versions/{version}/activate"): "admin",
+    ("POST", "/api/v1/filter-policies/{node}/rollback"): "admin",
 }
 """The smallest role each operation needs; a route missing here fails the completeness test."""
 
@@ -55,10 +81,55 @@ def _incident(live_api: LiveApi, tenant: str) -> int:
     return incident.id
 
 
+def _config_item(live_api: LiveApi, path: str) -> tuple[str, dict[str, Any]]:
+    """A fresh stored category profile, user group or response profile for `path`: its name and body."""
+    name = f"x-{uuid.uuid4().hex[:10]}"
+    spec: dict[str, Any]
+    if path.startswith("/api/v1/category-profiles/"):
+        spec = {"name": name, "source_type": "Suricata", "categories": ["*"]}
+        profiles = ProfileFile.model_validate({"category_profiles": [spec]})
+    elif path.startswith("/api/v1/user-groups/"):
+        spec = {"name": name, "emails": ["soc@example.org"], "phones": [], "slack_channel": None}
+        profiles = ProfileFile.model_validate({"user_groups": [spec]})
+    else:
+        spec = {"name": name, "actions": [{"kind": "incident"}]}
+        profiles = ProfileFile.model_validate({"response_profiles": [spec]})
+    with live_api.engine.begin() as conn:
+        store_profiles(conn, profiles, origin="setup")
+    return name, spec
+
+
+def _policy_node(live_api: LiveApi, tenant: str) -> str:
+    """A fresh node with two versions of a policy of `tenant`, the second active."""
+    node = f"node-{uuid.uuid4().hex[:10]}"
+    store_policy(live_api.engine, node, {"filter_name": "one", "ref_id": tenant})
+    store_policy(live_api.engine, node, {"filter_name": "two", "ref_id": tenant})
+    return node
+
+
 def build(live_api: LiveApi, op: tuple[str, str], user: str, tenant: str) -> tuple[str, Any]:
     """A request for `op` that succeeds for an allowed caller, on a fresh object of `tenant`."""
     _method, path = op
     body: Any = None
+    if "{node}" in path:
+        path = path.replace("{node}", _policy_node(live_api, tenant)).replace("{version}", "1")
+        if path.endswith("/diff"):
+            path += "?from=1&to=2"
+        elif op[0] == "POST" and path.endswith("/versions"):
+            body = {"filter_name": "three", "ref_id": tenant}
+        return path, body
+    if "{name}" in path and not path.startswith("/api/v1/users/"):
+        name, spec = _config_item(live_api, path)
+        return path.replace("{name}", name), (spec if op[0] == "PUT" else None)
+    fresh = f"x-{uuid.uuid4().hex[:10]}"
+    if op == ("POST", "/api/v1/categories"):
+        return path, {"name": fresh, "source_type": "Suricata"}
+    if op == ("POST", "/api/v1/category-profiles"):
+        return path, {"name": fresh, "source_type": "Wazuh", "categories": ["sshd"]}
+    if op == ("POST", "/api/v1/user-groups"):
+        return path, {"name": fresh, "emails": ["soc@example.org"]}
+    if op == ("POST", "/api/v1/response-profiles"):
+        return path, {"name": fresh, "match": {"severity": 3}, "actions": [{"kind": "incident"}]}
     if "{alert_uuid}" in path:
         path = path.replace("{alert_uuid}", _alert(live_api, tenant))
     if "{incident_id}" in path:
@@ -115,9 +186,9 @@ def test_each_role_gets_exactly_the_operations_of_its_rank(
         assert status == 403, f"{role} {op}: {status}"
 
 
-TENANT_SCOPED = [op for op in ACCESS if "{alert_uuid}" in op[1] or "{incident_id}" in op[1]] + [
-    ("POST", "/api/v1/incidents")
-]
+TENANT_SCOPED = [
+    op for op in ACCESS if "{alert_uuid}" in op[1] or "{incident_id}" in op[1] or "{node}" in op[1]
+] + [("POST", "/api/v1/incidents")]
 
 
 @pytest.mark.parametrize(("op"), TENANT_SCOPED, ids=[f"{m} {p}" for m, p in TENANT_SCOPED])
