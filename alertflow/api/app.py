@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from alertflow import __version__
 from alertflow.api.auth import Viewer
 from alertflow.api.limits import BodyLimit
-from alertflow.api.routes import alerts, audit, health, incidents, me, users
+from alertflow.api.routes import alerts, audit, health, incidents, me, stix, users
 from alertflow.api.schemas import Problem
 
 API_PREFIX = "/api/v1"
@@ -44,6 +44,8 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     for module in (health, alerts, incidents, me, users, audit):
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)
+    # the STIX-shifter alertflex connector's fixed paths, outside /api/v1
+    app.include_router(stix.router, responses=_SIGN_IN_ERRORS)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     def openapi(_principal: Viewer) -> dict[str, Any]:
