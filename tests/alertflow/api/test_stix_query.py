@@ -169,7 +169,7 @@ def test_keywords_are_case_insensitive_and_whitespace_is_free() -> None:
         PREFIX + "a.fileName BETWEEN 'a'",
         PREFIX + "fileName = 'x'",
         PREFIX + "a.fileName = 'x' AND",
-        PREFIX + "a.fileName = 'x' UNION SELECT a FROM Account a",  # noqa: S608 (a hostile query, as data)
+        PREFIX + "a.fileName = 'x' UNION SELECT a FROM Account a",
         "DELETE FROM Alert a WHERE a.fileName = 'x'",
         "SELECT a FROM Account a WHERE a.fileName = 'x'",
         "SELECT b FROM Alert a WHERE a.fileName = 'x'",
