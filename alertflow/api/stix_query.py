@@ -187,19 +187,24 @@ def _literal(node: Tree[Any]) -> str:
 
 
 def _coerce(name: str, value: str) -> Any:
+    """`value` as the column's type: a 64-bit integer, a UTC datetime MariaDB can hold, or text."""
     if name in _NUMERIC:
         try:
-            return int(value)
+            number: int | None = int(value)
         except ValueError:
-            raise QueryError(1005, f"a.{name} is a number, not {value[:64]!r}") from None
+            number = None
+        if number is None or not -(2**63) <= number < 2**63:
+            raise QueryError(1005, f"a.{name} is a 64-bit integer, not {value[:64]!r}")
+        return number
     if name == "timeCollr":
         try:
-            at = datetime.fromisoformat(value)
-        except ValueError:
-            raise QueryError(
-                1005, f"a.timeCollr wants 'YYYY-MM-DD HH:MM:SS.fff', not {value[:64]!r}"
-            ) from None
-        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+            at: datetime | None = datetime.fromisoformat(value)
+            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        except (ValueError, OverflowError):
+            at = None
+        if at is None or at.year < 1000:  # MariaDB's DATETIME starts at year 1000
+            raise QueryError(1005, f"a.timeCollr wants 'YYYY-MM-DD HH:MM:SS.fff' (UTC), not {value[:64]!r}")
+        return at
     return value
 
 

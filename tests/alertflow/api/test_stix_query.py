@@ -192,6 +192,10 @@ def test_a_query_that_does_not_parse_is_error_2000(query: str) -> None:
         "a.alertSeverity = 'high'",
         "a.srcPort IN (1 OR x)",
         "a.timeCollr BETWEEN 'yesterday' AND 'today'",
+        "a.alertSeverity = 9223372036854775808",
+        "a.srcPort > -9223372036854775809",
+        "a.timeCollr > '0001-01-01 00:00:00'",
+        "a.timeCollr > '0001-01-01T00:00:00+01:00'",
     ],
 )
 def test_an_unknown_field_or_a_value_of_the_wrong_type_is_error_1005(where: str) -> None:
