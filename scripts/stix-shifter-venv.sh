@@ -11,7 +11,7 @@ stamp="$venv/.installed"
 if [ ! -f "$stamp" ]; then
     rm -rf "$venv"
     mkdir -p .cache
-    python3.11 -m venv "$venv"
+    "$(command -v python3.11 || command -v python3)" -m venv "$venv"
     "$venv/bin/pip" install -q --upgrade pip
     "$venv/bin/pip" install -q "stix-shifter==$version" "stix-shifter-utils==$version" \
         "stix-shifter-modules-alertflex==$version"

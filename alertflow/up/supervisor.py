@@ -3,8 +3,8 @@
 Order of start: the alert store is migrated; a local Prefect server (SQLite in the data dir,
 API auth on) starts unless PREFECT_API_URL points to one; block types are registered; all
 deployments are served; the ingest worker and the dispatcher start; the REST API
-(`alertflow api`) serves HTTPS on 127.0.0.1 with a self-signed certificate. Stop (Ctrl-C or SIGTERM)
-goes in reverse so the ingest worker drains before anything it feeds goes away.
+(`alertflow api`) serves HTTPS on 127.0.0.1 with a self-signed certificate. Stop (Ctrl-C or
+SIGTERM) goes in reverse so the ingest worker drains before anything it feeds goes away.
 
 Alerts come in over HTTP (`POST /ingest` with the bearer token kept in the data dir) and
 through the drop directory (`alertflow.up.drop_directory`). `--demo` imports the demo
@@ -270,6 +270,7 @@ class Stack:
         if self.up.tls:
             ingest += ["--tls-certfile", str(self.up.tls_certfile), "--tls-keyfile", str(self.up.tls_keyfile)]
         self._start_child("ingest", ingest)
+        certfile, keyfile = api_tls
         api = [
             sys.executable,
             "-m",
@@ -280,7 +281,7 @@ class Stack:
             "--port",
             str(self.up.api_port),
         ]
-        self._start_child("api", [*api, "--tls-cert", str(api_tls[0]), "--tls-key", str(api_tls[1])])
+        self._start_child("api", [*api, "--tls-cert", str(certfile), "--tls-key", str(keyfile)])
         self.drop = DropDirectory(
             self.drop_dir, self.log_dir / "drop.log", self.client_env, self.echo, self.up.drop_quiet_s
         )
@@ -289,7 +290,7 @@ class Stack:
             oneshot.wait(deadline)
         self._wait_for_deployments(set(json.loads(names.output())), deadline)
         self._wait_for_ingest(deadline)
-        self._wait_for_api(deadline)
+        self._wait_for_api(certfile, deadline)
 
     def _prepare_api(self) -> tuple[Path, Path]:
         """The API's certificate and key, and its first admin user, made once in the data dir."""
@@ -302,10 +303,9 @@ class Stack:
         self.api_cert = certfile
         return certfile, keyfile
 
-    def _wait_for_api(self, deadline: float) -> None:
+    def _wait_for_api(self, certfile: Path, deadline: float) -> None:
         """Ready when the API answers over TLS with the certificate up made (401 without a password)."""
-        assert self.api_cert is not None
-        verify = ssl.create_default_context(cafile=str(self.api_cert))
+        verify = ssl.create_default_context(cafile=str(certfile))
         while not self.stopping.is_set():
             self._check_children()
             try:
