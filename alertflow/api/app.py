@@ -26,6 +26,7 @@ from alertflow.api.routes import (
     incidents,
     me,
     response_profiles,
+    stix,
     user_groups,
     users,
 )
@@ -75,6 +76,8 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     configuration = (categories, category_profiles, response_profiles, user_groups, filter_policies)
     for module in (*routers, *configuration):
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)
+    # the STIX-shifter alertflex connector's fixed paths, outside /api/v1
+    app.include_router(stix.router, responses=_SIGN_IN_ERRORS)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     def openapi(_principal: Viewer) -> dict[str, Any]:

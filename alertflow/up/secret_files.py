@@ -1,7 +1,8 @@
 """The secrets `alertflow up` keeps in its data dir, and the privacy of that directory.
 
-The data dir holds the Prefect API auth string, the ingest token, and the Prefect database,
-in which Prefect keeps the key that decrypts every block secret: no other user may read it.
+The data dir holds the Prefect API auth string, the ingest token, the REST API's admin password
+and TLS key, and the Prefect database, in which Prefect keeps the key that decrypts every
+block secret: no other user may read it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from alertmodel.errors import ConfigurationError
 
 AUTH_FILE = "prefect-auth"
 INGEST_TOKEN_FILE = "ingest-token"  # noqa: S105 (a file name, not a secret)
+API_ADMIN_FILE = "api-admin"
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -51,6 +53,11 @@ def read_auth_string(data_dir: Path) -> str | None:
 def ensure_ingest_token(data_dir: Path) -> str:
     """The bearer token of the HTTP ingest endpoint, created once, kept with mode 0600."""
     return _secret_file(data_dir / INGEST_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
+
+
+def ensure_api_admin_password(data_dir: Path) -> str:
+    """The password of the API's first admin (`api-admin`), created once, kept with mode 0600."""
+    return _secret_file(data_dir / API_ADMIN_FILE, lambda: secrets.token_urlsafe(24))
 
 
 def _secret_file(path: Path, make: Callable[[], str]) -> str:

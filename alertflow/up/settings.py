@@ -23,6 +23,9 @@ class UpSettings(BaseSettings):
     prefect_port: int = Field(default=4200, ge=1, le=65535, description="Port of the local Prefect server.")
     ui: bool = Field(default=True, description="Serve the Prefect UI from the local server.")
     ingest_port: int = Field(default=8480, ge=1, le=65535, description="Port of the HTTP ingest endpoint.")
+    api_port: int = Field(
+        default=8181, ge=1, le=65535, description="Port of the REST API (HTTPS on 127.0.0.1 only)."
+    )
     tls_certfile: Path | None = Field(
         default=None, description="PEM certificate (chain) of the ingest endpoint: it then speaks HTTPS."
     )
@@ -57,6 +60,11 @@ class UpSettings(BaseSettings):
         """Where the ingest endpoint answers, for a client on this machine."""
         scheme = "https" if self.tls else "http"
         return f"{scheme}://{url_host(_local(self.host))}:{self.ingest_port}/ingest"
+
+    @property
+    def api_url(self) -> str:
+        """Where the REST API answers: always loopback, always HTTPS (its clients send passwords)."""
+        return f"https://127.0.0.1:{self.api_port}"
 
     def exposure(self, *, insecure: bool) -> list[str]:
         """Warnings about what listens beyond this machine; ConfigurationError when it is not allowed."""

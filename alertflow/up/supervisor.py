@@ -2,8 +2,9 @@
 
 Order of start: the alert store is migrated; a local Prefect server (SQLite in the data dir,
 API auth on) starts unless PREFECT_API_URL points to one; block types are registered; all
-deployments are served; the ingest worker and the dispatcher start. Stop (Ctrl-C or SIGTERM)
-goes in reverse so the ingest worker drains before anything it feeds goes away.
+deployments are served; the ingest worker and the dispatcher start; the REST API
+(`alertflow api`) serves HTTPS on 127.0.0.1 with a self-signed certificate. Stop (Ctrl-C or
+SIGTERM) goes in reverse so the ingest worker drains before anything it feeds goes away.
 
 Alerts come in over HTTP (`POST /ingest` with the bearer token kept in the data dir) and
 through the drop directory (`alertflow.up.drop_directory`). `--demo` imports the demo
@@ -36,6 +37,7 @@ import httpx
 from sqlalchemy import text
 
 from alertflow.up import demo
+from alertflow.up.api_access import API_ADMIN, ensure_api_admin, ensure_api_certificate
 from alertflow.up.drop_directory import DropDirectory
 from alertflow.up.late_runs import skip_late_runs
 from alertflow.up.prefect_api import PrefectApi
@@ -171,6 +173,8 @@ class Stack:
     auth_string: str | None = None
     ingest_token: str = ""
     drop: DropDirectory | None = None
+    api_cert: Path | None = None
+    api_admin_file: Path | None = None
     children: list[Child] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     started_at: float = field(default_factory=time.monotonic)
@@ -231,6 +235,7 @@ class Stack:
             self.echo(warning)
         ensure_private_dir(self.data_dir)
         migrate.upgrade(self.settings.resolved_database_url)
+        api_tls = self._prepare_api()
         self._start_prefect(deadline)
         self.ingest_token = (
             self.settings.ingest_token.get_secret_value() if self.settings.ingest_token else ""
@@ -265,6 +270,18 @@ class Stack:
         if self.up.tls:
             ingest += ["--tls-certfile", str(self.up.tls_certfile), "--tls-keyfile", str(self.up.tls_keyfile)]
         self._start_child("ingest", ingest)
+        certfile, keyfile = api_tls
+        api = [
+            sys.executable,
+            "-m",
+            "alertflow",
+            "api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.up.api_port),
+        ]
+        self._start_child("api", [*api, "--tls-cert", str(certfile), "--tls-key", str(keyfile)])
         self.drop = DropDirectory(
             self.drop_dir, self.log_dir / "drop.log", self.client_env, self.echo, self.up.drop_quiet_s
         )
@@ -273,6 +290,32 @@ class Stack:
             oneshot.wait(deadline)
         self._wait_for_deployments(set(json.loads(names.output())), deadline)
         self._wait_for_ingest(deadline)
+        self._wait_for_api(certfile, deadline)
+
+    def _prepare_api(self) -> tuple[Path, Path]:
+        """The API's certificate and key, and its first admin user, made once in the data dir."""
+        certfile, keyfile = ensure_api_certificate(self.data_dir)
+        engine = make_engine(self.settings.resolved_database_url)
+        try:
+            self.api_admin_file = ensure_api_admin(engine, self.data_dir)
+        finally:
+            engine.dispose()
+        self.api_cert = certfile
+        return certfile, keyfile
+
+    def _wait_for_api(self, certfile: Path, deadline: float) -> None:
+        """Ready when the API answers over TLS with the certificate up made (401 without a password)."""
+        verify = ssl.create_default_context(cafile=str(certfile))
+        while not self.stopping.is_set():
+            self._check_children()
+            try:
+                if httpx.get(f"{self.up.api_url}/api/v1/health", timeout=2, verify=verify).status_code == 401:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the REST API did not answer; see {self.log_dir / 'api.log'}")
+            time.sleep(0.3)
 
     def _start_prefect(self, deadline: float) -> None:
         external = os.environ.get("PREFECT_API_URL")
@@ -415,6 +458,13 @@ class Stack:
         )
         lines.append(
             f"  drop dir:     {self.drop_dir}  (each line of a JSON-lines file is imported once; then done/)"
+        )
+        lines.append(
+            f"  REST API:     {self.up.api_url}/api/v1  (user {API_ADMIN}, password in {self.api_admin_file}; "
+            f"certificate: {self.api_cert})"
+        )
+        lines.append(
+            f"  STIX-shifter: {self.up.api_url}/alertflex-ctrl/rest/stix-alerts  (the alertflex connector)"
         )
         lines.append(f"  alert store:  {mask_url(self.settings.resolved_database_url)}")
         lines.append(f"  logs:         {self.log_dir}")

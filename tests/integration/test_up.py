@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import stat
 import subprocess
 import sys
@@ -41,9 +42,10 @@ def wait_for(condition: Any, what: str, timeout_s: float = 240) -> Any:
 
 
 class Up:
-    def __init__(self, data: Path, prefect_port: int, ingest_port: int) -> None:
+    def __init__(self, data: Path, prefect_port: int, ingest_port: int, api_port: int) -> None:
         self.data = data
         self.prefect_port = prefect_port
+        self.rest_url = f"https://127.0.0.1:{api_port}"
         self.api_url = f"http://127.0.0.1:{prefect_port}/api"
         self.ingest_url = f"http://127.0.0.1:{ingest_port}/ingest"
         self.out = data.parent / "up.out"
@@ -52,6 +54,7 @@ class Up:
             "ALERTFLOW_DATA_DIR": str(data),
             "ALERTFLOW_UP_PREFECT_PORT": str(prefect_port),
             "ALERTFLOW_UP_INGEST_PORT": str(ingest_port),
+            "ALERTFLOW_UP_API_PORT": str(api_port),
             "ALERTFLOW_UP_READY_TIMEOUT_S": "280",
             "ALERTFLOW_UP_DROP_QUIET_S": "2",
         }
@@ -79,7 +82,7 @@ class Up:
 @pytest.fixture(scope="module")
 def up() -> Iterator[Up]:
     parent = open_parent()  # every user may enter it: only the data dir's own modes keep them out
-    running = Up(parent / "data", free_port(), free_port())
+    running = Up(parent / "data", free_port(), free_port(), free_port())
     try:
         wait_for(
             lambda: "alertflow is up" in running.output() or running.process.poll() is not None,
@@ -116,6 +119,7 @@ def alerts_about(up: Up, file_prefix: str) -> int:
 
 
 def test_the_demo_says_what_it_stored(up: Up) -> None:
+    wait_for(lambda: "demo: profile" in up.output(), "the demo line after the banner", 60)
     assert (
         "demo: profile demo-contain imported; 3 demo events posted: 3 alert(s) stored now, "
         "0 already stored by an earlier --demo" in up.output()
@@ -269,6 +273,30 @@ def test_a_command_in_a_plain_shell_finds_ups_server_from_the_data_dir(up: Up) -
     assert "demo-contain" in result.stdout
 
 
+def test_the_rest_api_answers_over_tls_to_api_admin_with_the_password_up_wrote(up: Up) -> None:
+    password_file, certfile = up.data / "api-admin", up.data / "api-cert.pem"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((up.data / "api-key.pem").stat().st_mode) == 0o600
+    output = up.output()
+    assert f"{up.rest_url}/api/v1" in output
+    assert str(password_file) in output and str(certfile) in output
+    auth = ("api-admin", password_file.read_text().strip())
+    with httpx.Client(base_url=up.rest_url, verify=ssl.create_default_context(cafile=str(certfile))) as http:
+        assert http.get("/api/v1/me").status_code == 401
+        me = http.get("/api/v1/me", auth=auth)
+        assert me.status_code == 200, me.text
+        assert me.json()["role"] == "admin"
+        assert http.get("/alertflex-ctrl/rest/stix-alerts/status", auth=auth).json() == {"status": "ok"}
+        demo = http.get(
+            "/alertflex-ctrl/rest/stix-alerts/search",
+            params={"query": "SELECT a FROM Alert a WHERE a.alertSource LIKE '%'"},
+            auth=auth,
+        )
+        assert demo.status_code == 200 and len(demo.json()) >= 3, demo.text
+    with pytest.raises(httpx.ConnectError):  # the certificate is up's own: the system CAs do not know it
+        httpx.get(f"{up.rest_url}/api/v1/me", timeout=10)
+
+
 def test_the_supervisor_stays_small(up: Up) -> None:
     # It imports no Prefect: 165 MB when it did (the catalog), ~87 MB without.
     rss_mb = psutil.Process(up.process.pid).memory_info().rss / 2**20
@@ -278,7 +306,7 @@ def test_the_supervisor_stays_small(up: Up) -> None:
 def test_sigterm_stops_every_child_cleanly(up: Up) -> None:
     parent = psutil.Process(up.process.pid)
     children = parent.children(recursive=True)
-    assert len(children) >= 3  # prefect server, serve runner, ingest worker
+    assert len(children) >= 4  # prefect server, serve runner, ingest worker, REST API
     up.process.send_signal(signal.SIGTERM)
     assert up.process.wait(120) == 0, up.output()
     assert "alertflow stopped" in up.output()

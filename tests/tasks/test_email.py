@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +10,6 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from prefect import flow
 from prefect.runtime import flow_run
 
@@ -24,6 +19,7 @@ from blocks.smtp import SmtpServer
 from tasks.email import EmailAttachment, render_report, send_email_report
 from tests.conftest import SmtpSink
 from tests.tasks.conftest import artifacts_of
+from tests.tls_files import self_signed
 
 pytestmark = pytest.mark.integration
 
@@ -107,27 +103,9 @@ async def test_header_injection_in_subject_or_address_is_refused(smtp_sink: Smtp
 @pytest.fixture
 def tls_sink(tmp_path: Path) -> Iterator[tuple[SmtpSink, list[tuple[bytes, bytes]]]]:
     """An SMTP server that requires STARTTLS (self-signed certificate) and a login."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alertflow-test-smtp")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    certfile, keyfile = self_signed(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    context.load_cert_chain(certfile, keyfile)
     logins: list[tuple[bytes, bytes]] = []
 
     def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:

@@ -7,6 +7,7 @@ import itertools
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -64,6 +65,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/filter-policies/{node}/diff"): "viewer",
     ("POST", "/api/v1/filter-policies/{node}/versions/{version}/activate"): "admin",
     ("POST", "/api/v1/filter-policies/{node}/rollback"): "admin",
+    ("GET", "/alertflex-ctrl/rest/stix-alerts/status"): "viewer",
+    ("GET", "/alertflex-ctrl/rest/stix-alerts/search"): "viewer",
 }
 """The smallest role each operation needs; a route missing here fails the completeness test."""
 
@@ -150,6 +153,9 @@ def build(live_api: LiveApi, op: tuple[str, str], user: str, tenant: str) -> tup
         body = {"name": "t"}
     elif op == ("POST", "/api/v1/users"):
         body = {"name": f"u-{uuid.uuid4().hex[:8]}", "role": "viewer", "password": "long enough pw"}
+    elif op == ("GET", "/alertflex-ctrl/rest/stix-alerts/search"):
+        where = f"a.alertUuid = '{_alert(live_api, tenant)}'"
+        path += "?" + urlencode({"query": "SELECT a FROM Alert a WHERE " + where})  # noqa: S608 (STIX dialect)
     return path, body
 
 

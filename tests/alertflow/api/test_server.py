@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import os
 import ssl
 import subprocess
@@ -13,14 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from alertflow.api.server import bind_warning, is_loopback
 from alertflow.up.prefect_server import free_port
 from alertmodel import migrate
+from tests.tls_files import self_signed
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "localhost"])
@@ -67,34 +62,6 @@ def test_the_command_refuses_a_store_that_is_not_migrated(sqlite_database: str) 
     assert "alertflow db upgrade" in err
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "api.crt", directory / "api.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 def _wait_for(url: str, proc: subprocess.Popen[str], verify: ssl.SSLContext) -> httpx.Response:
     deadline = time.monotonic() + 60
     while True:
@@ -112,7 +79,7 @@ def _wait_for(url: str, proc: subprocess.Popen[str], verify: ssl.SSLContext) -> 
 
 def test_the_command_serves_https_with_the_given_certificate(sqlite_database: str, tmp_path: Path) -> None:
     migrate.upgrade(sqlite_database)
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     port = free_port()
     proc = _cli(
         "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key), env=_env(sqlite_database)
