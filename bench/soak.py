@@ -60,6 +60,7 @@ response_profiles:
 ATTACKERS = [f"{net}.{host}" for net in ("192.0.2", "198.51.100", "203.0.113") for host in range(1, 255)]
 """Documentation addresses: public to the sensor's own_networks check, and never routed."""
 SAMPLE_EVERY_S = 10
+FINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 
 
 def templates() -> list[bytes]:
@@ -348,12 +349,11 @@ def _soak(
             sender.stop_event.set()
             sender.join(30)
             send_rate = sender.sent / (minutes * 60)
-            settle = time.monotonic() + 120
+            settle = time.monotonic() + 180
             while time.monotonic() < settle:  # the last batches are stored and the last runs finish
                 sampler.sample()
-                if sampler.rows[-1]["stored"] >= sender.sent and len(sampler.seen_runs) >= len(
-                    sender.first_post
-                ):
+                finished = sum(r["state_type"] in FINAL_STATES for r in sampler.flow_runs())
+                if sampler.rows[-1]["stored"] >= sender.sent and finished >= len(sender.first_post):
                     break
                 time.sleep(2)
             runs = sampler.flow_runs()
