@@ -42,7 +42,7 @@ def ensure_api_certificate(data_dir: Path) -> tuple[Path, Path]:
         raise ConfigurationError(
             f"only one of {certfile} and {keyfile} exists; delete the other and a new certificate is made"
         )
-    cert_pem, key_pem = _self_signed_pem()
+    cert_pem, key_pem = self_signed_pem()
     fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(key_pem)
@@ -50,7 +50,7 @@ def ensure_api_certificate(data_dir: Path) -> tuple[Path, Path]:
     return certfile, keyfile
 
 
-def _self_signed_pem() -> tuple[bytes, bytes]:
+def self_signed_pem() -> tuple[bytes, bytes]:
     """A certificate for 127.0.0.1, ::1 and localhost that is its own issuer, and its key."""
     from cryptography import x509  # loaded only when a certificate is made
     from cryptography.hazmat.primitives import hashes, serialization
