@@ -124,6 +124,11 @@ class JobSpec(BaseModel):
     )
     params: dict[str, Any] = Field(default_factory=dict, description="The task's other parameters.")
     on_error: Literal["stop", "continue"] = "stop"
+    skip_without_blocks: bool = Field(
+        default=False,
+        description="Skip the job, instead of failing it, when a block it names is not configured "
+        "(e.g. a host job in a playbook that also runs without hosts).",
+    )
     retries: int = Field(default=0, ge=0, le=5, description="Only for jobs that are safe to repeat.")
     timeout_s: float | None = Field(default=None, gt=0, le=86400)
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any, Literal
 
 from jinja2 import Undefined
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.blocks.core import Block
 from pydantic import BaseModel
 
 from alertmodel.errors import PlaybookFailed
-from flows.alert import PlaybookAlert
+from flows.alert import PlaybookAlert, the_alert
 from flows.job_types import JobType, resolve
 from flows.playbook_spec import (
     TEMPLATES,
@@ -99,14 +101,27 @@ def block_names(job: JobSpec, job_type: JobType, context: dict[str, Any]) -> dic
     return names
 
 
+class BlockNotConfigured(LookupError):
+    """A block the job names has no document; the job is skipped when it says skip_without_blocks."""
+
+
+async def _load_block(block_type: type[Block], name: str) -> Block:
+    try:
+        return await block_type.aload(name)
+    except ValueError as exc:
+        if "Unable to find block document" in str(exc):
+            raise BlockNotConfigured(f"no {block_type.get_block_type_slug()} block named {name!r}") from exc
+        raise
+
+
 async def _run_job(job: JobSpec, job_type: JobType, context: dict[str, Any]) -> Any:
     kwargs: dict[str, Any] = {p: None for p, b in job_type.block_params.items() if b.optional}
     for pname, names in block_names(job, job_type, context).items():
         block_type = job_type.block_params[pname].block_type
         if isinstance(names, list):
-            kwargs[pname] = [await block_type.aload(name) for name in names]
+            kwargs[pname] = [await _load_block(block_type, name) for name in names]
         else:
-            kwargs[pname] = await block_type.aload(names)
+            kwargs[pname] = await _load_block(block_type, names)
     kwargs.update(render(job.params, context))
     task = job_type.task.with_options(
         name=f"{job.name} ({job.type})",
@@ -125,15 +140,19 @@ async def yaml_playbook(
     params: dict[str, Any] | None = None,
     alert: PlaybookAlert | None = None,
     alerts: list[PlaybookAlert] | None = None,
+    alert_uuid: str | None = None,
 ) -> PlaybookResult:
     """Run `playbook`'s jobs in order with the run's `params` and the triggering `alert`.
 
     `playbook` is the whole playbook, or the name of one bundled in flows/playbooks/ (what
     deployments pass, so prefect.yaml never holds Jinja that `prefect deploy` would template).
 
-    A grouped response profile also passes `alerts`, every alert of the group so far.
+    A grouped response profile also passes `alerts`, every alert of the group so far. A run
+    started by hand may give only `alert_uuid`: the stored alert is read from the alert store.
     """
     logger = get_run_logger()
+    if alert_uuid:
+        alert = await asyncio.to_thread(the_alert, alert, alert_uuid)
     if isinstance(playbook, str):
         playbook = load_bundled_playbook(playbook)
     context: dict[str, Any] = {
@@ -150,6 +169,16 @@ async def yaml_playbook(
             continue
         try:
             result = _jsonable(await _run_job(job, resolve(job.type), context))
+        except BlockNotConfigured as exc:
+            if not job.skip_without_blocks:
+                error = f"{exc}"[:1000]
+                logger.error("job %s (%s) failed: %s", job.name, job.type, error)
+                outcomes.append(JobOutcome(name=job.name, type=job.type, status="failed", error=error))
+                stopped = job.on_error == "stop"
+                continue
+            logger.info("job %s (%s) skipped: %s", job.name, job.type, exc)
+            outcomes.append(JobOutcome(name=job.name, type=job.type, status="skipped", error=str(exc)))
+            continue
         # The runner's purpose is to record any job failure and apply on_error.
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
