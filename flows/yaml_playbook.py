@@ -14,8 +14,10 @@ from pydantic import BaseModel
 
 from alertmodel.errors import PlaybookFailed
 from flows.alert import PlaybookAlert, the_alert
+from flows.approval import ApprovalDecision, ApprovalParams, NextJob, require_approval
 from flows.job_types import JobType, resolve
 from flows.playbook_spec import (
+    APPROVAL_JOB_TYPE,
     TEMPLATES,
     BlockFromAlert,
     JobSpec,
@@ -30,7 +32,7 @@ class JobOutcome(BaseModel):
 
     name: str
     type: str
-    status: Literal["completed", "failed", "skipped"]
+    status: Literal["completed", "failed", "skipped", "rejected"]
     result: Any = None
     error: str | None = None
 
@@ -39,7 +41,7 @@ class PlaybookResult(BaseModel):
     """Every job's outcome, in order."""
 
     playbook: str
-    status: Literal["completed", "completed_with_errors"]
+    status: Literal["completed", "completed_with_errors", "rejected"]
     jobs: list[JobOutcome]
 
 
@@ -162,10 +164,21 @@ async def yaml_playbook(
         "results": {},
     }
     outcomes: list[JobOutcome] = []
-    stopped = False
-    for job in playbook.jobs:
-        if stopped:
+    stopped = rejected = False
+    for index, job in enumerate(playbook.jobs):
+        if stopped or rejected:
             outcomes.append(JobOutcome(name=job.name, type=job.type, status="skipped"))
+            continue
+        if job.type == APPROVAL_JOB_TYPE:
+            decision = await _ask(playbook, index, context)
+            context["results"][job.name] = decision.model_dump(mode="json")
+            status: Literal["completed", "rejected"] = "completed" if decision.approved else "rejected"
+            outcomes.append(
+                JobOutcome(
+                    name=job.name, type=job.type, status=status, result=decision.model_dump(mode="json")
+                )
+            )
+            rejected = not decision.approved
             continue
         try:
             result = _jsonable(await _run_job(job, resolve(job.type), context))
@@ -201,8 +214,24 @@ async def yaml_playbook(
     any_failed = any(o.status == "failed" for o in outcomes)
     return PlaybookResult(
         playbook=playbook.name,
-        status="completed_with_errors" if any_failed else "completed",
+        status="rejected" if rejected else "completed_with_errors" if any_failed else "completed",
         jobs=outcomes,
+    )
+
+
+async def _ask(playbook: PlaybookSpec, index: int, context: dict[str, Any]) -> ApprovalDecision:
+    """Pause for the approval job at `index`; the request shows the jobs it guards as written."""
+    job = playbook.jobs[index]
+    params = ApprovalParams.model_validate(render(job.params, context))
+    alert = context["alert"]
+    return await require_approval(
+        params,
+        playbook=playbook.name,
+        job=job.name,
+        key=f"job-{index}",
+        alert_uuid=alert.get("alert_uuid"),
+        ref_id=alert.get("ref_id"),
+        next_jobs=[NextJob(name=j.name, type=j.type, params=j.params) for j in playbook.jobs[index + 1 :]],
     )
 
 
