@@ -1,10 +1,10 @@
 """An alert as an Elastic Common Schema document (ECS 9.x), nested as Elasticsearch stores it.
 
 The fields are those Elastic's Suricata, Falco and ModSecurity integrations fill: event.*,
-rule.*, source/destination, host, user, file, process, network, url, observer and message; the
-sensor's event is kept whole in event.original. Alertflex fields with no ECS home (tenant,
-score, status, filter, info, ...) go under the custom `alertflex` namespace, as ECS asks of
-custom fields.
+rule.*, source/destination, host, user, file, process, network, url, observer, related and
+message; the sensor's event is kept whole in event.original. Alertflex fields with no ECS home
+(tenant, score, status, filter, info, ...) go under the custom `alertflex` namespace, as ECS
+asks of custom fields.
 """
 
 from __future__ import annotations
@@ -102,10 +102,15 @@ def to_ecs(alert: AlertLike) -> dict[str, Any]:
         "log": {"level": SEVERITY_NAMES.get(severity, str(severity)).lower()},
     }
     for side, ip_column, port_column in (("source", "srcip", "srcport"), ("destination", "dstip", "dstport")):
-        endpoint = _drop_empty({"ip": address(row.get(ip_column)), "port": number(row.get(port_column))})
+        # address takes whatever the sensor wrote (ECS allows a name there); ip only an address
+        endpoint = _drop_empty(
+            {
+                "address": text(row.get(ip_column)),
+                "ip": address(row.get(ip_column)),
+                "port": number(row.get(port_column)),
+            }
+        )
         if endpoint:
-            if "ip" in endpoint:
-                endpoint["address"] = endpoint["ip"]
             doc[side] = endpoint
     if host := text(row.get("agent")):
         doc["host"] = {"name": host, "hostname": host}
@@ -125,6 +130,13 @@ def to_ecs(alert: AlertLike) -> dict[str, Any]:
         doc["network"] = {"transport": transport}
     if url := text(row.get("url")):
         doc["url"] = {"original": url}
+    related = {
+        "ip": sorted({e["ip"] for side in ("source", "destination") if "ip" in (e := doc.get(side, {}))}),
+        "user": [doc["user"]["name"]] if "user" in doc else [],
+        "hash": list(file.get("hash", {}).values()),
+        "hosts": [doc["host"]["name"]] if "host" in doc else [],
+    }
+    doc["related"] = _drop_empty(related)
     custom = {name: row.get(name) for name in _CUSTOM if row.get(name) not in (None, "", INDEF)}
     custom["severity_name"] = SEVERITY_NAMES.get(severity, str(severity))
     doc["alertflex"] = custom

@@ -124,6 +124,11 @@ def to_ocsf(alert: AlertLike) -> dict[str, Any]:
         "unmapped": {
             "alertflex": {
                 **{name: row.get(name) for name in _UNMAPPED if text(row.get(name)) is not None},
+                **{  # a sensor may write a name or anything else where an address belongs
+                    name: row.get(name)
+                    for name in ("srcip", "dstip")
+                    if text(row.get(name)) is not None and address(row.get(name)) is None
+                },
                 "severity": severity,
             }
         },
