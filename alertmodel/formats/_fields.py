@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -17,9 +18,17 @@ AlertLike = Alert | Mapping[str, Any]
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _HASHES = (("md5", "hash_md5", 32), ("sha1", "hash_sha1", 40), ("sha256", "hash_sha256", 64))
 _ISO = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d+))?\s*(Z|[+-]\d{2}:?\d{2})?", re.ASCII
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\s*(Z|[+-]\d{2}:?\d{2})?", re.ASCII
 )
-_APACHE = re.compile(r"(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*([+-]\d{4})", re.ASCII)
+_APACHE = re.compile(
+    r"(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?\s*([+-]\d{4})", re.ASCII
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 
 
 def columns(alert: AlertLike) -> Mapping[str, Any]:
@@ -52,8 +61,13 @@ def address(value: Any) -> str | None:
     """The column as a canonical IP address, or None (a sensor may write anything there)."""
     if not present(value):
         return None
+    return _canonical_address(str(value).strip())
+
+
+@lru_cache(maxsize=8192)  # the same addresses come again and again; parsing one costs microseconds
+def _canonical_address(value: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(str(value).strip()))
+        return str(ipaddress.ip_address(value))
     except ValueError:
         return None
 
@@ -86,24 +100,36 @@ def event_time(row: Mapping[str, Any]) -> datetime:
 
 def parse_time(value: str) -> datetime | None:
     """An ISO 8601 time (EVE, Wazuh, Falco: +0000, Z, nanoseconds) or Apache's, else None."""
-    if match := _ISO.fullmatch(value.strip()):
-        day, clock, fraction, zone = match.groups()
-        text_ = f"{day}T{clock}.{(fraction or '0')[:6]:0<6}{_offset(zone or 'Z')}"
-        fmt = "%Y-%m-%dT%H:%M:%S.%f%z"
-    elif match := _APACHE.fullmatch(value.strip()):
-        clock, fraction, zone = match.groups()
-        text_ = f"{clock}.{(fraction or '0')[:6]:0<6}{zone}"
-        fmt = "%d/%b/%Y:%H:%M:%S.%f%z"
+    value = value.strip()
+    if match := _ISO.fullmatch(value):
+        year, month, day, hour, minute, second, fraction, zone = match.groups()
+    elif match := _APACHE.fullmatch(value):
+        day, name, year, hour, minute, second, fraction, zone = match.groups()
+        month = _MONTHS.get(name.lower(), 0)
     else:
         return None
     try:
-        return datetime.strptime(text_, fmt).astimezone(UTC)
-    except ValueError:
+        at = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo=_zone(zone or "Z"),
+        )
+        return at.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
 
 
-def _offset(zone: str) -> str:
-    return "+0000" if zone == "Z" else zone.replace(":", "")
+def _zone(text_: str) -> timezone:
+    if text_ == "Z":
+        return UTC
+    digits = text_[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return timezone(-offset if text_[0] == "-" else offset)
 
 
 def raw_event(row: Mapping[str, Any]) -> str | None:
@@ -131,3 +157,8 @@ def categories(row: Mapping[str, Any]) -> list[str]:
     if not present(value):
         return []
     return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def compact(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` without None, "", {} and [] (0 and False stay): a renderer leaves out what is unknown."""
+    return {k: v for k, v in values.items() if v or v == 0}

@@ -17,6 +17,7 @@ from alertmodel.formats._fields import (
     AlertLike,
     address,
     columns,
+    compact,
     event_time,
     hashes,
     iso,
@@ -90,7 +91,7 @@ def to_ecs(alert: AlertLike) -> dict[str, Any]:
         "event": event,
         "message": text(row.get("description")),
         "rule": _rule(row, key),
-        "observer": _drop_empty(
+        "observer": compact(
             {
                 "name": text(row.get("sensor")),
                 "product": source or None,
@@ -98,12 +99,12 @@ def to_ecs(alert: AlertLike) -> dict[str, Any]:
                 "type": observer_type,
             }
         ),
-        "agent": _drop_empty({"name": text(row.get("node_id")), "type": "alertflow"}),
+        "agent": compact({"name": text(row.get("node_id")), "type": "alertflow"}),
         "log": {"level": SEVERITY_NAMES.get(severity, str(severity)).lower()},
     }
     for side, ip_column, port_column in (("source", "srcip", "srcport"), ("destination", "dstip", "dstport")):
         # address takes whatever the sensor wrote (ECS allows a name there); ip only an address
-        endpoint = _drop_empty(
+        endpoint = compact(
             {
                 "address": text(row.get(ip_column)),
                 "ip": address(row.get(ip_column)),
@@ -136,11 +137,11 @@ def to_ecs(alert: AlertLike) -> dict[str, Any]:
         "hash": list(file.get("hash", {}).values()),
         "hosts": [doc["host"]["name"]] if "host" in doc else [],
     }
-    doc["related"] = _drop_empty(related)
+    doc["related"] = compact(related)
     custom = {name: row.get(name) for name in _CUSTOM if row.get(name) not in (None, "", INDEF)}
     custom["severity_name"] = SEVERITY_NAMES.get(severity, str(severity))
     doc["alertflex"] = custom
-    return _drop_empty(doc)
+    return compact(doc)
 
 
 def _event_categories(row: Mapping[str, Any], key: str) -> list[str]:
@@ -151,10 +152,8 @@ def _event_categories(row: Mapping[str, Any], key: str) -> list[str]:
 def _rule(row: Mapping[str, Any], key: str) -> dict[str, Any]:
     category = text(row.get("category"))
     if key == "falco":  # Falco names its rules; its description is the rule's output line
-        return _drop_empty({"name": text(row.get("event")), "category": category})
-    return _drop_empty(
-        {"id": text(row.get("event")), "name": text(row.get("description")), "category": category}
-    )
+        return compact({"name": text(row.get("event")), "category": category})
+    return compact({"id": text(row.get("event")), "name": text(row.get("description")), "category": category})
 
 
 def _file(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,7 +166,3 @@ def _file(row: Mapping[str, Any]) -> dict[str, Any]:
     if found := hashes(row):
         file["hash"] = found
     return file
-
-
-def _drop_empty(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v not in (None, "", {}, [])}

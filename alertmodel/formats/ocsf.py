@@ -17,6 +17,7 @@ from alertmodel.formats._fields import (
     address,
     categories,
     columns,
+    compact,
     event_time,
     hashes,
     number,
@@ -77,12 +78,12 @@ def to_ocsf(alert: AlertLike) -> dict[str, Any]:
     uid = str(row.get("alert_uuid") or "")
     description = text(row.get("description"))
 
-    analytic = _drop_empty({"type_id": 1, "type": "Rule", "uid": text(row.get("event"))})
+    analytic = compact({"type_id": 1, "type": "Rule", "uid": text(row.get("event"))})
     if source.lower() == "falco":  # Falco names its rules; its description is the output line
         analytic["name"] = text(row.get("event"))
     elif description:
         analytic["name"] = description
-    finding_info = _drop_empty(
+    finding_info = compact(
         {
             "uid": uid,
             "title": description or text(row.get("event")) or source or "alert",
@@ -90,8 +91,8 @@ def to_ocsf(alert: AlertLike) -> dict[str, Any]:
             "analytic": analytic,
         }
     )
-    product = _drop_empty({"name": source or "alertflow", "vendor_name": _VENDORS.get(source.lower())})
-    metadata = _drop_empty(
+    product = compact({"name": source or "alertflow", "vendor_name": _VENDORS.get(source.lower())})
+    metadata = compact(
         {
             "version": OCSF_VERSION,
             "product": product,
@@ -135,7 +136,7 @@ def to_ocsf(alert: AlertLike) -> dict[str, Any]:
     }
     if host := text(row.get("agent")):
         finding["device"] = {"hostname": host, "name": host, "type_id": 0, "type": "Unknown"}
-    return _drop_empty(finding)
+    return compact(finding)
 
 
 def _evidence(row: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -150,7 +151,7 @@ def _evidence(row: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, An
         ("src_endpoint", "srcip", "srcport"),
         ("dst_endpoint", "dstip", "dstport"),
     ):
-        endpoint = _drop_empty({"ip": address(row.get(ip_column)), "port": number(row.get(port_column))})
+        endpoint = compact({"ip": address(row.get(ip_column)), "port": number(row.get(port_column))})
         if endpoint:
             evidence[side] = endpoint
             for attribute, kind in (("ip", "ip"), ("port", "port")):
@@ -199,7 +200,3 @@ def _file(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _ms(value: Any) -> int:
     return int(utc(value).timestamp() * 1000)
-
-
-def _drop_empty(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v not in (None, "", {}, [])}
