@@ -36,8 +36,9 @@ _MODULES: dict[str, tuple[str, str, str]] = {
     "wazuh": ("wazuh", "wazuh.alerts", "hids"),
     "falco": ("falco", "falco.alerts", "sensor"),
     "modsecurity": ("modsecurity", "modsecurity.auditlog", "waf"),
+    "misp": ("misp", "misp.ioc", "threat-intelligence"),
 }
-_VENDORS = {"suricata": "OISF", "wazuh": "Wazuh", "falco": "Falco", "modsecurity": "OWASP"}
+_VENDORS = {"suricata": "OISF", "wazuh": "Wazuh", "falco": "Falco", "modsecurity": "OWASP", "misp": "MISP"}
 _CATEGORY_BY_TYPE = {"NET": "network", "FILE": "file", "HOST": "host"}
 _TRANSPORTS = frozenset({"tcp", "udp", "icmp", "ipv6-icmp", "sctp", "gre", "esp", "ah"})
 _DENIED = ("block", "drop", "deny", "denied", "reject")

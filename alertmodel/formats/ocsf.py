@@ -40,7 +40,7 @@ SEVERITY_IDS: dict[int, tuple[int, str]] = {
 }
 """Alertflex severity → (OCSF severity_id, severity)."""
 
-_VENDORS = {"suricata": "OISF", "wazuh": "Wazuh", "falco": "Falco", "modsecurity": "OWASP"}
+_VENDORS = {"suricata": "OISF", "wazuh": "Wazuh", "falco": "Falco", "modsecurity": "OWASP", "misp": "MISP"}
 _FINGERPRINTS = {"md5": 1, "sha1": 2, "sha256": 3}
 _OBSERVABLE = {
     "hostname": (1, "Hostname"),
