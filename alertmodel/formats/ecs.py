@@ -42,6 +42,7 @@ _VENDORS = {"suricata": "OISF", "wazuh": "Wazuh", "falco": "Falco", "modsecurity
 _CATEGORY_BY_TYPE = {"NET": "network", "FILE": "file", "HOST": "host"}
 _TRANSPORTS = frozenset({"tcp", "udp", "icmp", "ipv6-icmp", "sctp", "gre", "esp", "ah"})
 _DENIED = ("block", "drop", "deny", "denied", "reject")
+_DENIABLE = frozenset({"network", "intrusion_detection"})
 _CUSTOM = (
     "alert_uuid",
     "node_id",
@@ -71,10 +72,13 @@ def to_ecs(alert: AlertLike) -> dict[str, Any]:
     severity = int(row.get("severity") or 0)
     action = text(row.get("action"))
 
+    event_categories = _event_categories(row, key)
+    denied = bool(action and action.lower().startswith(_DENIED))
     event: dict[str, Any] = {
         "kind": "alert",
-        "category": _event_categories(row, key),
-        "type": ["denied" if action and action.lower().startswith(_DENIED) else "info"],
+        "category": event_categories,
+        # ECS expects "denied" with network and intrusion_detection only (not host, file, web)
+        "type": ["denied" if denied and _DENIABLE.issuperset(event_categories) else "info"],
         "severity": severity,
         "module": module,
         "dataset": dataset,

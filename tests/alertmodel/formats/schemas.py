@@ -1,8 +1,9 @@
 """Checks of rendered documents against the published schemas: ECS field definitions, OCSF models.
 
 ECS: every field must be defined in ECS's flat field list (tests/fixtures/ecs), with a value of
-its type, an array only where ECS allows one and an allowed value where ECS lists them; fields
-under the custom `alertflex` namespace are ours. OCSF: `pydantic-ocsf` validates a Detection
+its type, an array only where ECS allows one and an allowed value where ECS lists them, and each
+event.type one that ECS expects with each event.category; fields under the custom `alertflex`
+namespace are ours. OCSF: `pydantic-ocsf` validates a Detection
 Finding (types, enums, required attributes, type_uid), and since its models accept unknown
 attributes, any attribute the schema does not define is reported here too.
 """
@@ -88,6 +89,12 @@ def ecs_problems(doc: dict[str, Any]) -> list[str]:
                 problems.append(f"{name}: {item!r} is not of ECS type {field['type']}")
             elif "allowed_values" in field and item not in field["allowed_values"]:
                 problems.append(f"{name}: {item!r} is not one of ECS's allowed values")
+    expected = fields["event.category"]["expected_event_types"]
+    event = doc.get("event", {})
+    for category in event.get("category", []):
+        for kind in event.get("type", []):
+            if kind not in expected.get(category, [kind]):
+                problems.append(f"event.type: {kind!r} is not expected with event.category {category!r}")
     return problems
 
 

@@ -99,7 +99,9 @@ def test_an_unreadable_event_time_falls_back_to_collection_time() -> None:
     assert to_ocsf(row)["metadata"]["logged_time"] == int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1000)
 
 
-def test_a_denied_action_makes_the_ecs_event_type_denied() -> None:
+def test_a_denied_action_makes_the_ecs_event_type_denied_where_ecs_expects_it() -> None:
     assert to_ecs(make_alert(action="blocked"))["event"]["type"] == ["denied"]
+    host = to_ecs(make_alert(action="blocked", type="HOST"))  # ECS expects no "denied" with host
+    assert host["event"]["type"] == ["info"] and ecs_problems(host) == []
     assert to_ecs(make_alert(action="allowed"))["event"]["type"] == ["info"]
     assert to_ecs(make_alert())["event"]["type"] == ["info"]

@@ -35,12 +35,15 @@ def test_ecs_check_accepts_a_rendered_alert_and_refuses_unknown_or_mistyped_fiel
     bad = copy.deepcopy(doc)
     bad["source"]["port"] = "80"
     bad["event"]["kind"] = "incident"
+    bad["event"]["type"] = ["creation"]
     bad["event"]["catgory"] = ["network"]
     bad["rule"]["id"] = ["a", "b"]
     bad["source"]["ip"] = "not-an-address"
     assert sorted(ecs_problems(bad)) == [
         "event.catgory: not an ECS field",
         "event.kind: 'incident' is not one of ECS's allowed values",
+        "event.type: 'creation' is not expected with event.category 'intrusion_detection'",
+        "event.type: 'creation' is not expected with event.category 'network'",
         "rule.id: ECS does not make it an array",
         "source.ip: 'not-an-address' is not of ECS type ip",
         "source.port: '80' is not of ECS type long",
