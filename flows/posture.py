@@ -30,7 +30,7 @@ from alertmodel.types import utcnow
 from blocks.host import HostProfile
 from blocks.wazuh import WazuhApi
 from tasks.nmap import nmap_reports, nmap_scan
-from tasks.openscap import DEBIAN_BENCHMARK, DEBIAN_OVAL, scan_with_openscap
+from tasks.openscap import DEBIAN_BENCHMARK, DEBIAN_OVAL, STANDARD_PROFILE, scan_with_openscap
 from tasks.wazuh_sca import fetch_wazuh_sca
 
 SOURCES = {"openscap": "OpenSCAP", "wazuh-sca": "Wazuh SCA", "nmap": "Nmap"}
@@ -113,6 +113,7 @@ async def posture(
     oscap_content: str = DEBIAN_OVAL,
     oscap_benchmark: str | None = DEBIAN_BENCHMARK,
     oscap_definitions: list[str] | None = None,
+    oscap_profile: str | None = STANDARD_PROFILE,
     wazuh: str | None = None,
     wazuh_agents: list[str] | None = None,
     nmap_targets: list[str] | None = None,
@@ -127,7 +128,9 @@ async def posture(
     Args:
         openscap_hosts: HostProfile block names to run `oscap` on.
         oscap_kind: "oval" (Debian 12 with the Debian 11 SSG OVAL content) or "xccdf" (a data stream).
-        oscap_definitions: evaluate only these OVAL definitions (seconds instead of minutes).
+        oscap_definitions: evaluate exactly these OVAL definitions.
+        oscap_profile: the XCCDF profile whose rules' OVAL definitions are evaluated (oval kind, when
+            oscap_definitions is unset; None: the whole OVAL file), or that is evaluated (xccdf kind).
         wazuh: WazuhApi block name; wazuh_agents: the agent ids whose SCA results to read.
         nmap_targets: addresses or networks whose open ports are findings.
         modes: report type (openscap, wazuh-sca, nmap) → all | unconfirmed | new (default new).
@@ -150,6 +153,7 @@ async def posture(
                     content=oscap_content,
                     benchmark=oscap_benchmark,
                     definitions=oscap_definitions,
+                    profile=oscap_profile,
                 )
             )
         except (AlertflowError, ValueError, OSError) as exc:

@@ -41,6 +41,7 @@ XCCDF = "{http://checklists.nist.gov/xccdf/1.2}"
 SSG_CONTENT = "/usr/share/xml/scap/ssg/content"
 DEBIAN_OVAL = f"{SSG_CONTENT}/ssg-debian11-oval.xml"
 DEBIAN_BENCHMARK = f"{SSG_CONTENT}/ssg-debian11-xccdf.xml"
+STANDARD_PROFILE = "xccdf_org.ssgproject.content_profile_standard"
 MAX_RESULTS_BYTES = 512 * 1024 * 1024
 SEVERITY = {"low": 1, "medium": 2, "high": 3}
 FAILED_WHEN = {"compliance": "false", "vulnerability": "true", "patch": "true"}
@@ -92,6 +93,25 @@ def rule_checks(benchmark_xml: bytes) -> dict[str, RuleCheck]:
             if name.startswith("oval:"):
                 checks[name] = RuleCheck(rule_id=rule.get("id", ""), severity=rule.get("severity", "unknown"))
     return checks
+
+
+def profile_definitions(benchmark_xml: bytes, profile_id: str) -> list[str]:
+    """The OVAL definitions checking the rules an XCCDF 1.2 profile selects, in benchmark order."""
+    root = ElementTree.fromstring(benchmark_xml)
+    profile = next((p for p in root.iter(f"{XCCDF}Profile") if p.get("id") == profile_id), None)
+    if profile is None:
+        known = ", ".join(p.get("id", "") for p in root.iter(f"{XCCDF}Profile"))
+        raise ValueError(f"profile {profile_id!r} is not in the benchmark; it has: {known[:500]}")
+    chosen = {s.get("idref", ""): s.get("selected") == "true" for s in profile.iter(f"{XCCDF}select")}
+    definitions: list[str] = []
+    for rule in root.iter(f"{XCCDF}Rule"):
+        if not chosen.get(rule.get("id", ""), rule.get("selected", "true") == "true"):
+            continue
+        for ref in rule.iter(f"{XCCDF}check-content-ref"):
+            name = ref.get("name", "")
+            if name.startswith("oval:") and name not in definitions:
+                definitions.append(name)
+    return definitions
 
 
 def oval_findings(
@@ -252,16 +272,16 @@ async def scan_with_openscap(
     content: str = DEBIAN_OVAL,
     benchmark: str | None = DEBIAN_BENCHMARK,
     definitions: Sequence[str] | None = None,
-    profile: str = "xccdf_org.ssgproject.content_profile_standard",
+    profile: str | None = STANDARD_PROFILE,
     timeout_s: float = 1800,
 ) -> HostReport:
     """Run `oscap` on `host`, fetch its results with SFTP and return the failed checks.
 
-    `kind="oval"` evaluates the OVAL `content` (the one that works on Debian 12 with the
-    Debian 11 SSG content); `definitions` limits it to those definitions (a derived content
-    file, built here and uploaded to the host's temp directory). OVAL severities come from the
-    XCCDF `benchmark` on the host (None: every severity 0). `kind="xccdf"` evaluates `profile`
-    of the data stream `content` and reads the ARF report.
+    `kind="oval"` evaluates OVAL `content` (what works on Debian 12 with the Debian 11 SSG
+    content): the definitions checking the rules `profile` selects in the XCCDF `benchmark`,
+    or exactly `definitions`, or (both None) the whole file. A subset is a content file derived
+    here and uploaded to a temp directory on the host. Severities come from the benchmark
+    (None: all 0). `kind="xccdf"` evaluates `profile` of the data stream `content` (ARF report).
     """
     if kind not in ("oval", "xccdf"):
         raise ValueError(f"kind must be 'oval' or 'xccdf', not {kind!r}")
@@ -277,8 +297,13 @@ async def scan_with_openscap(
             raise IntegrationError(f"could not make a temp directory on {host.name}: {made.stderr[:300]}")
         try:
             async with conn.start_sftp_client() as sftp:
+                bench = (
+                    await _read_remote(sftp, benchmark, host.name) if kind == "oval" and benchmark else None
+                )
+                if kind == "oval" and not definitions and profile and bench:
+                    definitions = profile_definitions(bench, profile)
                 source = content
-                if definitions:
+                if kind == "oval" and definitions:
                     subset = oval_subset(await _read_remote(sftp, content, host.name), definitions)
                     source = posixpath.join(workdir, "content.xml")
                     async with sftp.open(source, "wb") as f:
@@ -287,7 +312,8 @@ async def scan_with_openscap(
                 if kind == "oval":
                     argv = ["oscap", "oval", "eval", "--results", results, source]
                 else:
-                    argv = ["oscap", "xccdf", "eval", "--profile", profile, "--results-arf", results, source]
+                    argv = ["oscap", "xccdf", "eval", "--results-arf", results, source]
+                    argv[3:3] = ["--profile", profile] if profile else []
                 run = await run_command(conn, argv, timeout_s=timeout_s)
                 # xccdf eval exits 2 when a rule failed: that is a result, not an error
                 if run.timed_out or run.exit_status not in ((0,) if kind == "oval" else (0, 2)):
