@@ -176,7 +176,7 @@ async def posture(
             failed.append(f"nmap: {exc}"[:500])
 
     settings = get_settings()
-    url = database_url.get_secret_value() if database_url else settings.resolved_database_url()
+    url = database_url.get_secret_value() if database_url else settings.resolved_database_url
     engine = make_engine(url)
     summaries: list[ReportSummary] = []
     records: list[dict[str, Any]] = []
