@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from defusedxml import EntitiesForbidden
@@ -16,6 +17,7 @@ from tasks.openscap import (
     oval_subset,
     profile_definitions,
     rule_checks,
+    scan_with_openscap,
     xccdf_checks,
 )
 
@@ -156,3 +158,33 @@ def test_xccdf_fails_in_a_real_arf_report_become_checks_with_rule_title_and_seve
     assert xccdf_checks(failed.encode()) == [
         CheckResult(check_id=rule, title="Uninstall the telnet server", severity=3, detail="xccdf rule fail")
     ]
+
+
+@pytest.mark.integration
+async def test_the_default_scan_over_ssh_evaluates_the_standard_profiles_definitions(ssh_hosts: Any) -> None:
+    from tests.integration.sensors.test_openscap_live import _expected_failures
+
+    report = await scan_with_openscap.fn(ssh_hosts.profile(2))
+    benchmark = Path(f"{CONTENT}/ssg-debian11-xccdf.xml").read_bytes()
+    assert (report.report_type, report.host) == ("openscap", ssh_hosts.hosts[2]["name"])
+    found = {c.check_id for c in report.checks}
+    selected = set(profile_definitions(benchmark, STANDARD_PROFILE))
+    assert found <= selected
+    known = {d: failed for d, failed in _expected_failures().items() if d in selected}
+    assert len(known) >= 2, "the standard profile no longer checks the file modes this test knows"
+    for definition, failed in known.items():
+        assert (definition in found) == failed, definition
+    assert any(c.severity >= 2 for c in report.checks)  # from the XCCDF rules; some are "unknown" (0)
+
+
+@pytest.mark.integration
+async def test_an_xccdf_scan_over_ssh_reads_the_arf_report(ssh_hosts: Any) -> None:
+    report = await scan_with_openscap.fn(
+        ssh_hosts.profile(2), kind="xccdf", content=f"{CONTENT}/ssg-debian11-ds.xml"
+    )
+    assert report.checks == []  # Debian 11 rules do not apply to Debian 12
+
+
+async def test_a_relative_content_path_is_refused_before_connecting(ssh_hosts: Any) -> None:
+    with pytest.raises(ValueError, match="absolute paths on the host"):
+        await scan_with_openscap.fn(ssh_hosts.profile(2), content="ssg.xml")
