@@ -9,6 +9,7 @@ from alertmodel.alert import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF, Alert, Al
 from alertmodel.catalog import Category, CategoryProfile, Node
 from alertmodel.incident import INCIDENT_STATES, Incident, IncidentEvent
 from alertmodel.intake import DeadLetter, FilterPolicy, SourceCheckpoint, dead_letter_key
+from alertmodel.posture import NodeStats, PostureFinding, PostureReport, PostureReportFinding
 from alertmodel.response_tables import (
     OUTBOX_STATES,
     Outbox,
@@ -39,8 +40,12 @@ __all__ = [
     "Incident",
     "IncidentEvent",
     "Node",
+    "NodeStats",
     "Outbox",
     "PlaybookRun",
+    "PostureFinding",
+    "PostureReport",
+    "PostureReportFinding",
     "ResponseGroup",
     "ResponseProfile",
     "ResponseRate",

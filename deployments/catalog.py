@@ -2,7 +2,7 @@
 
 | run mode | how |
 |---|---|
-| recurring schedule | `alert-digest/daily` (cron); `exposure-scan/weekly` (cron, inactive until its targets are set) |
+| recurring schedule | `alert-digest/daily` (cron); `posture/weekly` (cron); `exposure-scan/weekly` (cron, inactive until its targets are set) |
 | one-time schedule | `alert-digest/new-year` (RRule COUNT=1) |
 | REST | any deployment: `POST /api/deployments/{id}/create_flow_run` (README) |
 | response-profile action | a profile's `playbook` action names e.g. `yaml-playbook/demo-contain`, `block-attacker/response` |
@@ -28,6 +28,7 @@ from flows.collect_forensics import collect_forensics
 from flows.exposure_scan import exposure_scan
 from flows.malware_triage import malware_triage
 from flows.playbook_spec import BUNDLED_DIR, PlaybookSpec, load_playbook
+from flows.posture import posture
 from flows.yaml_playbook import yaml_playbook
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,14 @@ def all_deployments() -> list[RunnerDeployment]:
             schedules=[recurring_cron("0 2 * * 1", active=False)],
             description="Recurring (activate once targets and recipients are set): Mondays 02:00 UTC.",
             tags=["recurring"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        posture.to_deployment(
+            name="weekly",
+            schedules=[recurring_cron("0 3 * * 0")],
+            description="Recurring: posture findings (OpenSCAP over SSH, Wazuh SCA, Nmap) every Sunday at 03:00 "
+            "UTC; set openscap_hosts, wazuh/wazuh_agents or nmap_targets, and modes. Nothing set: nothing scanned.",
+            tags=["recurring", "posture"],
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
         collect_forensics.to_deployment(

@@ -36,6 +36,8 @@ class CoreOutput:
     new_categories: list[tuple[str, str]] = field(default_factory=list)
     observations: list[dict[str, Any]] = field(default_factory=list)
     counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    node_stats: list[dict[str, Any]] = field(default_factory=list)
+    """Collector statistics reports (`ingest.altprobe`), stored as `node_stats` rows."""
 
 
 @dataclass(slots=True)
@@ -47,6 +49,7 @@ class Batch:
     new_categories: list[tuple[str, str]] = field(default_factory=list)
     positions: list[FilePosition] = field(default_factory=list)
     rows: list[tuple[Any, ...]] | None = None
+    node_stats: list[dict[str, Any]] = field(default_factory=list)
     """Driver parameters of `alerts`, in the same order (`prepare_rows`); built by the writer if None."""
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alertmodel.errors import NormalizationError
+from ingest.altprobe import node_stats_row, normalize_altprobe
 from ingest.batch import CoreOutput, DeadLetterItem
 from ingest.detect import SOURCES, detect_source
 from ingest.falco import normalize_falco
@@ -30,9 +31,17 @@ NORMALIZERS: dict[str, Normalizer] = {
     "falco": normalize_falco,
     "modsecurity": normalize_modsecurity,
     "generic": normalize_generic,
+    "altprobe": normalize_altprobe,
 }
-SECTION_OF = {"wazuh": "hids", "suricata": "nids", "modsecurity": "waf", "falco": "crs", "generic": None}
-"""Which policy section filters each source (generic alerts have none)."""
+SECTION_OF = {
+    "wazuh": "hids",
+    "suricata": "nids",
+    "modsecurity": "waf",
+    "falco": "crs",
+    "generic": None,
+    "altprobe": None,
+}
+"""Which policy section filters each source (generic alerts have none; an Altprobe alert says its own)."""
 PURGE_EVERY_S = 60.0
 """How often (by the injected clock) expired aggregation windows are dropped."""
 MAX_SEEN_CATEGORIES = 100_000
@@ -131,6 +140,9 @@ class IngestCore:
                         observations.append({"source": "Suricata", "event_type": et, "event": event})
                     continue
             try:
+                if src == "altprobe" and "altprobe_stats" in event:
+                    out.node_stats.append(node_stats_row(event))
+                    continue
                 drafts = NORMALIZERS[src](event)
                 if not drafts:
                     no_alert += 1
@@ -140,9 +152,12 @@ class IngestCore:
                 many = src == "modsecurity"
                 emitted: list[dict[str, Any]] = []  # a line's alerts go out together or not at all
                 for part, d in enumerate(drafts):
+                    d["json_event"] = raw_text
+                    if src == "altprobe":  # normalized and maybe filtered by the collector: keep its ids
+                        emitted.extend(self._altprobe(d, raw, raw_text, now, agg, counts))
+                        continue
                     d["node_id"] = node
                     d["alert_uuid"] = alert_uuid(d["source"], node, raw, part if many else None)
-                    d["json_event"] = raw_text
                     d["time_collr"] = now
                     d["filter"] = filter_name
                     d["ref_id"] = ref_id
@@ -173,6 +188,30 @@ class IngestCore:
             if n:
                 counts[key] = n
         return out
+
+    def _altprobe(
+        self,
+        d: dict[str, Any],
+        raw: bytes,
+        raw_text: str,
+        now: datetime,
+        agg: Aggregator,
+        counts: Any,
+    ) -> list[dict[str, Any]]:
+        """An Altprobe record: the collector's node, alert id and time; this policy only if it did not filter."""
+        collector = d.pop("_node")
+        d["node_id"] = collector if collector != "indef" else self.node
+        d["alert_uuid"] = d.pop("_uuid") or alert_uuid(d["source"], d["node_id"], raw)
+        d["time_collr"] = d.pop("_collr") or now
+        section = d.pop("_section")
+        if d.pop("_filtered"):
+            counts["collector_filtered"] += 1
+            return [d]
+        policy = self._compiled
+        d["filter"] = policy.filter_name
+        if d["ref_id"] == "indef":
+            d["ref_id"] = policy.ref_id
+        return policy.decide(d, section, raw_text, now.timestamp(), agg, counts)
 
     @staticmethod
     def _dead(out: CoreOutput, source: str, origin: str, raw: bytes, reason: str) -> None:

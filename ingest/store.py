@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine
 
-from alertmodel import ALERT_COLUMNS, Category, DeadLetter, dead_letter_key
+from alertmodel import ALERT_COLUMNS, Category, DeadLetter, NodeStats, dead_letter_key
 from alertmodel.repository import insert_ignoring_duplicates
 from alertmodel.types import utcnow
 from ingest.batch import Batch, as_alert, prepare_rows
@@ -123,6 +123,11 @@ class BatchWriter:
                         for d in batch.dead_letters
                     ],
                     ("content_key",),
+                )
+            if batch.node_stats:
+                now = utcnow()
+                conn.execute(
+                    NodeStats.__table__.insert(), [{**row, "received_at": now} for row in batch.node_stats]
                 )
             save_positions(conn, _last_position_per_key(batch.positions))
             if fresh and self.batch_hooks:

@@ -283,6 +283,7 @@ class Worker:
             batch.alerts.extend(out.alerts)
             batch.dead_letters.extend(out.dead_letters)
             batch.new_categories.extend(out.new_categories)
+            batch.node_stats.extend(out.node_stats)
             counts.update(out.counts)
             if delivery.position is not None:
                 batch.positions.append(delivery.position)
@@ -463,7 +464,11 @@ def _as_dead_letters(batch: Batch, reason: str) -> Batch:
         for a in batch.alerts or [as_alert(row) for row in batch.rows or ()]
     ]
     return Batch(
-        alerts=[], dead_letters=batch.dead_letters + letters, new_categories=[], positions=batch.positions
+        alerts=[],
+        dead_letters=batch.dead_letters + letters,
+        new_categories=[],
+        positions=batch.positions,
+        node_stats=batch.node_stats,
     )
 
 

@@ -14,6 +14,7 @@ from prefect import task
 from pydantic import BaseModel
 
 from alertmodel.errors import IntegrationError
+from alertmodel.posture import CheckResult, HostReport
 from blocks.run_context import in_run_context, run_logger
 
 # The only nmap flags a playbook can ask for: alert data picks a profile name, never flags.
@@ -191,3 +192,27 @@ async def nmap_scan(
         text = xml.decode("utf-8", errors="replace") if isinstance(xml, bytes) else str(xml)
         await acreate_markdown_artifact(markdown=_markdown(result, text), description=f"nmap {profile} scan")
     return result
+
+
+OPEN_PORT_SEVERITY = 1
+
+
+def nmap_reports(result: NmapScanResult) -> list[HostReport]:
+    """One posture report per scanned host that was up: each open port is a finding (`tcp/22`)."""
+    reports = []
+    for host in result.hosts:
+        if host.state != "up":
+            continue
+        checks = [
+            CheckResult(
+                check_id=f"{port.protocol}/{port.port}",
+                title=f"Open port {port.port}/{port.protocol}"
+                + (f" ({port.service})" if port.service else ""),
+                severity=OPEN_PORT_SEVERITY,
+                detail=" ".join(p for p in (port.product, port.version) if p) or f"nmap {result.profile}",
+            )
+            for port in host.ports
+            if port.state == "open"
+        ]
+        reports.append(HostReport(report_type="nmap", host=host.address, checks=checks))
+    return reports

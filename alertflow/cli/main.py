@@ -24,6 +24,7 @@ from alertflow.cli import (
     playbook,
     playbook_runs,
     policy,
+    posture,
     profiles,
     replay,
     users,
@@ -52,6 +53,7 @@ app.add_typer(blocks.app, name="blocks")
 app.command("api")(api.api)
 app.add_typer(users.app, name="users")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(posture.app, name="posture")
 
 
 @app.command()

@@ -6,6 +6,10 @@ the batch that stored it committed. When the connection drops, a new one is made
 backoff; acks of messages received on the old connection are skipped (the broker delivers
 them again, and their deterministic alert_uuid keeps them from being stored twice).
 Several workers on one queue are competing consumers.
+
+Messages from an Alertflex collector (Altprobe) are recognized by their properties, whatever
+`source` says: an alert message (empty body, the record in its properties) and a statistics
+report (gzip body) each become one line for the `altprobe` source (`ingest.altprobe`).
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import logging
 import threading
 from urllib.parse import urlsplit
 
+import orjson
 import stomp
 from pydantic import SecretStr
 from stomp.exception import StompException
 
+from alertmodel.errors import NormalizationError
+from ingest.altprobe import altprobe_line, is_alert_message, is_stats_message, stats_line
 from ingest.delivery import Delivery, Inbox, Outcome
 
 log = logging.getLogger(__name__)
@@ -175,7 +182,18 @@ class StompSource:
             except (StompException, OSError) as exc:
                 log.info("ack on a dropped connection skipped (%s); the broker redelivers", exc)
 
-        self._inbox.put(Delivery(lines=body.split(b"\n"), origin=origin, source=self.source, on_commit=ack))
+        lines, source = self._lines(frame.headers, body)
+        self._inbox.put(Delivery(lines=lines, origin=origin, source=source, on_commit=ack))
+
+    def _lines(self, headers: dict[str, str], body: bytes) -> tuple[list[bytes], str]:
+        if is_alert_message(headers):
+            return [altprobe_line(headers)], "altprobe"
+        if is_stats_message(headers, body):
+            try:
+                return [stats_line(headers, body)], "altprobe"
+            except NormalizationError as exc:  # dead-lettered by the core with this reason
+                return [orjson.dumps({"altprobe_stats": {"invalid": str(exc)}})], "altprobe"
+        return body.split(b"\n"), self.source
 
     def _on_disconnected(self, generation: int) -> None:
         if generation == self._generation:

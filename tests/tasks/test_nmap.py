@@ -88,3 +88,37 @@ async def test_the_service_version_profile_identifies_openssh(ssh_hosts: Any) ->
     result = await nmap_scan.fn([host["address"]], [host["port"]], profile="service-version")
     (port,) = result.hosts[0].ports
     assert (port.state, port.service, port.product) == ("open", "ssh", "OpenSSH")
+
+
+def test_open_ports_of_hosts_that_are_up_become_posture_checks() -> None:
+    from tasks.nmap import NmapHost, NmapPort, NmapScanResult, nmap_reports
+
+    result = NmapScanResult(
+        profile="tcp-connect",
+        command_line="nmap -sT",
+        elapsed_s=0.1,
+        hosts=[
+            NmapHost(
+                address="127.0.0.9",
+                hostnames=[],
+                state="up",
+                ports=[
+                    NmapPort(
+                        protocol="tcp",
+                        port=22,
+                        state="open",
+                        service="ssh",
+                        product="OpenSSH",
+                        version="9.2p1",
+                    ),
+                    NmapPort(protocol="tcp", port=80, state="closed"),
+                ],
+            ),
+            NmapHost(address="127.0.0.10", hostnames=[], state="down", ports=[]),
+        ],
+    )
+    [report] = nmap_reports(result)
+    assert (report.report_type, report.host) == ("nmap", "127.0.0.9")
+    assert [(c.check_id, c.title, c.severity, c.detail) for c in report.checks] == [
+        ("tcp/22", "Open port 22/tcp (ssh)", 1, "OpenSSH 9.2p1")
+    ]

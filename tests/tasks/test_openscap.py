@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
 import pytest
 from defusedxml import EntitiesForbidden
 
-from tasks.openscap import oval_findings, rule_checks
+from alertmodel.posture import CheckResult
+from tasks.openscap import (
+    STANDARD_PROFILE,
+    oval_findings,
+    oval_subset,
+    profile_definitions,
+    rule_checks,
+    scan_with_openscap,
+    xccdf_checks,
+)
 
 RESULTS = b"""<?xml version="1.0"?>
 <oval_results xmlns="http://oval.mitre.org/XMLSchema/oval-results-5"
@@ -73,3 +87,104 @@ def test_other_documents_and_entities_are_refused() -> None:
     bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><r>&a;</r>'
     with pytest.raises(EntitiesForbidden):
         oval_findings(bomb, "web1", {})
+
+
+CONTENT = "/usr/share/xml/scap/ssg/content"
+
+
+def test_the_standard_profile_evaluates_the_oval_definitions_of_its_44_rules() -> None:
+    benchmark = Path(f"{CONTENT}/ssg-debian11-xccdf.xml").read_bytes()
+    definitions = profile_definitions(benchmark, STANDARD_PROFILE)
+    assert len(definitions) == len(set(definitions)) == 44
+    assert "oval:ssg-file_permissions_etc_passwd:def:1" in definitions
+    # a rule the profile does not select, although its definition is in the content
+    assert "oval:ssg-package_openssh-server_removed:def:1" not in definitions
+    with pytest.raises(ValueError, match="profile 'nope' is not in the benchmark"):
+        profile_definitions(benchmark, "nope")
+
+
+def test_a_derived_content_file_keeps_the_definitions_and_everything_they_use() -> None:
+    content = Path(f"{CONTENT}/ssg-debian11-oval.xml").read_bytes()
+    subset = oval_subset(content, ["oval:ssg-sshd_disable_root_login:def:1"]).decode()
+    # what the definition extends, its tests, objects, states and variables come along
+    for needed in (
+        'id="oval:ssg-sshd_disable_root_login:def:1"',
+        'id="oval:ssg-package_openssh-server_installed:def:1"',
+        'id="oval:ssg-test_sshd_disable_root_login:tst:1"',
+    ):
+        assert needed in subset
+    assert 'id="oval:ssg-package_aide_installed:def:1"' not in subset
+    assert len(subset) < len(content) / 20
+    with pytest.raises(ValueError, match="definitions not in the OVAL content: oval:x:def:9"):
+        oval_subset(content, ["oval:x:def:9"])
+
+
+def test_an_oval_document_with_an_entity_is_refused() -> None:
+    evil = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>'
+    with pytest.raises(EntitiesForbidden):
+        oval_subset(evil, [])
+    with pytest.raises(EntitiesForbidden):
+        xccdf_checks(evil)
+
+
+def test_xccdf_fails_in_a_real_arf_report_become_checks_with_rule_title_and_severity(tmp_path: Path) -> None:
+    oscap = shutil.which("oscap")
+    assert oscap, "oscap is not installed; run `bash scripts/services.sh up`"
+    arf = tmp_path / "arf.xml"
+    run = subprocess.run(
+        [
+            oscap,
+            "xccdf",
+            "eval",
+            "--profile",
+            STANDARD_PROFILE,
+            "--results-arf",
+            str(arf),
+            f"{CONTENT}/ssg-debian11-ds.xml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode in (0, 2), run.stderr
+    report = arf.read_text()
+    # On Debian 12 the Debian 11 content applies to nothing: no failures
+    assert report.count("<result>notapplicable</result>") == 44
+    assert xccdf_checks(arf.read_bytes()) == []
+    rule = "xccdf_org.ssgproject.content_rule_package_telnetd_removed"
+    start = report.index(f'<rule-result idref="{rule}"')
+    end = report.index("</rule-result>", start)
+    failed = report[:start] + report[start:end].replace(">notapplicable<", ">fail<") + report[end:]
+    assert xccdf_checks(failed.encode()) == [
+        CheckResult(check_id=rule, title="Uninstall the telnet server", severity=3, detail="xccdf rule fail")
+    ]
+
+
+@pytest.mark.integration
+async def test_the_default_scan_over_ssh_evaluates_the_standard_profiles_definitions(ssh_hosts: Any) -> None:
+    from tests.integration.sensors.test_openscap_live import _expected_failures
+
+    report = await scan_with_openscap.fn(ssh_hosts.profile(2))
+    benchmark = Path(f"{CONTENT}/ssg-debian11-xccdf.xml").read_bytes()
+    assert (report.report_type, report.host) == ("openscap", ssh_hosts.hosts[2]["name"])
+    found = {c.check_id for c in report.checks}
+    selected = set(profile_definitions(benchmark, STANDARD_PROFILE))
+    assert found <= selected
+    known = {d: failed for d, failed in _expected_failures().items() if d in selected}
+    assert len(known) >= 2, "the standard profile no longer checks the file modes this test knows"
+    for definition, failed in known.items():
+        assert (definition in found) == failed, definition
+    assert any(c.severity >= 2 for c in report.checks)  # from the XCCDF rules; some are "unknown" (0)
+
+
+@pytest.mark.integration
+async def test_an_xccdf_scan_over_ssh_reads_the_arf_report(ssh_hosts: Any) -> None:
+    report = await scan_with_openscap.fn(
+        ssh_hosts.profile(2), kind="xccdf", content=f"{CONTENT}/ssg-debian11-ds.xml"
+    )
+    assert report.checks == []  # Debian 11 rules do not apply to Debian 12
+
+
+async def test_a_relative_content_path_is_refused_before_connecting(ssh_hosts: Any) -> None:
+    with pytest.raises(ValueError, match="absolute paths on the host"):
+        await scan_with_openscap.fn(ssh_hosts.profile(2), content="ssg.xml")
