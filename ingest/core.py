@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alertmodel.errors import NormalizationError
+from alertmodel.metrics import severity_label, source_label
 from ingest.batch import CoreOutput, DeadLetterItem
 from ingest.detect import SOURCES, detect_source
 from ingest.falco import normalize_falco
@@ -83,6 +84,7 @@ class IngestCore:
             raise ValueError(f"unknown source {source!r}; expected auto or one of {', '.join(SOURCES)}")
         out = CoreOutput()
         counts = out.counts
+        tally = out.tally
         policy = self._compiled
         decide = policy.decide
         agg = self._aggregator
@@ -113,13 +115,23 @@ class IngestCore:
             read += 1
             event = decode(raw)
             if type(event) is str:
-                self._dead(out, source, origin, raw, f"line {lineno}: {event}")
+                tally[("received", source if fixed is not None else "unknown", "")] += 1
+                self._dead(out, source, origin, raw, f"line {lineno}: {event}", "invalid_json")
                 continue
             src = source if fixed is not None else detect_source(event)
             if src is None:
+                tally[("received", "unknown", "")] += 1
                 keys = ", ".join(list(event)[:8])
-                self._dead(out, source, origin, raw, f"line {lineno}: unknown event shape (keys: {keys})")
+                self._dead(
+                    out,
+                    source,
+                    origin,
+                    raw,
+                    f"line {lineno}: unknown event shape (keys: {keys})",
+                    "unknown_shape",
+                )
                 continue
+            tally[("received", src, "")] += 1
             if src == "suricata":
                 et = event.get("event_type")
                 if et != "alert":
@@ -146,8 +158,9 @@ class IngestCore:
                     d["time_collr"] = now
                     d["filter"] = filter_name
                     d["ref_id"] = ref_id
-                    emitted.extend(decide(d, section, raw_text, now_ts, agg, counts))
+                    emitted.extend(decide(d, section, raw_text, now_ts, agg, counts, tally))
                 for a in emitted:
+                    tally[("emitted", source_label(a["source"]), severity_label(a["severity"]))] += 1
                     cats = a.pop("_cats")
                     del a["_level"]
                     if a.pop("_part", None) is not None:
@@ -165,7 +178,12 @@ class IngestCore:
                 self._dead(out, src, origin, raw, f"line {lineno}: {exc}")
             except Exception as exc:  # the one broad catch: one bad event never stops the stream
                 self._dead(
-                    out, src, origin, raw, f"line {lineno}: {src}: unexpected {type(exc).__name__}: {exc}"
+                    out,
+                    src,
+                    origin,
+                    raw,
+                    f"line {lineno}: {src}: unexpected {type(exc).__name__}: {exc}",
+                    "unexpected_error",
                 )
         counts["read"] += read
         counts["emitted"] = len(alerts)
@@ -175,6 +193,10 @@ class IngestCore:
         return out
 
     @staticmethod
-    def _dead(out: CoreOutput, source: str, origin: str, raw: bytes, reason: str) -> None:
+    def _dead(
+        out: CoreOutput, source: str, origin: str, raw: bytes, reason: str, kind: str = "invalid_event"
+    ) -> None:
         out.counts["dead_lettered"] += 1
-        out.dead_letters.append(DeadLetterItem(source=source, origin=origin, raw=raw, reason=reason))
+        out.dead_letters.append(
+            DeadLetterItem(source=source, origin=origin, raw=raw, reason=reason, kind=kind)
+        )
