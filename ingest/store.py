@@ -265,7 +265,10 @@ def _newest_of(conn: Connection, rows: list[tuple[Any, ...]], unique: list[int],
     The batch holds SQLite's only write lock, so the rows it inserted are the `stored` newest ids.
     """
     newest = {
-        r[0] for r in conn.exec_driver_sql("SELECT alert_uuid FROM alert ORDER BY alert_id DESC LIMIT ?", (stored,))
+        r[0]
+        for r in conn.exec_driver_sql(
+            "SELECT alert_uuid FROM alert ORDER BY alert_id DESC LIMIT ?", (stored,)
+        )
     }
     return [i for i in unique if rows[i][_UUID_AT] in newest]
 
