@@ -6,8 +6,10 @@ decode (ingest.json_lines) → detect/normalize (one module per source) → filt
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from alertmodel.errors import NormalizationError
@@ -41,6 +43,7 @@ MAX_SEEN_CATEGORIES = 100_000
 CATEGORY_NAME_WIDTH = 512
 """Width of `alertmodel.Category.name`; longer category names are registered cut to it."""
 _SPACE = frozenset(b" \t\r\n\f\v")
+_SOURCE_SEVERITY = itemgetter("source", "severity")
 
 
 def _utc_now() -> datetime:
@@ -84,7 +87,7 @@ class IngestCore:
             raise ValueError(f"unknown source {source!r}; expected auto or one of {', '.join(SOURCES)}")
         out = CoreOutput()
         counts = out.counts
-        tally = out.tally
+        raw_tally: Counter[tuple[str, Any, Any]] = Counter()  # labelled once per distinct key, at the end
         policy = self._compiled
         decide = policy.decide
         agg = self._aggregator
@@ -105,6 +108,7 @@ class IngestCore:
         if len(seen) > MAX_SEEN_CATEGORIES:
             seen.clear()
         fixed = NORMALIZERS.get(source)
+        received = dict.fromkeys((*NORMALIZERS, "unknown"), 0)
         read = skipped = no_alert = 0
         lineno = first_line - 1
         for line in lines:
@@ -115,12 +119,12 @@ class IngestCore:
             read += 1
             event = decode(raw)
             if type(event) is str:
-                tally[("received", source if fixed is not None else "unknown", "")] += 1
+                received[source if fixed is not None else "unknown"] += 1
                 self._dead(out, source, origin, raw, f"line {lineno}: {event}", "invalid_json")
                 continue
             src = source if fixed is not None else detect_source(event)
             if src is None:
-                tally[("received", "unknown", "")] += 1
+                received["unknown"] += 1
                 keys = ", ".join(list(event)[:8])
                 self._dead(
                     out,
@@ -131,7 +135,7 @@ class IngestCore:
                     "unknown_shape",
                 )
                 continue
-            tally[("received", src, "")] += 1
+            received[src] += 1
             if src == "suricata":
                 et = event.get("event_type")
                 if et != "alert":
@@ -158,9 +162,8 @@ class IngestCore:
                     d["time_collr"] = now
                     d["filter"] = filter_name
                     d["ref_id"] = ref_id
-                    emitted.extend(decide(d, section, raw_text, now_ts, agg, counts, tally))
+                    emitted.extend(decide(d, section, raw_text, now_ts, agg, counts, raw_tally))
                 for a in emitted:
-                    tally[("emitted", source_label(a["source"]), severity_label(a["severity"]))] += 1
                     cats = a.pop("_cats")
                     del a["_level"]
                     if a.pop("_part", None) is not None:
@@ -186,6 +189,14 @@ class IngestCore:
                     "unexpected_error",
                 )
         counts["read"] += read
+        tally = out.tally
+        for src_name, n in received.items():
+            if n:
+                tally[("received", src_name, "")] += n
+        for (a_source, severity), n in Counter(map(_SOURCE_SEVERITY, alerts)).items():
+            tally[("emitted", source_label(a_source), severity_label(severity))] += n
+        for (what, a_source, severity), n in raw_tally.items():
+            tally[(what, source_label(a_source), severity_label(severity))] += n
         counts["emitted"] = len(alerts)
         for key, n in (("observed", len(observations)), ("skipped", skipped), ("no_alert", no_alert)):
             if n:

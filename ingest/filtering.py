@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 from alertmodel.alert import INDEF
-from alertmodel.metrics import severity_label, source_label
 from ingest.policy import SECTIONS, GrayEntry, Policy, Section, Selector
 from ingest.record import clip
 
@@ -233,12 +232,12 @@ class CompiledPolicy:
         now: float,
         agg: Aggregator,
         counts: Counter[str],
-        tally: Counter[tuple[str, str, str]] | None = None,
+        tally: Counter[tuple[str, Any, Any]] | None = None,
     ) -> list[dict[str, Any]]:
         """The alerts `d` turns into: [] (dropped), [d], or [d, aggregated]; counts what happened.
 
-        `tally` (when given) also counts it per (what, source label, severity label), as
-        `ingest.batch.CoreOutput.tally` describes.
+        `tally` (when given) also counts it per (what, alert source, severity) as they are in
+        the alert; `IngestCore.process` turns those into labels (`ingest.batch.CoreOutput.tally`).
         """
         if tally is None:
             tally = Counter()
@@ -247,7 +246,7 @@ class CompiledPolicy:
             ip = _ip(d["srcip"])
             if ip is not None and any(ip in net for net in self.suppress_nets):
                 counts["dropped_home_net"] += 1
-                tally[("dropped_home_net", source_label(d["source"]), severity_label(d["severity"]))] += 1
+                tally[("dropped_home_net", d["source"], d["severity"])] += 1
                 return []
         if section is None:  # generic source: no Alertflex section
             return [d]
@@ -257,7 +256,7 @@ class CompiledPolicy:
         # 7. white list drops; black list (applied last) forces severity 3 and passes
         if s.white and _first(s.white, section, d, raw) is not None:
             counts["dropped_white_list"] += 1
-            tally[("dropped_white_list", source_label(d["source"]), severity_label(d["severity"]))] += 1
+            tally[("dropped_white_list", d["source"], d["severity"])] += 1
             return []
         black = bool(s.black) and _first(s.black, section, d, raw) is not None
         # 3. gray list, first match wins
@@ -267,12 +266,12 @@ class CompiledPolicy:
                 d["severity"] = 3
                 d["status"] = "modified"
                 counts["modified"] += 1
-                tally[("modified", source_label(d["source"]), severity_label(d["severity"]))] += 1
+                tally[("modified", d["source"], d["severity"])] += 1
                 return [d]
             # 5. threshold
             if d["severity"] < s.threshold:
                 counts["dropped_threshold"] += 1
-                tally[("dropped_threshold", source_label(d["source"]), severity_label(d["severity"]))] += 1
+                tally[("dropped_threshold", d["source"], d["severity"])] += 1
                 return []
             return [d]
         # 4. gray-listed: passes whatever the threshold, unless suppressed
@@ -281,7 +280,7 @@ class CompiledPolicy:
         out = []
         if suppress:
             counts["dropped_suppress"] += 1
-            tally[("dropped_suppress", source_label(d["source"]), severity_label(d["severity"]))] += 1
+            tally[("dropped_suppress", d["source"], d["severity"])] += 1
         else:
             if e.modifies:
                 _rewrite(d, e)
@@ -291,7 +290,7 @@ class CompiledPolicy:
                 d["status"] = "modified"
             if d["status"] == "modified":
                 counts["modified"] += 1
-                tally[("modified", source_label(d["source"]), severity_label(d["severity"]))] += 1
+                tally[("modified", d["source"], d["severity"])] += 1
             out.append(d)
         # 6. aggregation (suppressed alerts count too: "drop each, alert when it repeats")
         if e.reproduced > 0:
@@ -305,6 +304,6 @@ class CompiledPolicy:
                 a["info"] = REPEATED.format(n)
                 a["_part"] = "aggregated"
                 counts["aggregated"] += 1
-                tally[("aggregated", source_label(a["source"]), severity_label(a["severity"]))] += 1
+                tally[("aggregated", a["source"], a["severity"])] += 1
                 out.append(a)
         return out
