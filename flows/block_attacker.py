@@ -4,6 +4,7 @@ blocks are named."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from typing import Literal
 
@@ -14,7 +15,7 @@ from blocks.ids import IdsSensor
 from blocks.misp import MispServer
 from blocks.slack import SlackWorkspace
 from blocks.thehive import TheHiveServer
-from flows.alert import PlaybookAlert
+from flows.alert import PlaybookAlert, the_alert
 from tasks.ids_rules import block_ips, blockable_entries
 from tasks.reputation import check_reputation
 from tasks.slack import send_alert_to_slack
@@ -42,13 +43,15 @@ def attacker_ip(alert: PlaybookAlert) -> str:
 
 @flow(name="block-attacker")
 async def block_attacker(
-    alert: PlaybookAlert,
+    alert: PlaybookAlert | None = None,
+    *,
     sensors: list[str],
     misp: str | None = "default",
     block: Literal["malicious", "always"] = "malicious",
     slack: str | None = None,
     thehive: str | None = None,
     alerts: list[PlaybookAlert] | None = None,
+    alert_uuid: str | None = None,
 ) -> BlockAttackerResult:
     """Check the alert's srcip in MISP, add it to the block list of `sensors` (IdsSensor blocks), then notify.
 
@@ -57,9 +60,11 @@ async def block_attacker(
     so a forged srcip in your own network stops the run before anything happens. Without a
     MISP block (`misp` None), only `block="always"` makes sense: every alert routed here is
     trusted to name an attacker (a WAF or IDS rule that does not misfire). A grouped profile
-    also passes `alerts`, the group so far: the lead `alert`'s srcip is the one blocked.
+    also passes `alerts`, the group so far: the lead `alert`'s srcip is the one blocked. A run
+    started by hand may give only `alert_uuid`: the stored alert is read from the alert store.
     """
     logger = get_run_logger()
+    alert = await asyncio.to_thread(the_alert, alert, alert_uuid)
     if alerts:
         logger.info("run for a group of %d alert(s); blocking the lead alert's srcip", len(alerts))
     if misp is None and block != "always":

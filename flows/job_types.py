@@ -39,6 +39,8 @@ JOB_TYPES: dict[str, str] = {
     "send_sms": "tasks.twilio:send_sms",
     "submit_to_sandbox": "tasks.sandbox:submit_to_sandbox",
     "scan_with_zap": "tasks.zap:scan_with_zap",
+    "related_alerts": "tasks.alert_store:related_alerts",
+    "write_report": "tasks.report:write_report",
 }
 """Job type name → `module:task` of the task that does the job."""
 

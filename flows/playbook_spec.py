@@ -46,8 +46,11 @@ from alertmodel.errors import (
     document_path,
 )
 from flows.alert import PlaybookAlert
+from flows.approval import ApprovalParams
 from flows.job_types import resolve
 
+APPROVAL_JOB_TYPE = "require_approval"
+"""The job that pauses the run until an analyst decides (flows/approval.py); not a task."""
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 BUNDLED_DIR = Path(__file__).resolve().parent / "playbooks"
 
@@ -124,12 +127,19 @@ class JobSpec(BaseModel):
     )
     params: dict[str, Any] = Field(default_factory=dict, description="The task's other parameters.")
     on_error: Literal["stop", "continue"] = "stop"
+    skip_without_blocks: bool = Field(
+        default=False,
+        description="Skip the job, instead of failing it, when a block it names is not configured "
+        "(e.g. a host job in a playbook that also runs without hosts).",
+    )
     retries: int = Field(default=0, ge=0, le=5, description="Only for jobs that are safe to repeat.")
     timeout_s: float | None = Field(default=None, gt=0, le=86400)
 
     @field_validator("type")
     @classmethod
     def _type_is_available(cls, value: str) -> str:
+        if value == APPROVAL_JOB_TYPE:
+            return value
         try:
             resolve(value)
         except JobTypeUnavailable as exc:
@@ -138,6 +148,8 @@ class JobSpec(BaseModel):
 
     @model_validator(mode="after")
     def _parameters_fit_the_task(self) -> JobSpec:
+        if self.type == APPROVAL_JOB_TYPE:
+            return self._approval_fits()
         job = resolve(self.type)
         for pname, names in self.blocks.items():
             bp = job.block_params.get(pname)
@@ -162,6 +174,19 @@ class JobSpec(BaseModel):
         missing = sorted(job.required - set(self.blocks) - set(self.params))
         if missing:
             raise _invalid(f"task {self.type} needs {', '.join(missing)}")
+        return self
+
+    def _approval_fits(self) -> JobSpec:
+        if self.blocks:
+            raise _invalid(f"blocks: a {APPROVAL_JOB_TYPE} job takes no blocks")
+        if self.retries or self.timeout_s is not None or self.skip_without_blocks:
+            raise _invalid(f"a {APPROVAL_JOB_TYPE} job takes no retries, timeout_s or skip_without_blocks")
+        try:
+            ApprovalParams.model_validate(self.params)  # timeout_s and default are literals, never templates
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise _invalid(f"params.{where}: {error['msg']}") from None
         return self
 
 

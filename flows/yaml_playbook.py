@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any, Literal
 
 from jinja2 import Undefined
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.blocks.core import Block
 from pydantic import BaseModel
 
 from alertmodel.errors import PlaybookFailed
-from flows.alert import PlaybookAlert
+from flows.alert import PlaybookAlert, the_alert
+from flows.approval import ApprovalDecision, ApprovalParams, NextJob, require_approval
 from flows.job_types import JobType, resolve
 from flows.playbook_spec import (
+    APPROVAL_JOB_TYPE,
     TEMPLATES,
     BlockFromAlert,
     JobSpec,
@@ -28,7 +32,7 @@ class JobOutcome(BaseModel):
 
     name: str
     type: str
-    status: Literal["completed", "failed", "skipped"]
+    status: Literal["completed", "failed", "skipped", "rejected"]
     result: Any = None
     error: str | None = None
 
@@ -37,7 +41,7 @@ class PlaybookResult(BaseModel):
     """Every job's outcome, in order."""
 
     playbook: str
-    status: Literal["completed", "completed_with_errors"]
+    status: Literal["completed", "completed_with_errors", "rejected"]
     jobs: list[JobOutcome]
 
 
@@ -99,14 +103,27 @@ def block_names(job: JobSpec, job_type: JobType, context: dict[str, Any]) -> dic
     return names
 
 
+class BlockNotConfigured(LookupError):
+    """A block the job names has no document; the job is skipped when it says skip_without_blocks."""
+
+
+async def _load_block(block_type: type[Block], name: str) -> Block:
+    try:
+        return await block_type.aload(name)
+    except ValueError as exc:
+        if "Unable to find block document" in str(exc):
+            raise BlockNotConfigured(f"no {block_type.get_block_type_slug()} block named {name!r}") from exc
+        raise
+
+
 async def _run_job(job: JobSpec, job_type: JobType, context: dict[str, Any]) -> Any:
     kwargs: dict[str, Any] = {p: None for p, b in job_type.block_params.items() if b.optional}
     for pname, names in block_names(job, job_type, context).items():
         block_type = job_type.block_params[pname].block_type
         if isinstance(names, list):
-            kwargs[pname] = [await block_type.aload(name) for name in names]
+            kwargs[pname] = [await _load_block(block_type, name) for name in names]
         else:
-            kwargs[pname] = await block_type.aload(names)
+            kwargs[pname] = await _load_block(block_type, names)
     kwargs.update(render(job.params, context))
     task = job_type.task.with_options(
         name=f"{job.name} ({job.type})",
@@ -125,15 +142,19 @@ async def yaml_playbook(
     params: dict[str, Any] | None = None,
     alert: PlaybookAlert | None = None,
     alerts: list[PlaybookAlert] | None = None,
+    alert_uuid: str | None = None,
 ) -> PlaybookResult:
     """Run `playbook`'s jobs in order with the run's `params` and the triggering `alert`.
 
     `playbook` is the whole playbook, or the name of one bundled in flows/playbooks/ (what
     deployments pass, so prefect.yaml never holds Jinja that `prefect deploy` would template).
 
-    A grouped response profile also passes `alerts`, every alert of the group so far.
+    A grouped response profile also passes `alerts`, every alert of the group so far. A run
+    started by hand may give only `alert_uuid`: the stored alert is read from the alert store.
     """
     logger = get_run_logger()
+    if alert_uuid:
+        alert = await asyncio.to_thread(the_alert, alert, alert_uuid)
     if isinstance(playbook, str):
         playbook = load_bundled_playbook(playbook)
     context: dict[str, Any] = {
@@ -143,13 +164,34 @@ async def yaml_playbook(
         "results": {},
     }
     outcomes: list[JobOutcome] = []
-    stopped = False
-    for job in playbook.jobs:
-        if stopped:
+    stopped = rejected = False
+    for index, job in enumerate(playbook.jobs):
+        if stopped or rejected:
             outcomes.append(JobOutcome(name=job.name, type=job.type, status="skipped"))
+            continue
+        if job.type == APPROVAL_JOB_TYPE:
+            decision = await _ask(playbook, index, context)
+            context["results"][job.name] = decision.model_dump(mode="json")
+            status: Literal["completed", "rejected"] = "completed" if decision.approved else "rejected"
+            outcomes.append(
+                JobOutcome(
+                    name=job.name, type=job.type, status=status, result=decision.model_dump(mode="json")
+                )
+            )
+            rejected = not decision.approved
             continue
         try:
             result = _jsonable(await _run_job(job, resolve(job.type), context))
+        except BlockNotConfigured as exc:
+            if not job.skip_without_blocks:
+                error = f"{exc}"[:1000]
+                logger.error("job %s (%s) failed: %s", job.name, job.type, error)
+                outcomes.append(JobOutcome(name=job.name, type=job.type, status="failed", error=error))
+                stopped = job.on_error == "stop"
+                continue
+            logger.info("job %s (%s) skipped: %s", job.name, job.type, exc)
+            outcomes.append(JobOutcome(name=job.name, type=job.type, status="skipped", error=str(exc)))
+            continue
         # The runner's purpose is to record any job failure and apply on_error.
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
@@ -172,8 +214,24 @@ async def yaml_playbook(
     any_failed = any(o.status == "failed" for o in outcomes)
     return PlaybookResult(
         playbook=playbook.name,
-        status="completed_with_errors" if any_failed else "completed",
+        status="rejected" if rejected else "completed_with_errors" if any_failed else "completed",
         jobs=outcomes,
+    )
+
+
+async def _ask(playbook: PlaybookSpec, index: int, context: dict[str, Any]) -> ApprovalDecision:
+    """Pause for the approval job at `index`; the request shows the jobs it guards as written."""
+    job = playbook.jobs[index]
+    params = ApprovalParams.model_validate(render(job.params, context))
+    alert = context["alert"]
+    return await require_approval(
+        params,
+        playbook=playbook.name,
+        job=job.name,
+        key=f"job-{index}",
+        alert_uuid=alert.get("alert_uuid"),
+        ref_id=alert.get("ref_id"),
+        next_jobs=[NextJob(name=j.name, type=j.type, params=j.params) for j in playbook.jobs[index + 1 :]],
     )
 
 

@@ -19,6 +19,7 @@ from alertflow.api import alert_queries
 from alertflow.api.accounts import Principal
 from alertflow.api.alert_schemas import AlertFilters
 from alertflow.api.stix_bundle import bundle
+from alertmodel.formats import to_alertflex, to_ecs, to_ocsf
 
 BATCH = 1000
 EXPORT_COLUMNS = [col.name for col in alert_queries.ALERTS.columns if col.name != "alert_id"]
@@ -56,17 +57,16 @@ def rows(engine: Engine, clauses: list[Any], batch: int = BATCH) -> Iterator[dic
             return
 
 
-def _parsed(raw: Any) -> Any:
-    try:
-        return orjson.loads(raw)
-    except (orjson.JSONDecodeError, TypeError):
-        return raw
+def json_lines(
+    render: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Callable[[Iterator[dict[str, Any]]], Iterator[bytes]]:
+    """A writer of one rendered document per line (an `alertmodel.formats` renderer)."""
 
+    def write(alerts: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+        for alert in alerts:
+            yield orjson.dumps(render(alert), option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NAIVE_UTC)
 
-def _jsonl(alerts: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    for alert in alerts:
-        alert["json_event"] = _parsed(alert["json_event"])
-        yield orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NAIVE_UTC)
+    return write
 
 
 def _csv(alerts: Iterator[dict[str, Any]]) -> Iterator[bytes]:
@@ -92,8 +92,10 @@ def _cell(value: Any) -> str:
 
 
 FORMATS: dict[str, tuple[str, Callable[[Iterator[dict[str, Any]]], Iterator[bytes]]]] = {
-    "jsonl": ("application/x-ndjson", _jsonl),
+    "jsonl": ("application/x-ndjson", json_lines(to_alertflex)),
     "csv": ("text/csv; charset=utf-8", _csv),
     "stix": ("application/stix+json;version=2.1", bundle),
+    "ocsf": ("application/x-ndjson", json_lines(to_ocsf)),
+    "ecs": ("application/x-ndjson", json_lines(to_ecs)),
 }
 """Format name → (media type, writer of a stream of stored alerts)."""

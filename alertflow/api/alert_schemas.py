@@ -92,10 +92,11 @@ class AlertSearch(AlertFilters):
 class AlertExport(AlertFilters):
     """Filters of `GET /alerts/export` and the format to write."""
 
-    format: Literal["jsonl", "csv", "stix"] = Field(
+    format: Literal["jsonl", "csv", "stix", "ocsf", "ecs"] = Field(
         default="jsonl",
-        description="jsonl: one alert per line (json_event parsed); csv: one row per alert; "
-        "stix: a STIX 2.1 bundle, one observed-data per alert.",
+        description="jsonl: one Alertflex record per line (json_event parsed); csv: one row per alert; "
+        "stix: a STIX 2.1 bundle, one observed-data per alert; ocsf: one OCSF 1.7.0 Detection "
+        "Finding (class 2004) per line; ecs: one Elastic Common Schema document per line.",
     )
 
 

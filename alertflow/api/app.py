@@ -16,8 +16,10 @@ from alertflow import __version__
 from alertflow.api.auth import Viewer
 from alertflow.api.config_common import GLOBAL_NOTE
 from alertflow.api.limits import BodyLimit
+from alertflow.api.prefect_access import configured_api_url
 from alertflow.api.routes import (
     alerts,
+    approvals,
     audit,
     categories,
     category_profiles,
@@ -54,8 +56,14 @@ _CONFIGURATION_TAGS = [
 ]
 
 
-def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
-    """The API on `engine`; `prefect_ui_url` makes playbook runs link to the Prefect UI."""
+def create_app(
+    engine: Engine, *, prefect_ui_url: str | None = None, prefect_api_url: str | None = None
+) -> FastAPI:
+    """The API on `engine`; `prefect_ui_url` makes playbook runs link to the Prefect UI.
+
+    `prefect_api_url` is the Prefect server approvals and playbook runs go to (default: the
+    process's PREFECT_API_URL).
+    """
     app = FastAPI(
         title="alertflow",
         version=__version__,
@@ -70,10 +78,11 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     )
     app.state.engine = engine
     app.state.prefect_ui_url = prefect_ui_url.rstrip("/") if prefect_ui_url else None
+    app.state.prefect_api_url = prefect_api_url or configured_api_url()
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    routers = (health, alerts, incidents, me, users, audit, metrics)
+    routers = (health, alerts, incidents, approvals, me, users, audit, metrics)
     configuration = (categories, category_profiles, response_profiles, user_groups, filter_policies)
     for module in (*routers, *configuration):
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)

@@ -130,7 +130,12 @@ def list_alerts(
 @_with_filters
 def export(
     filters: dict[str, Any],
-    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl, csv or stix (a STIX 2.1 bundle)."),
+    format: str = typer.Option(
+        "jsonl",
+        "--format",
+        "-f",
+        help="jsonl (Alertflex records), csv, stix (a STIX 2.1 bundle), ocsf or ecs (JSON lines).",
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout."),
 ) -> None:
     """Every alert matching the filters, oldest stored first, streamed (constant memory)."""

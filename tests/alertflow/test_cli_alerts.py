@@ -141,3 +141,36 @@ def test_export_writes_every_matching_alert_to_a_file_or_stdout(engine: Engine, 
     refused = runner.invoke(app, ["alerts", "export", "-f", "pdf"])
     assert refused.exit_code == 2
     assert "format" in refused.stderr
+
+
+def test_export_as_ocsf_or_ecs_writes_one_schema_valid_document_per_matching_alert(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from tests.alertmodel.formats.schemas import ecs_problems, ocsf_problems
+
+    alerts = [
+        make_alert(agent="formats", severity=i % 4, srcip=f"192.0.2.{i}", user="<script>", file="/etc/shadow")
+        for i in range(8)
+    ]
+    store_batch(engine, [*alerts, make_alert(agent="elsewhere", severity=3)])
+
+    out = tmp_path / "alerts.ocsf.jsonl"
+    result = runner.invoke(app, ["alerts", "export", "-f", "ocsf", "--agent", "formats", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "exported 8 alert(s) as ocsf" in result.stderr
+    findings = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {f["finding_info"]["uid"] for f in findings} == {a["alert_uuid"] for a in alerts}
+    assert all(ocsf_problems(f) == [] for f in findings)
+    by_uid = {f["finding_info"]["uid"]: f for f in findings}
+    assert [by_uid[a["alert_uuid"]]["severity_id"] for a in alerts[:4]] == [1, 2, 4, 5]
+
+    ecs = runner.invoke(
+        app, ["alerts", "export", "--format", "ecs", "--agent", "formats", "--min-severity", "2"]
+    )
+    assert ecs.exit_code == 0, ecs.output
+    docs = [json.loads(line) for line in ecs.stdout.splitlines()]
+    assert len(docs) == 4 and {d["event"]["severity"] for d in docs} == {2, 3}
+    assert all(ecs_problems(d) == [] for d in docs)
+    assert {d["user"]["name"] for d in docs} == {"<script>"} and {d["host"]["name"] for d in docs} == {
+        "formats"
+    }

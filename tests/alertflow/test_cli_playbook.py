@@ -29,7 +29,10 @@ def test_params_are_read_as_yaml_scalars() -> None:
 def test_validate_accepts_the_demo_playbook() -> None:
     result = runner.invoke(app, ["playbook", "validate", "flows/playbooks/demo-contain.yaml"])
     assert result.exit_code == 0, result.output
-    assert "playbook demo-contain is valid (2 jobs: run_script, run_script)" in result.output
+    assert (
+        "playbook demo-contain is valid (4 jobs: related_alerts, write_report, run_script, run_script)"
+        in result.output
+    )
 
 
 def test_validate_refuses_a_broken_playbook_with_file_job_and_field(tmp_path: Path) -> None:
@@ -62,7 +65,7 @@ def test_run_with_an_undeclared_param_is_refused() -> None:
         app, ["playbook", "run", "flows/playbooks/demo-contain.yaml", "--param", "hostblock=x"]
     )
     assert result.exit_code == 2
-    assert "unknown parameter(s) hostblock (declared: host_block)" in result.output
+    assert "unknown parameter(s) hostblock (declared: host_block, window_hours)" in result.output
 
 
 @pytest.mark.integration
@@ -89,6 +92,8 @@ def test_a_manual_cli_run_of_a_yaml_playbook_completes_on_a_real_host(
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "seen-before              related_alerts       completed" in result.stdout
+    assert "report                   write_report         failed" in result.stdout  # no alert to report on
     assert "inspect                  run_script           completed" in result.stdout
     assert (
         "record-attacker          run_script           failed" in result.stdout

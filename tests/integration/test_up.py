@@ -157,15 +157,8 @@ def test_the_prefect_api_refuses_requests_without_the_auth_string(up: Up) -> Non
     assert isinstance(allowed.json(), list)
 
 
-def test_an_alert_over_http_matching_the_demo_profile_runs_the_demo_playbook_to_completed(
-    up: Up, ssh_hosts: Any
-) -> None:
-    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
-
-    auth = ":".join(up.auth())
-    with temporary_settings(updates={PREFECT_API_URL: up.api_url, PREFECT_API_AUTH_STRING: auth}):
-        ssh_hosts.profile(2).save("demo-host", overwrite=True)
-
+def test_an_alert_over_http_matching_the_demo_profile_runs_the_demo_playbook_to_completed(up: Up) -> None:
+    # Nothing configured: no demo-host block, so the host jobs are skipped and the run completes.
     attacker = f"198.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
     event = json.loads(EVENTS.read_text().splitlines()[0])
     assert event["alert"]["signature_id"] == DEMO_SIGNATURE_ID
@@ -192,6 +185,9 @@ def test_an_alert_over_http_matching_the_demo_profile_runs_the_demo_playbook_to_
     logs = (up.data / "logs" / "serve.log").read_text(errors="replace")[-4000:]
     assert run["state_type"] == "COMPLETED", f"{run['state_name']}: {logs}"
     assert run["idempotency_key"].endswith(":demo-contain")
+    assert "job inspect (run_script) skipped: no alertflow-host-profile block named 'demo-host'" in (
+        up.data / "logs" / "serve.log"
+    ).read_text(errors="replace")
     store = create_engine(f"sqlite:///{up.data / 'alertflow.db'}")
     with store.connect() as conn:
         recorded = conn.execute(

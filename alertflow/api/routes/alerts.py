@@ -25,6 +25,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such alert (for you)."}
 }
 _RUNS = PlaybookRunRow.__table__
+_FILENAMES = {"ocsf": "alerts.ocsf.jsonl", "ecs": "alerts.ecs.jsonl"}
 
 
 class AlertResponse(BaseModel):
@@ -50,13 +51,14 @@ def search_alerts(engine: EngineDep, principal: Viewer, search: Annotated[AlertS
 def export_alerts(
     engine: EngineDep, principal: Viewer, export: Annotated[AlertExport, Query()]
 ) -> StreamingResponse:
-    """Every alert matching the filters, oldest stored first, streamed as JSON lines or CSV."""
+    """Every alert matching the filters, oldest stored first, streamed (JSON lines, CSV or STIX)."""
     clauses = alert_export.matching(engine, principal, export)
     media_type, write = alert_export.FORMATS[export.format]
+    filename = _FILENAMES.get(export.format, f"alerts.{export.format}")
     return StreamingResponse(
         write(alert_export.rows(engine, clauses)),
         media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="alerts.{export.format}"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from alertflow.api import accounts
 from alertflow.api.app import create_app
+from alertflow.up.prefect_server import LocalPrefectServer
 from alertmodel import migrate
 from alertmodel.engine import make_engine
 from tests.conftest import fresh_mariadb_database
@@ -99,7 +100,8 @@ def _add_users(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_api(store_url: str) -> Iterator[LiveApi]:
+def live_api(store_url: str, prefect_server: LocalPrefectServer) -> Iterator[LiveApi]:
+    """The API on `store_url`, talking to the session's Prefect server (approvals, playbook runs)."""
     engine = make_engine(store_url)
     with serve(create_app(engine, prefect_ui_url="http://127.0.0.1:4200")) as base_url:
         yield LiveApi(base_url, engine, store_url)

@@ -86,3 +86,53 @@ def test_stix_is_one_bundle_of_the_callers_alerts_that_stix2_parses(live_api: Li
     uuids = {o["alert_uuid"] for o in bundle.objects if o["type"] == "x-org-alertflex"}
     assert uuids == _uuids(live_api, ref_id=TENANT_B)
     assert sum(o["type"] == "observed-data" for o in bundle.objects) == len(uuids)
+
+
+def test_ocsf_and_ecs_are_json_lines_of_the_callers_alerts_that_pass_their_schemas(live_api: LiveApi) -> None:
+    from alertmodel.formats import FORMATS
+    from tests.alertmodel.formats.schemas import ecs_problems, ocsf_problems
+
+    stored = {r["alert_uuid"]: r for r in rows(live_api.engine, [])}
+    with live_api.client("analyst-a") as client:
+        response = client.get("/api/v1/alerts/export", params={"format": "ocsf"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-ndjson"
+    assert 'filename="alerts.ocsf.jsonl"' in response.headers["content-disposition"]
+    findings = [json.loads(line) for line in response.text.splitlines()]
+    assert {f["finding_info"]["uid"] for f in findings} == _uuids(live_api, ref_id=TENANT_A)
+    for finding in findings:
+        assert finding["class_uid"] == 2004
+        assert ocsf_problems(finding) == []
+        assert finding == json.loads(json.dumps(FORMATS["ocsf"](stored[finding["finding_info"]["uid"]])))
+
+    with live_api.client("viewer-b") as client:
+        response = client.get("/api/v1/alerts/export", params={"format": "ecs", "min_severity": 2})
+    assert response.status_code == 200
+    docs = [json.loads(line) for line in response.text.splitlines()]
+    expected = {u for u, r in stored.items() if r["ref_id"] == TENANT_B and r["severity"] >= 2}
+    assert expected and {d["event"]["id"] for d in docs} == expected
+    for doc in docs:
+        assert ecs_problems(doc) == []
+        assert json.loads(doc["event"]["original"]) == json.loads(stored[doc["event"]["id"]]["json_event"])
+
+    with live_api.client(None) as client:
+        assert client.get("/api/v1/alerts/export", params={"format": "ocsf"}).status_code == 401
+
+
+def test_jsonl_lines_are_the_alertflex_records_forwarders_send(live_api: LiveApi) -> None:
+    from alertmodel.formats import FORMATS
+
+    stored = {r["alert_uuid"]: r for r in rows(live_api.engine, [])}
+    with live_api.client("admin") as client:
+        lines = [json.loads(line) for line in client.get("/api/v1/alerts/export").text.splitlines()]
+    assert len(lines) == len(stored)
+    for line in lines:
+        assert line == json.loads(json.dumps(FORMATS["alertflex"](stored[line["alert_uuid"]])))
+
+
+def test_openapi_lists_every_export_format(live_api: LiveApi) -> None:
+    with live_api.client("viewer") as client:
+        spec = client.get("/api/v1/openapi.json").json()
+    parameters = spec["paths"]["/api/v1/alerts/export"]["get"]["parameters"]
+    (fmt,) = [p for p in parameters if p["name"] == "format"]
+    assert set(fmt["schema"]["enum"]) == {"jsonl", "csv", "stix", "ocsf", "ecs"}

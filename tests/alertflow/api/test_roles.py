@@ -18,6 +18,7 @@ from response.incidents import change_state, open_incident
 from response.profiles import ProfileFile, store_profiles
 from tests.alertfactory import make_alert, store_batch
 
+from .approval_runs import paused_run
 from .conftest import TENANT_A, TENANT_B, USERS, LiveApi
 
 ACCESS: dict[tuple[str, str], str] = {
@@ -33,6 +34,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/incidents"): "analyst",
     ("POST", "/api/v1/incidents/{incident_id}/state"): "analyst",
     ("POST", "/api/v1/incidents/{incident_id}/notes"): "analyst",
+    ("GET", "/api/v1/approvals"): "viewer",
+    ("POST", "/api/v1/approvals/{flow_run_id}"): "analyst",
     ("GET", "/api/v1/me"): "viewer",
     ("GET", "/api/v1/me/tokens"): "viewer",
     ("POST", "/api/v1/me/tokens"): "viewer",
@@ -138,6 +141,9 @@ def build(live_api: LiveApi, op: tuple[str, str], user: str, tenant: str) -> tup
         path = path.replace("{alert_uuid}", _alert(live_api, tenant))
     if "{incident_id}" in path:
         path = path.replace("{incident_id}", str(_incident(live_api, tenant)))
+    if "{flow_run_id}" in path:
+        path = path.replace("{flow_run_id}", str(paused_run(_alert(live_api, tenant), tenant)))
+        body = {"approved": True, "reason": "looked at it"}
     if "{token_id}" in path:
         issued = accounts.create_token(live_api.engine, user, expires_in=timedelta(days=1), actor="setup")
         path = path.replace("{token_id}", str(issued.id))
@@ -194,7 +200,9 @@ def test_each_role_gets_exactly_the_operations_of_its_rank(
 
 
 TENANT_SCOPED = [
-    op for op in ACCESS if "{alert_uuid}" in op[1] or "{incident_id}" in op[1] or "{node}" in op[1]
+    op
+    for op in ACCESS
+    if "{alert_uuid}" in op[1] or "{incident_id}" in op[1] or "{node}" in op[1] or "{flow_run_id}" in op[1]
 ] + [("POST", "/api/v1/incidents")]
 
 
