@@ -13,6 +13,8 @@ Names follow Alertflex's collector counters (`node_alerts`): `<src>_s0..s3` are
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -26,6 +28,8 @@ from alertmodel.metrics import severity_label, source_label
 
 _SOURCE_AT = ALERT_COLUMNS.index("source")
 _SEVERITY_AT = ALERT_COLUMNS.index("severity")
+_MADE: weakref.WeakKeyDictionary[CollectorRegistry, IngestMetrics] = weakref.WeakKeyDictionary()
+_MADE_LOCK = threading.Lock()
 _FILTERED = {
     "dropped_white_list": "white_list",
     "dropped_suppress": "suppress",
@@ -95,6 +99,15 @@ class IngestMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
+
+    @classmethod
+    def of(cls, registry: CollectorRegistry) -> IngestMetrics:
+        """The one IngestMetrics of `registry` (a registry refuses the same metric twice)."""
+        with _MADE_LOCK:
+            made = _MADE.get(registry)
+            if made is None:
+                made = _MADE[registry] = cls(registry)
+            return made
 
     def count_batch(
         self,

@@ -134,7 +134,7 @@ def ingest(
             enrichers=enrichers,
             batch_hooks=[ResponseHook()],
             on_commit=dispatcher.wake if dispatcher is not None else None,
-            metrics=IngestMetrics(REGISTRY) if metrics_port is not None else None,
+            metrics=IngestMetrics.of(REGISTRY) if metrics_port is not None else None,
         )
         _stop_on_signals(worker)
         metrics_server = (
