@@ -25,6 +25,11 @@ class DeadLetterItem:
     origin: str
     raw: bytes
     reason: str
+    kind: str = "invalid_event"
+    """Why, as one of DEAD_LETTER_KINDS (the metrics' `reason` label; `reason` is the full text)."""
+
+
+DEAD_LETTER_KINDS = ("invalid_json", "unknown_shape", "invalid_event", "unexpected_error", "storage_refused")
 
 
 @dataclass
@@ -38,6 +43,9 @@ class CoreOutput:
     counts: collections.Counter[str] = field(default_factory=collections.Counter)
     node_stats: list[dict[str, Any]] = field(default_factory=list)
     """Collector statistics reports (`ingest.altprobe`), stored as `node_stats` rows."""
+    tally: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
+    """(what, source label, severity label) → how many; what is received (severity ""), emitted,
+    dropped_threshold, dropped_white_list, dropped_suppress, dropped_home_net, modified, aggregated."""
 
 
 @dataclass(slots=True)

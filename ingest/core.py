@@ -6,11 +6,14 @@ decode (ingest.json_lines) → detect/normalize (one module per source) → filt
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from alertmodel.errors import NormalizationError
+from alertmodel.metrics import severity_label, source_label
 from ingest.altprobe import node_stats_row, normalize_altprobe
 from ingest.batch import CoreOutput, DeadLetterItem
 from ingest.detect import SOURCES, detect_source
@@ -49,6 +52,7 @@ MAX_SEEN_CATEGORIES = 100_000
 CATEGORY_NAME_WIDTH = 512
 """Width of `alertmodel.Category.name`; longer category names are registered cut to it."""
 _SPACE = frozenset(b" \t\r\n\f\v")
+_SOURCE_SEVERITY = itemgetter("source", "severity")
 
 
 def _utc_now() -> datetime:
@@ -92,6 +96,7 @@ class IngestCore:
             raise ValueError(f"unknown source {source!r}; expected auto or one of {', '.join(SOURCES)}")
         out = CoreOutput()
         counts = out.counts
+        raw_tally: Counter[tuple[str, Any, Any]] = Counter()  # labelled once per distinct key, at the end
         policy = self._compiled
         decide = policy.decide
         agg = self._aggregator
@@ -112,6 +117,7 @@ class IngestCore:
         if len(seen) > MAX_SEEN_CATEGORIES:
             seen.clear()
         fixed = NORMALIZERS.get(source)
+        received = dict.fromkeys((*NORMALIZERS, "unknown"), 0)
         read = skipped = no_alert = 0
         lineno = first_line - 1
         for line in lines:
@@ -122,13 +128,23 @@ class IngestCore:
             read += 1
             event = decode(raw)
             if type(event) is str:
-                self._dead(out, source, origin, raw, f"line {lineno}: {event}")
+                received[source if fixed is not None else "unknown"] += 1
+                self._dead(out, source, origin, raw, f"line {lineno}: {event}", "invalid_json")
                 continue
             src = source if fixed is not None else detect_source(event)
             if src is None:
+                received["unknown"] += 1
                 keys = ", ".join(list(event)[:8])
-                self._dead(out, source, origin, raw, f"line {lineno}: unknown event shape (keys: {keys})")
+                self._dead(
+                    out,
+                    source,
+                    origin,
+                    raw,
+                    f"line {lineno}: unknown event shape (keys: {keys})",
+                    "unknown_shape",
+                )
                 continue
+            received[src] += 1
             if src == "suricata":
                 et = event.get("event_type")
                 if et != "alert":
@@ -154,14 +170,14 @@ class IngestCore:
                 for part, d in enumerate(drafts):
                     d["json_event"] = raw_text
                     if src == "altprobe":  # normalized and maybe filtered by the collector: keep its ids
-                        emitted.extend(self._altprobe(d, raw, raw_text, now, agg, counts))
+                        emitted.extend(self._altprobe(d, raw, raw_text, now, agg, counts, raw_tally))
                         continue
                     d["node_id"] = node
                     d["alert_uuid"] = alert_uuid(d["source"], node, raw, part if many else None)
                     d["time_collr"] = now
                     d["filter"] = filter_name
                     d["ref_id"] = ref_id
-                    emitted.extend(decide(d, section, raw_text, now_ts, agg, counts))
+                    emitted.extend(decide(d, section, raw_text, now_ts, agg, counts, raw_tally))
                 for a in emitted:
                     cats = a.pop("_cats")
                     del a["_level"]
@@ -180,9 +196,22 @@ class IngestCore:
                 self._dead(out, src, origin, raw, f"line {lineno}: {exc}")
             except Exception as exc:  # the one broad catch: one bad event never stops the stream
                 self._dead(
-                    out, src, origin, raw, f"line {lineno}: {src}: unexpected {type(exc).__name__}: {exc}"
+                    out,
+                    src,
+                    origin,
+                    raw,
+                    f"line {lineno}: {src}: unexpected {type(exc).__name__}: {exc}",
+                    "unexpected_error",
                 )
         counts["read"] += read
+        tally = out.tally
+        for src_name, n in received.items():
+            if n:
+                tally[("received", src_name, "")] += n
+        for (a_source, severity), n in Counter(map(_SOURCE_SEVERITY, alerts)).items():
+            tally[("emitted", source_label(a_source), severity_label(severity))] += n
+        for (what, a_source, severity), n in raw_tally.items():
+            tally[(what, source_label(a_source), severity_label(severity))] += n
         counts["emitted"] = len(alerts)
         for key, n in (("observed", len(observations)), ("skipped", skipped), ("no_alert", no_alert)):
             if n:
@@ -197,6 +226,7 @@ class IngestCore:
         now: datetime,
         agg: Aggregator,
         counts: Any,
+        tally: Counter[tuple[str, Any, Any]],
     ) -> list[dict[str, Any]]:
         """An Altprobe record: the collector's node, alert id and time; this policy only if it did not filter."""
         collector = d.pop("_node")
@@ -211,9 +241,13 @@ class IngestCore:
         d["filter"] = policy.filter_name
         if d["ref_id"] == "indef":
             d["ref_id"] = policy.ref_id
-        return policy.decide(d, section, raw_text, now.timestamp(), agg, counts)
+        return policy.decide(d, section, raw_text, now.timestamp(), agg, counts, tally)
 
     @staticmethod
-    def _dead(out: CoreOutput, source: str, origin: str, raw: bytes, reason: str) -> None:
+    def _dead(
+        out: CoreOutput, source: str, origin: str, raw: bytes, reason: str, kind: str = "invalid_event"
+    ) -> None:
         out.counts["dead_lettered"] += 1
-        out.dead_letters.append(DeadLetterItem(source=source, origin=origin, raw=raw, reason=reason))
+        out.dead_letters.append(
+            DeadLetterItem(source=source, origin=origin, raw=raw, reason=reason, kind=kind)
+        )

@@ -100,5 +100,10 @@ class Inbox:
         with self._cond:
             return len(self._items)
 
+    def depth(self) -> tuple[int, int, int]:
+        """(deliveries, bytes, events) queued."""
+        with self._cond:
+            return len(self._items), self._bytes, sum(d.line_count for d in self._items)
+
     def _full(self, incoming: int) -> bool:
         return len(self._items) >= self.max_items or self._bytes + incoming > self.max_bytes

@@ -232,13 +232,21 @@ class CompiledPolicy:
         now: float,
         agg: Aggregator,
         counts: Counter[str],
+        tally: Counter[tuple[str, Any, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """The alerts `d` turns into: [] (dropped), [d], or [d, aggregated]; counts what happened."""
+        """The alerts `d` turns into: [] (dropped), [d], or [d, aggregated]; counts what happened.
+
+        `tally` (when given) also counts it per (what, alert source, severity) as they are in
+        the alert; `IngestCore.process` turns those into labels (`ingest.batch.CoreOutput.tally`).
+        """
+        if tally is None:
+            tally = Counter()
         # 1. home_net with alert_suppress containing srcip
         if self.suppress_nets:
             ip = _ip(d["srcip"])
             if ip is not None and any(ip in net for net in self.suppress_nets):
                 counts["dropped_home_net"] += 1
+                tally[("dropped_home_net", d["source"], d["severity"])] += 1
                 return []
         if section is None:  # generic source: no Alertflex section
             return [d]
@@ -248,6 +256,7 @@ class CompiledPolicy:
         # 7. white list drops; black list (applied last) forces severity 3 and passes
         if s.white and _first(s.white, section, d, raw) is not None:
             counts["dropped_white_list"] += 1
+            tally[("dropped_white_list", d["source"], d["severity"])] += 1
             return []
         black = bool(s.black) and _first(s.black, section, d, raw) is not None
         # 3. gray list, first match wins
@@ -257,10 +266,12 @@ class CompiledPolicy:
                 d["severity"] = 3
                 d["status"] = "modified"
                 counts["modified"] += 1
+                tally[("modified", d["source"], d["severity"])] += 1
                 return [d]
             # 5. threshold
             if d["severity"] < s.threshold:
                 counts["dropped_threshold"] += 1
+                tally[("dropped_threshold", d["source"], d["severity"])] += 1
                 return []
             return [d]
         # 4. gray-listed: passes whatever the threshold, unless suppressed
@@ -269,6 +280,7 @@ class CompiledPolicy:
         out = []
         if suppress:
             counts["dropped_suppress"] += 1
+            tally[("dropped_suppress", d["source"], d["severity"])] += 1
         else:
             if e.modifies:
                 _rewrite(d, e)
@@ -278,6 +290,7 @@ class CompiledPolicy:
                 d["status"] = "modified"
             if d["status"] == "modified":
                 counts["modified"] += 1
+                tally[("modified", d["source"], d["severity"])] += 1
             out.append(d)
         # 6. aggregation (suppressed alerts count too: "drop each, alert when it repeats")
         if e.reproduced > 0:
@@ -291,5 +304,6 @@ class CompiledPolicy:
                 a["info"] = REPEATED.format(n)
                 a["_part"] = "aggregated"
                 counts["aggregated"] += 1
+                tally[("aggregated", a["source"], a["severity"])] += 1
                 out.append(a)
         return out

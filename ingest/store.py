@@ -56,6 +56,8 @@ class WriteResult:
     stored: int
     duplicates: int
     dead_lettered: int
+    stored_rows: list[int] | None = None
+    """Indices of the batch's rows stored for the first time; None when every row was (and there were some)."""
 
 
 class BatchWriter:
@@ -81,7 +83,9 @@ class BatchWriter:
 
     def write(self, batch: Batch) -> WriteResult:
         """Store `batch` atomically; raises the driver's error and stores nothing when it fails."""
-        rows = batch.rows if batch.rows is not None else prepare_rows(batch.alerts, self.engine.dialect.name)
+        if batch.rows is None:  # kept on the batch: the worker's metrics read what was stored from it
+            batch.rows = prepare_rows(batch.alerts, self.engine.dialect.name)
+        rows = batch.rows
         if batch.alerts and len(rows) != len(batch.alerts):
             raise ValueError(f"a batch of {len(batch.alerts)} alerts came with {len(rows)} rows")
         _cap_json_events(rows, batch.alerts, self.sizes.json_event_bytes)
@@ -92,9 +96,11 @@ class BatchWriter:
                 if fresh:
                     self._insert_alerts(conn, [rows[i] for i in fresh])
                 stored = len(fresh)
+                stored_rows = fresh
             else:  # no hook needs the new rows, and SQLite counts what ON CONFLICT DO NOTHING inserted
                 fresh = []
                 stored = self._insert_alerts(conn, [rows[i] for i in unique]) if unique else 0
+                stored_rows = unique if stored == len(unique) else _newest_of(conn, rows, unique, stored)
             if batch.new_categories:
                 now = utcnow()
                 insert_ignoring_duplicates(
@@ -134,7 +140,10 @@ class BatchWriter:
                 new_alerts = [batch.alerts[i] if batch.alerts else as_alert(rows[i]) for i in fresh]
                 for hook in self.batch_hooks:
                     hook(conn, new_alerts)
-        return WriteResult(stored, len(rows) - stored, len(batch.dead_letters))
+        every_row = bool(rows) and len(stored_rows) == len(rows)
+        return WriteResult(
+            stored, len(rows) - stored, len(batch.dead_letters), None if every_row else stored_rows
+        )
 
     def _not_stored(self, conn: Connection, rows: list[tuple[Any, ...]], unique: list[int]) -> list[int]:
         """The indices in `unique` of rows whose alert_uuid is not stored yet."""
@@ -253,6 +262,20 @@ def _first_of_each_uuid(rows: list[tuple[Any, ...]]) -> list[int]:
             seen.add(uuid)
             first.append(i)
     return first
+
+
+def _newest_of(conn: Connection, rows: list[tuple[Any, ...]], unique: list[int], stored: int) -> list[int]:
+    """Which of `unique` SQLite just inserted, when some were stored already (a redelivery).
+
+    The batch holds SQLite's only write lock, so the rows it inserted are the `stored` newest ids.
+    """
+    newest = {
+        r[0]
+        for r in conn.exec_driver_sql(
+            "SELECT alert_uuid FROM alert ORDER BY alert_id DESC LIMIT ?", (stored,)
+        )
+    }
+    return [i for i in unique if rows[i][_UUID_AT] in newest]
 
 
 def _sqlite_multirow_sql(conn: Connection, rows: int) -> str:

@@ -29,10 +29,12 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
+from alertmodel.metrics import severity_label, source_label
 from ingest.batch import Batch, CoreOutput, DeadLetterItem, as_alert, prepare_rows
 from ingest.core import IngestCore
 from ingest.decode_process import Decoded, DecodeProcess
 from ingest.delivery import Delivery, Inbox, Outcome
+from ingest.metrics import IngestMetrics
 from ingest.policy import Policy
 from ingest.store import BatchHook, BatchWriter, StoredSizes, WriteResult
 
@@ -98,6 +100,7 @@ class _Prepared:
     batch: Batch
     deliveries: list[tuple[Delivery, Outcome]]
     counts: Counter[str]
+    tally: Counter[tuple[str, str, str]]
 
 
 class Worker:
@@ -123,6 +126,7 @@ class Worker:
         on_commit: Callable[[WorkerStats], None] | None = None,
         decode_process: bool = True,
         stored_sizes: StoredSizes = StoredSizes(),
+        metrics: IngestMetrics | None = None,
     ) -> None:
         self.core = core
         self.sources = list(sources)
@@ -140,6 +144,7 @@ class Worker:
         self.drain_timeout_s = drain_timeout_s
         self.on_commit = on_commit
         self.stats = WorkerStats()
+        self.metrics = metrics
         self._decoder = (
             DecodeProcess(core, engine.dialect.name, keep_alerts=bool(self.enrichers))
             if decode_process
@@ -193,6 +198,16 @@ class Worker:
         while not self._done.wait(0.2):
             pass
         return self.stats
+
+    def queue_depths(self) -> dict[tuple[str, str], float]:
+        """What waits now: the inbox (deliveries, bytes, events) and decoded batches before the writer."""
+        deliveries, size, events = self.inbox.depth()
+        return {
+            ("inbox", "deliveries"): deliveries,
+            ("inbox", "bytes"): size,
+            ("inbox", "events"): events,
+            ("prepared", "batches"): self._prepared.qsize(),
+        }
 
     def set_policy(self, policy: Policy | None) -> None:
         """Swap the filter policy; applied between two batches by the decode thread."""
@@ -268,6 +283,7 @@ class Worker:
     def _prepare(self, deliveries: list[Delivery]) -> _Prepared:
         batch = Batch()
         counts: Counter[str] = Counter()
+        tally: Counter[tuple[str, str, str]] = Counter()
         outcomes: list[tuple[Delivery, Outcome]] = []
         decoded = self._decode_elsewhere(deliveries)
         if decoded is not None:
@@ -285,6 +301,7 @@ class Worker:
             batch.new_categories.extend(out.new_categories)
             batch.node_stats.extend(out.node_stats)
             counts.update(out.counts)
+            tally.update(out.tally)
             if delivery.position is not None:
                 batch.positions.append(delivery.position)
             outcomes.append((delivery, Outcome(alerts, out.dead_letters)))
@@ -300,6 +317,10 @@ class Worker:
                     continue
                 extra.extend(found)
                 counts["enriched"] += len(found)
+            for alert in extra:
+                tally[
+                    ("emitted", source_label(alert.get("source")), severity_label(alert.get("severity")))
+                ] += 1
             batch.alerts.extend(extra)
         dialect = self.writer.engine.dialect.name
         try:  # the writer thread then only binds and steps (see ingest.store)
@@ -308,7 +329,7 @@ class Worker:
             )
         except ValueError:  # the writer raises it again and dead-letters the batch
             batch.rows = None
-        return _Prepared(batch, outcomes, counts)
+        return _Prepared(batch, outcomes, counts, tally)
 
     def _decode_elsewhere(self, deliveries: list[Delivery]) -> list[Decoded] | None:
         """The deliveries decoded by the decode process; None when there is none (any more)."""
@@ -369,9 +390,15 @@ class Worker:
         permanent_failures = 0
         while True:
             try:
-                return self.writer.write(prepared.batch)
+                started = time.perf_counter()
+                result = self.writer.write(prepared.batch)
+                if self.metrics is not None:
+                    self.metrics.commit_seconds.observe(time.perf_counter() - started)
+                return result
             except Exception as exc:  # the one broad catch: keep running, ack nothing, retry
                 self.stats.write_failures += 1
+                if self.metrics is not None:
+                    self.metrics.write_failures.inc()
                 self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
                 if _is_transient(exc):
                     log.warning(
@@ -395,6 +422,11 @@ class Worker:
         stats.duplicates += result.duplicates
         stats.dead_lettered += result.dead_lettered
         stats.counts.update(prepared.counts)
+        if self.metrics is not None:
+            batch = prepared.batch
+            self.metrics.count_batch(
+                prepared.tally, batch.dead_letters, batch.rows, result.stored_rows, result.duplicates
+            )
         for delivery, outcome in prepared.deliveries:
             stats.lines_committed += delivery.line_count
             stats.bytes_committed += delivery.size
@@ -460,6 +492,7 @@ def _as_dead_letters(batch: Batch, reason: str) -> Batch:
             origin="storage",
             raw=str(a.get("json_event", "")).encode(),
             reason=f"the database refused the batch: {reason}",
+            kind="storage_refused",
         )
         for a in batch.alerts or [as_alert(row) for row in batch.rows or ()]
     ]

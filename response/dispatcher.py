@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from alertmodel import Outbox
 from alertmodel.errors import ConfigurationError, IntegrationError, ServiceUnavailableError
+from alertmodel.metrics import ACTIONS_FAILED, ALERT_TO_FLOW_RUN_SECONDS
 from alertmodel.types import utcnow
 from response.payload import Executor, OutboxItem
 
@@ -217,7 +218,11 @@ class Dispatcher:
                     .values(attempts=row.attempts + 1, next_attempt_at=lease_until, updated_at=now)
                 ).rowcount
                 if taken == 1:
-                    claimed.append(OutboxItem(row.id, row.kind, row.key, dict(row.payload), row.attempts + 1))
+                    claimed.append(
+                        OutboxItem(
+                            row.id, row.kind, row.key, dict(row.payload), row.attempts + 1, row.created_at
+                        )
+                    )
         return claimed
 
     def _done(self, item: OutboxItem, _: BaseException | None) -> None:
@@ -228,6 +233,9 @@ class Dispatcher:
                 .values(state="done", updated_at=self._clock())
             )
         self.done += 1
+        if item.kind == "playbook" and item.created_at is not None:
+            waited = (self._clock() - _aware(item.created_at)).total_seconds()
+            ALERT_TO_FLOW_RUN_SECONDS.observe(max(waited, 0.0))
 
     def _retry_or_fail(self, item: OutboxItem, exc: BaseException | None) -> None:
         now = self._clock()
@@ -235,6 +243,7 @@ class Dispatcher:
         if item.attempts >= self.config.max_attempts:
             values: dict[str, Any] = {"state": "failed", "last_error": error, "updated_at": now}
             self.failed += 1
+            ACTIONS_FAILED.labels(item.kind).inc()
             log.error("outbox: %s failed after %d attempts: %s", item.key, item.attempts, error)
         else:
             delay = min(self.config.max_delay_s, self.config.base_delay_s * 2 ** (item.attempts - 1))
@@ -266,6 +275,11 @@ class Dispatcher:
                     updated_at=now,
                 )
             )
+
+
+def _aware(value: datetime) -> datetime:
+    """Rows read through the core table come back as the column type returns them: make them UTC-aware."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _describe(exc: BaseException | None) -> str:

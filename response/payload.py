@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,6 +33,8 @@ class OutboxItem:
     key: str
     payload: dict[str, Any]
     attempts: int
+    created_at: datetime | None = None
+    """When the row was written (in the transaction that stored its alert)."""
     _request: OutboxPayload | None = field(default=None, repr=False, compare=False)
 
     @property

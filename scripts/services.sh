@@ -7,10 +7,11 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # apache2 + libapache2-mod-security2 + modsecurity-crs, libnginx-mod-http-modsecurity: the live
 # ModSecurity tests start their own Apache and nginx instances; openscap-scanner + ssg-debian:
-# the live OpenSCAP test evaluates a few OVAL definitions of this machine.
+# the live OpenSCAP test evaluates a few OVAL definitions of this machine; prometheus: the metrics
+# test starts its own Prometheus (temporary config and storage, a free loopback port).
 PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap
   apache2 libapache2-mod-security2 modsecurity-crs libnginx-mod-http-modsecurity
-  openscap-scanner ssg-debian)
+  openscap-scanner ssg-debian prometheus)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
 
@@ -111,8 +112,19 @@ openscap_present() {
   echo "oscap $(oscap --version | head -1 | awk '{print $NF}'), ssg-debian $(dpkg-query -W -f='${Version}' ssg-debian) present"
 }
 
+prometheus_present() {
+  # The tests run their own Prometheus; a system daemon (started by the package where an init
+  # system runs) would only hold 127.0.0.1:9090, so it is stopped and left disabled.
+  command -v prometheus >/dev/null || { echo "services.sh: prometheus missing (Debian package prometheus)" >&2; return 1; }
+  if [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2>&1; then
+    /etc/init.d/prometheus stop >/dev/null
+  fi
+  command -v update-rc.d >/dev/null && update-rc.d prometheus disable >/dev/null 2>&1 || true
+  echo "prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') present (not running as a service)"
+}
+
 case "${1:-up}" in
-  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present ;;
+  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present; prometheus_present ;;
   status) mariadb-admin ping; port_open 61613 && echo "ActiveMQ STOMP answers" ;;
   *) echo "usage: $0 up|status" >&2; exit 2 ;;
 esac

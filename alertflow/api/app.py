@@ -27,6 +27,7 @@ from alertflow.api.routes import (
     health,
     incidents,
     me,
+    metrics,
     response_profiles,
     stix,
     user_groups,
@@ -81,7 +82,7 @@ def create_app(
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    routers = (health, alerts, incidents, approvals, me, users, audit)
+    routers = (health, alerts, incidents, approvals, me, users, audit, metrics)
     configuration = (categories, category_profiles, response_profiles, user_groups, filter_policies)
     for module in (*routers, *configuration):
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import typer
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
@@ -21,11 +22,13 @@ from alertmodel import archive, migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
 from alertmodel.ingest_token import MAKE_INGEST_TOKEN
+from alertmodel.metrics import REGISTRY, DatabaseGauges
 from alertmodel.retention import RetentionThread
 from alertmodel.settings import Settings, get_settings, mask_url
 from ingest.checkpoint import load_position
 from ingest.core import IngestCore
 from ingest.ioc import IocEnricher
+from ingest.metrics import IngestMetrics, QueueDepths
 from ingest.policy import load_policy
 from ingest.policy_source import DatabasePolicy, FilePolicy
 from ingest.sources.file import FileSource, checkpoint_key
@@ -89,6 +92,15 @@ def ingest(
         help="Also apply the retention settings (ALERTFLOW_RETAIN_*) every this many seconds, in small "
         "batches; 0 (default) leaves it to `alertflow db prune`.",
     ),
+    metrics_port: int = typer.Option(
+        None,
+        min=0,
+        max=65535,
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (no authentication: keep it on loopback).",
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", help="Address the metrics endpoint listens on (only with --metrics-port)."
+    ),
 ) -> None:
     """Run the ingest worker until Ctrl-C / SIGTERM, then store and ack what is in flight and exit."""
     settings = _settings()
@@ -122,8 +134,12 @@ def ingest(
             enrichers=enrichers,
             batch_hooks=[ResponseHook()],
             on_commit=dispatcher.wake if dispatcher is not None else None,
+            metrics=IngestMetrics.of(REGISTRY) if metrics_port is not None else None,
         )
         _stop_on_signals(worker)
+        metrics_server = (
+            _serve_metrics(worker, engine, metrics_host, metrics_port) if metrics_port is not None else None
+        )
         retention = RetentionThread(engine, settings.retention(), prune_every) if prune_every else None
         if dispatcher is not None:
             dispatcher.start()
@@ -136,6 +152,8 @@ def ingest(
                 last_report = time.monotonic()
                 log.info("%s", _summary_line(worker.stats))
         log.info("stopped: %s", _summary_line(worker.stats))
+        if metrics_server is not None:
+            metrics_server.stop()
         if retention is not None:
             retention.stop()
         if dispatcher is not None:
@@ -240,6 +258,40 @@ def ingest_file(
     if stats.abandoned:
         typer.echo(f"{stats.abandoned} lines were not stored (interrupted); run the import again", err=True)
         raise typer.Exit(1)
+
+
+class _MetricsServer:
+    """The worker's /metrics: prometheus_client's threaded HTTP server plus the database gauges' thread."""
+
+    def __init__(self, worker: Worker, engine: Engine, host: str, port: int) -> None:
+        self.queues = QueueDepths(worker.queue_depths)
+        self.database = DatabaseGauges(engine)
+        REGISTRY.register(self.queues)
+        REGISTRY.register(self.database)
+        self.database.start()
+        try:
+            self.server, self.thread = start_http_server(port, addr=host, registry=REGISTRY)
+        except OSError as exc:
+            self.stop()
+            typer.echo(f"cannot serve metrics on {host}:{port}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        bound_port = self.server.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{bound_port}/metrics"
+
+    def stop(self) -> None:
+        if hasattr(self, "server"):
+            self.server.shutdown()
+            self.server.server_close()
+        self.database.stop()
+        REGISTRY.unregister(self.queues)
+        REGISTRY.unregister(self.database)
+
+
+def _serve_metrics(worker: Worker, engine: Engine, host: str, port: int) -> _MetricsServer:
+    server = _MetricsServer(worker, engine, host, port)
+    log.info("metrics at %s", server.url)
+    return server
 
 
 def _restore_archives(engine: Engine, paths: list[Path], batch_size: int) -> None:

@@ -26,6 +26,12 @@ class UpSettings(BaseSettings):
     api_port: int = Field(
         default=8181, ge=1, le=65535, description="Port of the REST API (HTTPS on 127.0.0.1 only)."
     )
+    metrics_port: int = Field(
+        default=9480,
+        ge=0,
+        le=65535,
+        description="Port of the ingest worker's Prometheus /metrics (127.0.0.1 only, no authentication); 0: off.",
+    )
     tls_certfile: Path | None = Field(
         default=None, description="PEM certificate (chain) of the ingest endpoint: it then speaks HTTPS."
     )
@@ -39,6 +45,11 @@ class UpSettings(BaseSettings):
     drop_quiet_s: float = Field(
         default=5, ge=0, description="A dropped file is taken once it has not changed for this long (s)."
     )
+
+    @property
+    def metrics_url(self) -> str:
+        """The ingest worker's metrics endpoint ("" when off)."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics" if self.metrics_port else ""
 
     @property
     def tls(self) -> bool:

@@ -269,6 +269,8 @@ class Stack:
         ingest += ["--source", f"{scheme}://{url_host(self.up.host)}:{self.up.ingest_port}"]
         if self.up.tls:
             ingest += ["--tls-certfile", str(self.up.tls_certfile), "--tls-keyfile", str(self.up.tls_keyfile)]
+        if self.up.metrics_port:  # no authentication: always on loopback, whatever `host` is
+            ingest += ["--metrics-port", str(self.up.metrics_port), "--metrics-host", "127.0.0.1"]
         self._start_child("ingest", ingest)
         certfile, keyfile = api_tls
         api = [
@@ -466,6 +468,10 @@ class Stack:
         lines.append(
             f"  STIX-shifter: {self.up.api_url}/alertflex-ctrl/rest/stix-alerts  (the alertflex connector)"
         )
+        if self.up.metrics_url:
+            lines.append(
+                f"  metrics:      {self.up.metrics_url}  (ingest worker, Prometheus; loopback only, no login)"
+            )
         lines.append(f"  alert store:  {mask_url(self.settings.resolved_database_url)}")
         lines.append(f"  logs:         {self.log_dir}")
         lines.append("Ctrl-C stops everything.")

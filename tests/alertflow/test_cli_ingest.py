@@ -89,6 +89,21 @@ def test_ingest_refuses_an_unknown_source_and_an_http_source_without_token(
     assert result.exit_code == 2 and "ALERTFLOW_INGEST_TOKEN" in result.output
 
 
+def test_a_taken_metrics_port_is_refused_naming_it(store: str, tmp_path: Path) -> None:
+    import socket
+
+    events = _write(tmp_path / "eve.json", suricata_alerts(1, "port"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(
+            app, ["ingest", "--no-dispatch", "--source", f"file:{events}", "--metrics-port", str(port)]
+        )
+    assert result.exit_code == 2, result.output
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in result.output
+
+
 def test_ingest_refuses_a_short_token_naming_the_setting_and_how_to_make_one(
     store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,8 +42,11 @@ def wait_for(condition: Any, what: str, timeout_s: float = 240) -> Any:
 
 
 class Up:
-    def __init__(self, data: Path, prefect_port: int, ingest_port: int, api_port: int) -> None:
+    def __init__(
+        self, data: Path, prefect_port: int, ingest_port: int, api_port: int, metrics_port: int
+    ) -> None:
         self.data = data
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         self.prefect_port = prefect_port
         self.rest_url = f"https://127.0.0.1:{api_port}"
         self.api_url = f"http://127.0.0.1:{prefect_port}/api"
@@ -55,6 +58,7 @@ class Up:
             "ALERTFLOW_UP_PREFECT_PORT": str(prefect_port),
             "ALERTFLOW_UP_INGEST_PORT": str(ingest_port),
             "ALERTFLOW_UP_API_PORT": str(api_port),
+            "ALERTFLOW_UP_METRICS_PORT": str(metrics_port),
             "ALERTFLOW_UP_READY_TIMEOUT_S": "280",
             "ALERTFLOW_UP_DROP_QUIET_S": "2",
         }
@@ -82,7 +86,7 @@ class Up:
 @pytest.fixture(scope="module")
 def up() -> Iterator[Up]:
     parent = open_parent()  # every user may enter it: only the data dir's own modes keep them out
-    running = Up(parent / "data", free_port(), free_port(), free_port())
+    running = Up(parent / "data", free_port(), free_port(), free_port(), free_port())
     try:
         wait_for(
             lambda: "alertflow is up" in running.output() or running.process.poll() is not None,
@@ -124,6 +128,18 @@ def test_the_demo_says_what_it_stored(up: Up) -> None:
         "demo: profile demo-contain imported; 3 demo events posted: 3 alert(s) stored now, "
         "0 already stored by an earlier --demo" in up.output()
     )
+
+
+def test_the_ingest_workers_metrics_are_on_loopback_and_count_the_demo_alerts(up: Up) -> None:
+    assert f"metrics:      {up.metrics_url}" in up.output()
+    wait_for(lambda: "demo: profile" in up.output(), "the demo line after the banner", 60)
+    body = httpx.get(up.metrics_url, timeout=10).text
+    stored = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith("alertflow_ingest_alerts_stored_total{")
+    )
+    assert stored >= 3  # the demo's three events (alerts posted by other tests add to it)
 
 
 def test_the_prefect_api_refuses_requests_without_the_auth_string(up: Up) -> None:

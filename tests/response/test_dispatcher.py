@@ -186,3 +186,26 @@ async def test_unknown_kinds_and_unwired_integrations_fail_loudly(engine: Engine
         "failed",
         "IntegrationError: no Slack block configured: cannot perform the slack action of profile 'p'",
     )
+
+
+async def test_failed_actions_and_alert_to_flow_run_seconds_reach_the_metrics(engine: Engine) -> None:
+    from alertmodel.metrics import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    failed_before = sample("alertflow_response_actions_failed_total", kind="test")
+    runs_before = sample("alertflow_alert_to_flow_run_seconds_count")
+    add_rows(engine, 2)
+    add_rows(engine, 3, kind="playbook")
+
+    async def boom(item: OutboxItem) -> None:
+        raise IntegrationError("no")
+
+    async def created(item: OutboxItem) -> None:
+        await asyncio.sleep(0.05)
+
+    config = DispatcherConfig(base_delay_s=0.01, max_delay_s=0.02, max_attempts=2, lease_s=60)
+    await run_until(all_settled(engine), Dispatcher(engine, {"test": boom, "playbook": created}, config))
+    assert sample("alertflow_response_actions_failed_total", kind="test") == failed_before + 2
+    assert sample("alertflow_alert_to_flow_run_seconds_count") == runs_before + 3

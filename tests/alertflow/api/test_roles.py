@@ -44,6 +44,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{name}"): "admin",
     ("GET", "/api/v1/audit"): "admin",
+    ("GET", "/api/v1/metrics"): "admin",
     ("GET", "/api/v1/categories"): "viewer",
     ("POST", "/api/v1/categories"): "admin",
     ("GET", "/api/v1/category-profiles"): "viewer",
