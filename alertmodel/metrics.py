@@ -13,6 +13,7 @@ configuration (deployment names, forwarder names, action kinds).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
+from alertmodel.posture import NodeStats
 from alertmodel.response_tables import Outbox, PlaybookRun
 from alertmodel.types import utcnow
 
@@ -35,6 +37,9 @@ ProcessCollector(registry=REGISTRY)
 
 SOURCE_LABELS = ("wazuh", "suricata", "falco", "modsecurity", "misp", "generic", "other")
 """Values of the `source` label: the alert's source when it is a known one, else "other"."""
+_COUNTER_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_MAX_COUNTERS = 64  # a collector reports 24 (4 sources x agg, filter, s0..s3)
+_MAX_NODES = 1000
 _KNOWN_SOURCES = {s: s for s in SOURCE_LABELS[:-2]}
 SEVERITY_LABELS = ("0", "1", "2", "3")
 
@@ -144,13 +149,35 @@ class DatabaseGauges(Collector):
         for deployment, state, count in run_states:
             flow_runs.add_metric([str(deployment), str(state)], int(count))
         with self._lock:
-            self._snapshot = [depth, due, flow_runs]
+            self._snapshot = [depth, due, flow_runs, self._collector_alerts()]
             self._taken_at = time.monotonic()
 
+    def _collector_alerts(self) -> Metric:
+        """The newest `node_alerts` report of each Alertflex collector node, counter by counter."""
+        stats = NodeStats.__table__
+        newest = select(func.max(stats.c.id)).group_by(stats.c.node_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(stats.c.node_id, stats.c.stats).where(stats.c.id.in_(newest)).limit(_MAX_NODES)
+            ).all()
+        family = GaugeMetricFamily(
+            "alertflow_collector_node_alerts",
+            "The newest statistics report of each Alertflex collector node: <src>_agg, <src>_filter, "
+            "<src>_s0..s3 as the collector counted them.",
+            labels=["node", "counter"],
+        )
+        for node, report in rows:
+            for counter, value in node_alert_counters(report):
+                family.add_metric([str(node)[:255], counter], value)
+        return family
+
     def refresh_if_older(self, seconds: float) -> None:
-        """`refresh()` unless the snapshot is younger than `seconds`."""
+        """`refresh()` unless the snapshot is younger than `seconds`; a failed refresh keeps the old one."""
         if self.age_s >= seconds:
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception as exc:  # the store is down: serve the last snapshot, never an error page
+                _log_refresh_failure(exc)
 
     def start(self) -> None:
         """Refresh every `interval_s` in a daemon thread until `stop()`."""
@@ -171,6 +198,19 @@ class DatabaseGauges(Collector):
                 _log_refresh_failure(exc)
             if self._stop.wait(self.interval_s):
                 return
+
+
+def node_alert_counters(report: object) -> list[tuple[str, float]]:
+    """The numeric counters of a statistics report's `node_alerts` element; names are bounded."""
+    counters: list[tuple[str, float]] = []
+    for element in report if isinstance(report, list) else []:
+        if not isinstance(element, dict) or element.get("type") != "node_alerts":
+            continue
+        data = element.get("data")
+        for name, value in data.items() if isinstance(data, dict) else ():
+            if _COUNTER_NAME.fullmatch(str(name)) and type(value) in (int, float):
+                counters.append((str(name), float(value)))
+    return counters[:_MAX_COUNTERS]
 
 
 def _naive(value: datetime, like: datetime) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
 from alertmodel import Outbox, PlaybookRun
+from alertmodel.posture import NodeStats
 from alertmodel.types import utcnow
 
 from .conftest import LiveApi
@@ -65,3 +67,30 @@ def test_the_metrics_are_documented_as_text_in_the_openapi_document(live_api: Li
         document = client.get("/api/v1/openapi.json").json()
     content = document["paths"]["/api/v1/metrics"]["get"]["responses"]["200"]["content"]
     assert list(content) == ["text/plain"]
+
+
+def test_each_collector_nodes_newest_statistics_report_is_a_gauge(live_api: LiveApi) -> None:
+    node = f"probe-{uuid.uuid4().hex[:8]}"
+    older = [{"type": "node_alerts", "data": {"nids_s2": 5, "nids_agg": 1}}]
+    newest = [
+        {"type": "node_alerts", "data": {"nids_s2": 7, "hids_filter": 3, "Bad Name{x}": 9, "crs_s0": "x"}},
+        {"type": "agents", "data": {"count": 4}},
+    ]
+    with live_api.engine.begin() as conn:
+        for report in (older, newest):
+            conn.execute(
+                insert(NodeStats.__table__), {"node_id": node, "stats": report, "received_at": utcnow()}
+            )
+    deadline = time.monotonic() + 15  # the API reads the database at most every few seconds
+    while True:
+        with live_api.client("admin") as client:
+            found = samples(client.get("/api/v1/metrics").text)
+        mine = {
+            dict(labels)["counter"]: value
+            for (name, labels), value in found.items()
+            if name == "alertflow_collector_node_alerts" and dict(labels)["node"] == node
+        }
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert mine == {"nids_s2": 7, "hids_filter": 3}  # the newest report only; odd names and values left out
