@@ -69,7 +69,7 @@ class Dashboard:
 
 
 BAR_HEIGHT, BAR_GAP, BAR_MAX_WIDTH = 22, 6, 300
-LABEL_CHARS = 32
+LABEL_CHARS = 26
 
 
 def summarize(conn: Connection, principal: Principal, *, window: str, now: datetime) -> Dashboard:
