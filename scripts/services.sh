@@ -7,10 +7,11 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # apache2 + libapache2-mod-security2 + modsecurity-crs, libnginx-mod-http-modsecurity: the live
 # ModSecurity tests start their own Apache and nginx instances; openscap-scanner + ssg-debian:
-# the live OpenSCAP test evaluates a few OVAL definitions of this machine.
+# the live OpenSCAP test evaluates a few OVAL definitions of this machine; chromium: the console's
+# browser tests drive it with Playwright (/usr/bin/chromium, no browser download).
 PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap
   apache2 libapache2-mod-security2 modsecurity-crs libnginx-mod-http-modsecurity
-  openscap-scanner ssg-debian)
+  openscap-scanner ssg-debian chromium)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
 
@@ -111,8 +112,16 @@ openscap_present() {
   echo "oscap $(oscap --version | head -1 | awk '{print $NF}'), ssg-debian $(dpkg-query -W -f='${Version}' ssg-debian) present"
 }
 
+chromium_present() {
+  [ -x /usr/bin/chromium ] || { echo "services.sh: /usr/bin/chromium missing (chromium)" >&2; return 1; }
+  /usr/bin/chromium --headless --no-sandbox --version >/dev/null 2>&1 ||
+    { echo "services.sh: /usr/bin/chromium does not start" >&2; return 1; }
+  echo "$(/usr/bin/chromium --version 2>/dev/null) present"
+}
+
 case "${1:-up}" in
-  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present ;;
+  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present
+      chromium_present ;;
   status) mariadb-admin ping; port_open 61613 && echo "ActiveMQ STOMP answers" ;;
   *) echo "usage: $0 up|status" >&2; exit 2 ;;
 esac

@@ -466,6 +466,10 @@ class Stack:
         lines.append(
             f"  STIX-shifter: {self.up.api_url}/alertflex-ctrl/rest/stix-alerts  (the alertflex connector)"
         )
+        lines.append(
+            f"  console:      {self.up.api_url}/  (sign in as {API_ADMIN} with the REST API's password; "
+            "the browser must trust the certificate above)"
+        )
         lines.append(f"  alert store:  {mask_url(self.settings.resolved_database_url)}")
         lines.append(f"  logs:         {self.log_dir}")
         lines.append("Ctrl-C stops everything.")
