@@ -126,13 +126,12 @@ def _visit(request: Request, *, touch: bool) -> Visit:
 
 
 def signed_in(request: Request) -> Visit:
-    """The visit of a signed-in user (this request counts as activity), or SignInRequired."""
-    return _visit(request, touch=True)
+    """The visit of a signed-in user, or SignInRequired.
 
-
-def polling(request: Request) -> Visit:
-    """Like `signed_in`, but an automatic refresh does not keep an idle session alive."""
-    return _visit(request, touch=False)
+    The console's htmx requests are its self-refreshes (dashboard, live alert list): they do
+    not count as activity, so an unattended screen still reaches the idle timeout.
+    """
+    return _visit(request, touch=request.headers.get("hx-request") != "true")
 
 
 VisitDep = Annotated[Visit, Depends(signed_in)]
@@ -289,9 +288,7 @@ def dashboard_page(request: Request, visit: VisitDep, window: str = dashboard.DE
 
 
 @router.get("/dashboard/panels")
-def dashboard_panels(
-    request: Request, visit: Annotated[Visit, Depends(polling)], window: str = dashboard.DEFAULT_WINDOW
-) -> Response:
+def dashboard_panels(request: Request, visit: VisitDep, window: str = dashboard.DEFAULT_WINDOW) -> Response:
     """The dashboard's panels alone: what the page's self-refresh swaps in."""
     return render(request, "dashboard_panels.html", visit, board=_dashboard(request, visit, window))
 
@@ -328,6 +325,10 @@ def alerts_page(request: Request, visit: VisitDep) -> Response:
         next_url=next_url,
         paged="cursor" in given,
         first_url="/alerts?" + urlencode(filters, doseq=True),
+        live=page is not None
+        and not problems
+        and "cursor" not in given
+        and given.get("sort", "-time_collr") == "-time_collr",
     )
 
 

@@ -67,11 +67,17 @@ def test_csrf_tokens_compare_exactly() -> None:
     assert not csrf_matches("abc", "ab")
 
 
-def test_an_idle_browser_is_sent_to_sign_in_again(live_console: LiveConsole) -> None:
-    with serve(create_app(live_console.engine, console_idle_s=1)) as base_url:
+def test_an_idle_browser_is_sent_to_sign_in_again_even_while_its_pages_refresh(
+    live_console: LiveConsole,
+) -> None:
+    with serve(create_app(live_console.engine, console_idle_s=2)) as base_url:
         client = signed_in(base_url, "viewer")
         assert client.get("/").status_code == 200
-        time.sleep(1.5)
+        time.sleep(1.2)
+        assert client.get("/dashboard/panels", headers={"HX-Request": "true"}).status_code == 200
+        time.sleep(1.2)  # 2.4 s since the last request of the user's own
+        refresh = client.get("/dashboard/panels", headers={"HX-Request": "true"})
+        assert refresh.status_code == 401 and refresh.headers["hx-redirect"].startswith("/login")
         response = client.get("/alerts")
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
 
