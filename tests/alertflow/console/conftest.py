@@ -67,12 +67,13 @@ def live_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConso
     engine = make_engine(url)
     alerts = Alert.__table__
     with engine.begin() as conn:
-        hostile = [
-            r.alert_uuid
-            for r in conn.execute(
-                select(alerts.c.alert_uuid, alerts.c.source).where(alerts.c.description.contains("<script>"))
-            )
-        ]
+        rows = conn.execute(
+            select(alerts.c.alert_uuid, alerts.c.source)
+            .where(alerts.c.description.contains("<script>"))
+            .order_by(alerts.c.alert_id)
+        ).all()
+        hostile = [r.alert_uuid for r in rows]
+        suricata = next(r.alert_uuid for r in rows if r.source == "Suricata")
         tenant_b = [
             r.alert_uuid for r in conn.execute(select(alerts.c.alert_uuid).where(alerts.c.ref_id == TENANT_B))
         ]
@@ -80,7 +81,7 @@ def live_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConso
         # a playbook run as the response dispatcher records it, for the history page's link to Prefect
         conn.execute(
             PlaybookRun.__table__.insert().values(
-                alert_uuid=hostile[0],
+                alert_uuid=suricata,
                 profile="block-attacker",
                 deployment="block-attacker/default",
                 flow_run_id=FLOW_RUN_ID,
@@ -88,5 +89,5 @@ def live_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConso
             )
         )
     with serve(create_app(engine, prefect_ui_url=PREFECT_UI)) as base_url:
-        yield LiveConsole(base_url, engine, hostile, tenant_b, hostile[0])
+        yield LiveConsole(base_url, engine, hostile, tenant_b, suricata)
     engine.dispose()
