@@ -225,6 +225,16 @@ def test_bad_search_input_is_a_page_naming_the_field_never_a_500(live_console: L
     ]:
         response = client.get("/alerts", params=params)
         assert response.status_code == 422 and field in response.text, params
+    for params in [
+        {"since": "0001-01-01T00:00:00+14:00"},
+        {"limit": "100000"},
+        {"q": "\x00%_'\""},
+        {"severity": ["1", "x"]},
+        {"sort": "alert_id"},
+    ]:
+        assert client.get("/alerts", params=params).status_code in (200, 422), params
+    assert client.get("/incidents", params={"cursor": "xyz"}).status_code == 422
+    assert client.get("/incidents", params={"since": "0001-01-01T00:00:00+14:00"}).status_code == 422
     assert client.get("/incidents", params={"state": "bogus"}).status_code == 422
     assert client.get("/", params={"window": "1y"}).status_code == 422
     assert client.get("/alerts/not-a-uuid").status_code == 404
