@@ -8,10 +8,11 @@ export DEBIAN_FRONTEND=noninteractive
 # apache2 + libapache2-mod-security2 + modsecurity-crs, libnginx-mod-http-modsecurity: the live
 # ModSecurity tests start their own Apache and nginx instances; openscap-scanner + ssg-debian:
 # the live OpenSCAP test evaluates a few OVAL definitions of this machine; prometheus: the metrics
-# test starts its own Prometheus (temporary config and storage, a free loopback port).
+# test starts its own Prometheus (temporary config and storage, a free loopback port);
+# chromium: the console's browser tests drive it with Playwright (/usr/bin/chromium, no download).
 PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap
   apache2 libapache2-mod-security2 modsecurity-crs libnginx-mod-http-modsecurity
-  openscap-scanner ssg-debian prometheus)
+  openscap-scanner ssg-debian prometheus chromium)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
 
@@ -123,8 +124,16 @@ prometheus_present() {
   echo "prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') present (not running as a service)"
 }
 
+chromium_present() {
+  [ -x /usr/bin/chromium ] || { echo "services.sh: /usr/bin/chromium missing (chromium)" >&2; return 1; }
+  /usr/bin/chromium --headless --no-sandbox --version >/dev/null 2>&1 ||
+    { echo "services.sh: /usr/bin/chromium does not start" >&2; return 1; }
+  echo "$(/usr/bin/chromium --version 2>/dev/null) present"
+}
+
 case "${1:-up}" in
-  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present; prometheus_present ;;
+  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present
+      prometheus_present; chromium_present ;;
   status) mariadb-admin ping; port_open 61613 && echo "ActiveMQ STOMP answers" ;;
   *) echo "usage: $0 up|status" >&2; exit 2 ;;
 esac

@@ -286,6 +286,17 @@ def sign_in_with_token(engine: Engine, secret: str) -> Principal | None:
     return Principal(row.name, row.role, tuple(row.tenants))
 
 
+def principal_of(engine: Engine, name: str) -> Principal | None:
+    """The principal of an enabled user, read now (a console session re-reads it on every request)."""
+    if not NAME_PATTERN.match(name):
+        return None
+    with engine.connect() as conn:
+        row = _user_row(conn, name)
+    if row is None or row.disabled:
+        return None
+    return Principal(row.name, row.role, tuple(row.tenants))
+
+
 def _verify(stored: str, password: str) -> bool:
     with _VERIFYING:
         try:

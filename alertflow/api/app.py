@@ -34,6 +34,8 @@ from alertflow.api.routes import (
     users,
 )
 from alertflow.api.schemas import Problem
+from alertflow.console import mount as mount_console
+from alertflow.console.sessions import IDLE_S as CONSOLE_IDLE_S
 
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
@@ -57,12 +59,17 @@ _CONFIGURATION_TAGS = [
 
 
 def create_app(
-    engine: Engine, *, prefect_ui_url: str | None = None, prefect_api_url: str | None = None
+    engine: Engine,
+    *,
+    prefect_ui_url: str | None = None,
+    prefect_api_url: str | None = None,
+    console_idle_s: float = CONSOLE_IDLE_S,
 ) -> FastAPI:
-    """The API on `engine`; `prefect_ui_url` makes playbook runs link to the Prefect UI.
+    """The API (and the console at `/`) on `engine`; `prefect_ui_url` makes playbook runs link to the Prefect UI.
 
     `prefect_api_url` is the Prefect server approvals and playbook runs go to (default: the
-    process's PREFECT_API_URL).
+    process's PREFECT_API_URL). `console_idle_s`: a console session ends after this long
+    without a request.
     """
     app = FastAPI(
         title="alertflow",
@@ -88,6 +95,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)
     # the STIX-shifter alertflex connector's fixed paths, outside /api/v1
     app.include_router(stix.router, responses=_SIGN_IN_ERRORS)
+    mount_console(app, idle_s=console_idle_s)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     def openapi(_principal: Viewer) -> dict[str, Any]:

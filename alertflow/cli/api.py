@@ -20,8 +20,11 @@ def api(
     insecure: bool = typer.Option(
         False, "--insecure", help="Allow plain HTTP on a non-loopback address (credentials in clear)."
     ),
+    console_idle_minutes: int = typer.Option(
+        30, min=1, max=24 * 60, help="A console session ends after this many minutes without a request."
+    ),
 ) -> None:
-    """Serve the REST API (alerts, incidents, users, audit) until Ctrl-C."""
+    """Serve the REST API (alerts, incidents, users, audit) and the console at / until Ctrl-C."""
     import uvicorn  # FastAPI and uvicorn load only for this command
 
     from alertflow.api.app import create_app
@@ -38,7 +41,7 @@ def api(
         typer.echo(f"{mask_url(url)} is not at the newest schema; run `alertflow db upgrade` first", err=True)
         raise typer.Exit(2)
     engine = make_engine(url)
-    app = create_app(engine, prefect_ui_url=_prefect_ui_url())
+    app = create_app(engine, prefect_ui_url=_prefect_ui_url(), console_idle_s=console_idle_minutes * 60)
     try:
         config = uvicorn_config(app, host, port, tls_cert=tls_cert, tls_key=tls_key)
     except ValueError as exc:

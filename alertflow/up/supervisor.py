@@ -472,6 +472,10 @@ class Stack:
             lines.append(
                 f"  metrics:      {self.up.metrics_url}  (ingest worker, Prometheus; loopback only, no login)"
             )
+        lines.append(
+            f"  console:      {self.up.api_url}/  (sign in as {API_ADMIN} with the REST API's password; "
+            "the browser must trust the certificate above)"
+        )
         lines.append(f"  alert store:  {mask_url(self.settings.resolved_database_url)}")
         lines.append(f"  logs:         {self.log_dir}")
         lines.append("Ctrl-C stops everything.")

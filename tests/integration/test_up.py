@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -307,6 +308,31 @@ def test_the_rest_api_answers_over_tls_to_api_admin_with_the_password_up_wrote(u
         assert demo.status_code == 200 and len(demo.json()) >= 3, demo.text
     with pytest.raises(httpx.ConnectError):  # the certificate is up's own: the system CAs do not know it
         httpx.get(f"{up.rest_url}/api/v1/me", timeout=10)
+
+
+def test_up_prints_the_console_url_and_api_admin_signs_in_there_over_tls(up: Up) -> None:
+    assert f"console:      {up.rest_url}/" in up.output()
+    certfile = up.data / "api-cert.pem"
+    password = (up.data / "api-admin").read_text().strip()
+    verify = ssl.create_default_context(cafile=str(certfile))
+    with httpx.Client(base_url=up.rest_url, verify=verify, follow_redirects=False) as browser:
+        assert browser.get("/").headers["location"].startswith("/login")
+        page = browser.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        signed_in = browser.post(
+            "/login",
+            data={
+                "csrf_token": token.group(1),
+                "username": "api-admin",
+                "password": password,
+                "next": "/alerts",
+            },
+        )
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/alerts"
+        assert "Secure" in signed_in.headers["set-cookie"] and "HttpOnly" in signed_in.headers["set-cookie"]
+        alerts = browser.get("/alerts")
+        assert alerts.status_code == 200 and "Matching alerts" in alerts.text
 
 
 def test_the_supervisor_stays_small(up: Up) -> None:
