@@ -79,8 +79,11 @@ class BatchWriter:
         self._sqlite_multirow: dict[int, str] = {}
         self._lookup_sql: str | None = None
 
-    def write(self, batch: Batch) -> WriteResult:
-        """Store `batch` atomically; raises the driver's error and stores nothing when it fails."""
+    def write(self, batch: Batch, *, also: Callable[[Connection], None] | None = None) -> WriteResult:
+        """Store `batch` atomically; raises the driver's error and stores nothing when it fails.
+
+        `also` runs last in the same transaction (what it raises rolls the batch back).
+        """
         rows = batch.rows if batch.rows is not None else prepare_rows(batch.alerts, self.engine.dialect.name)
         if batch.alerts and len(rows) != len(batch.alerts):
             raise ValueError(f"a batch of {len(batch.alerts)} alerts came with {len(rows)} rows")
@@ -129,6 +132,8 @@ class BatchWriter:
                 new_alerts = [batch.alerts[i] if batch.alerts else as_alert(rows[i]) for i in fresh]
                 for hook in self.batch_hooks:
                     hook(conn, new_alerts)
+            if also is not None:
+                also(conn)
         return WriteResult(stored, len(rows) - stored, len(batch.dead_letters))
 
     def _not_stored(self, conn: Connection, rows: list[tuple[Any, ...]], unique: list[int]) -> list[int]:

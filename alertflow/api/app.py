@@ -21,16 +21,21 @@ from alertflow.api.routes import (
     audit,
     categories,
     category_profiles,
+    dead_letters,
     filter_policies,
     health,
+    incident_actions,
     incidents,
     me,
+    outbox,
+    playbooks,
     response_profiles,
     stix,
     user_groups,
     users,
 )
 from alertflow.api.schemas import Problem
+from alertflow.up.prefect_address import PrefectAddress
 
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
@@ -53,8 +58,11 @@ _CONFIGURATION_TAGS = [
 ]
 
 
-def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
-    """The API on `engine`; `prefect_ui_url` makes playbook runs link to the Prefect UI."""
+def create_app(
+    engine: Engine, *, prefect_ui_url: str | None = None, prefect: PrefectAddress | None = None
+) -> FastAPI:
+    """The API on `engine`; `prefect_ui_url` makes playbook runs link to the Prefect UI, `prefect` is
+    the server playbooks run on and blocks (SMTP, Slack, JIRA, ...) come from."""
     app = FastAPI(
         title="alertflow",
         version=__version__,
@@ -69,12 +77,14 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     )
     app.state.engine = engine
     app.state.prefect_ui_url = prefect_ui_url.rstrip("/") if prefect_ui_url else None
+    app.state.prefect = prefect
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    routers = (health, alerts, incidents, me, users, audit)
+    routers = (health, alerts, incidents, incident_actions, me, users, audit)
+    operations = (dead_letters, outbox, playbooks)
     configuration = (categories, category_profiles, response_profiles, user_groups, filter_policies)
-    for module in (*routers, *configuration):
+    for module in (*routers, *configuration, *operations):
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)
     # the STIX-shifter alertflex connector's fixed paths, outside /api/v1
     app.include_router(stix.router, responses=_SIGN_IN_ERRORS)

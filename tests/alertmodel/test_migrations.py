@@ -9,7 +9,7 @@ from alertmodel import DeadLetter, SourceCheckpoint, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 
-HEAD = "0006_dead_letter_content_key"
+HEAD = "0010_api_ops"
 TABLES = {
     "alert",
     "category",
