@@ -84,18 +84,29 @@ def test_a_group_is_told_on_slack(live_api: LiveApi, httpserver: HTTPServer, pre
     assert posted["channel"] == "C0SOC" and f"[incident #{incident_id} new]" in posted["text"]
 
 
-def test_an_unknown_group_is_a_422_and_a_missing_block_a_502_naming_it(
-    live_api: LiveApi, prefect_server: object
+def test_an_unknown_group_or_block_is_a_422_naming_it(
+    live_api: LiveApi, httpserver: HTTPServer, prefect_server: object
 ) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    asyncio.run(save_blocks(httpserver, suffix))
     incident_id, _ = _incident(live_api)
     analyst = live_api.client("analyst")
     path = f"/api/v1/incidents/{incident_id}/notify"
 
-    no_group = analyst.post(path, json={"group": "nobody-here", "via": "slack", "block": "x"})
+    no_group = analyst.post(path, json={"group": "nobody-here", "via": "slack", "block": f"slack-{suffix}"})
     no_block = analyst.post(path, json={"group": _group(live_api), "via": "slack", "block": "no-such-slack"})
+    no_jira = analyst.post(
+        f"/api/v1/incidents/{incident_id}/escalate", json={"to": "jira", "block": "no-jira"}
+    )
 
     assert no_group.status_code == 422 and "no user group 'nobody-here'" in no_group.json()["detail"]
-    assert no_block.status_code == 502 and "'no-such-slack'" in no_block.json()["detail"]
+    for answer, kind in (
+        (no_block, "Slack Workspace block 'no-such-slack'"),
+        (no_jira, "JIRA Site block 'no-jira'"),
+    ):
+        assert answer.status_code == 422, answer.text
+        [error] = answer.json()["detail"]
+        assert error["loc"] == ["body", "block"] and kind in error["msg"]
     assert _audit(live_api, incident_id, "incident.notify") == []
 
 
