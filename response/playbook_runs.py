@@ -247,7 +247,7 @@ async def read_deployment(client: PrefectClient, name: str) -> Any:
         return await call_prefect(
             lambda: client.read_deployment_by_name(name), f"looking up deployment {name}"
         )
-    except ObjectNotFound as exc:
+    except (ObjectNotFound, httpx.InvalidURL) as exc:  # a name no URL can hold names no deployment
         raise UnknownDeployment(f"Prefect has no deployment {name!r}") from exc
 
 

@@ -24,6 +24,7 @@ from alertflow.api.schemas import Body, RowId, text
 from alertmodel.errors import IntegrationError, ServiceUnavailableError
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
+BLOCK_NAME = r"^[a-z0-9-]+$"  # what Prefect allows in a block's name
 RESPONSES: dict[int | str, dict[str, Any]] = {**NOT_FOUND, **OUTSIDE_ERRORS}
 
 
@@ -31,7 +32,9 @@ class IncidentNotify(Body):
     group: text(255, 1) = Field(description="The user group to tell.")  # type: ignore[valid-type]
     via: Literal["email", "slack", "twilio"] = "email"
     block: text(255, 1) = Field(  # type: ignore[valid-type]
-        default="default", description="The SMTP server, Slack workspace or Twilio account block."
+        default="default",
+        pattern=BLOCK_NAME,
+        description="The SMTP server, Slack workspace or Twilio account block.",
     )
 
 
@@ -43,7 +46,7 @@ class IncidentNotified(BaseModel):
 class IncidentEscalate(Body):
     to: Literal["jira", "thehive"]
     block: text(255, 1) = Field(  # type: ignore[valid-type]
-        default="default", description="The JIRA site or TheHive server block."
+        default="default", pattern=BLOCK_NAME, description="The JIRA site or TheHive server block."
     )
     project: text(64, 1) | None = Field(  # type: ignore[valid-type]
         default=None, description="JIRA project key; default the block's."

@@ -26,6 +26,8 @@ from alertmodel.errors import ConfigurationError
 from response.playbook_runs import UnknownDeployment, list_deployments, run_playbook_by_hand
 
 router = APIRouter(tags=["playbooks"])
+_NAME_PART = r"[^/%&<>\x00-\x1f\x7f]+"  # what Prefect allows in a flow or deployment name
+DEPLOYMENT_NAME = rf"^{_NAME_PART}/{_NAME_PART}$"
 
 
 class Playbook(BaseModel):
@@ -44,7 +46,9 @@ class Playbook(BaseModel):
 
 
 class PlaybookRunRequest(Body):
-    deployment: text(255, 3) = Field(description="flow-name/deployment-name")  # type: ignore[valid-type]
+    deployment: text(255, 3) = Field(  # type: ignore[valid-type]
+        description="flow-name/deployment-name", pattern=DEPLOYMENT_NAME
+    )
 
 
 @router.get("/playbooks", response_model=list[Playbook], responses=OUTSIDE_ERRORS)
