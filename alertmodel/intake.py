@@ -51,6 +51,17 @@ class DeadLetter(SQLModel, table=True):
     reason: str = Field(max_length=1024)
     content_key: str = Field(sa_column=Column(CHAR(64), nullable=False), description="dead_letter_key()")
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    reingested_at: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="When it was stored again after a fix (kept, not deleted).",
+    )
+    reingested_by: str | None = Field(default=None, max_length=255, description="Who re-ingested it.")
+    reingested_alerts: list[str] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="alert_uuids the re-ingest produced (empty when the policy dropped the event).",
+    )
 
 
 class SourceCheckpoint(SQLModel, table=True):

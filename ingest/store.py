@@ -81,8 +81,11 @@ class BatchWriter:
         self._sqlite_multirow: dict[int, str] = {}
         self._lookup_sql: str | None = None
 
-    def write(self, batch: Batch) -> WriteResult:
-        """Store `batch` atomically; raises the driver's error and stores nothing when it fails."""
+    def write(self, batch: Batch, *, also: Callable[[Connection], None] | None = None) -> WriteResult:
+        """Store `batch` atomically; raises the driver's error and stores nothing when it fails.
+
+        `also` runs last in the same transaction (what it raises rolls the batch back).
+        """
         if batch.rows is None:  # kept on the batch: the worker's metrics read what was stored from it
             batch.rows = prepare_rows(batch.alerts, self.engine.dialect.name)
         rows = batch.rows
@@ -140,6 +143,8 @@ class BatchWriter:
                 new_alerts = [batch.alerts[i] if batch.alerts else as_alert(rows[i]) for i in fresh]
                 for hook in self.batch_hooks:
                     hook(conn, new_alerts)
+            if also is not None:
+                also(conn)
         every_row = bool(rows) and len(stored_rows) == len(rows)
         return WriteResult(
             stored, len(rows) - stored, len(batch.dead_letters), None if every_row else stored_rows

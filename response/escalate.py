@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from alertmodel import Incident
+from alertmodel.errors import IncidentError
 from alertmodel.repository import load_alerts
 from blocks.jira import JiraSite
 from blocks.loader import load_block
@@ -97,3 +98,33 @@ class JiraExecutor(_Escalation):
             return
         issue = await file_alert_in_jira.fn(site, await self._alert(item), project=action.project)
         await self._store(item, incident, "jira_key", issue.key)
+
+
+ESCALATION_FIELDS = {"jira": "jira_key", "thehive": "thehive_id"}
+
+
+async def escalate_incident(
+    engine: Engine, incident_id: int, product: str, *, block: str, actor: str, project: str | None = None
+) -> tuple[str, bool]:
+    """Send an incident's alert to JIRA or TheHive by hand, once: (the key or id, whether it was sent now).
+
+    An incident that has the product's key already gets it back without a request; a send whose key
+    was lost is found by the tasks (issue label, alert sourceRef) rather than filed twice.
+    """
+    field = ESCALATION_FIELDS.get(product)
+    if field is None:
+        raise IncidentError(f"cannot escalate to {product!r} (expected jira or thehive)")
+    view = await asyncio.to_thread(incidents.get_incident, engine, incident_id)
+    existing = getattr(view.incident, field)
+    if existing:
+        return existing, False
+    [alert] = await asyncio.to_thread(load_alerts, engine, [view.incident.alert_uuid])
+    data = alert.model_dump(mode="json")
+    if product == "jira":
+        site = await load_block(JiraSite, block)
+        value = (await file_alert_in_jira.fn(site, data, project=project)).key
+    else:
+        thehive = await load_block(TheHiveServer, block)
+        value = (await create_thehive_alert.fn(thehive, data)).id
+    await asyncio.to_thread(incidents.store_external_ref, engine, incident_id, field, value, actor=actor)
+    return value, True

@@ -16,8 +16,8 @@ import httpx
 from sqlalchemy import Engine, or_, select
 
 from alertmodel import PlaybookRun
-from alertmodel.errors import IntegrationError, ServiceUnavailableError
-from alertmodel.repository import load_alerts
+from alertmodel.errors import ConfigurationError, IntegrationError, ServiceUnavailableError
+from alertmodel.repository import insert_ignoring_duplicates, load_alerts
 from alertmodel.types import utcnow
 from response.payload import OutboxItem
 
@@ -226,3 +226,102 @@ async def refresh_playbook_runs(
     if changes:
         await asyncio.to_thread(store)
     return len(changes)
+
+
+class UnknownDeployment(IntegrationError):
+    """Prefect has no deployment of that name."""
+
+
+def manual_profile(deployment: str, user: str) -> str:
+    """The `profile` of a playbook run a user started by hand: one per alert, deployment and user."""
+    return f"manual:{user}:{deployment}"[:255]
+
+
+async def read_deployment(client: PrefectClient, name: str) -> Any:
+    """The deployment `flow-name/deployment-name`; UnknownDeployment when Prefect has none."""
+    from prefect.exceptions import ObjectNotFound
+
+    if name.count("/") != 1 or not all(name.split("/")):
+        raise UnknownDeployment(f"{name!r} is not a deployment name (expected flow-name/deployment-name)")
+    try:
+        return await call_prefect(
+            lambda: client.read_deployment_by_name(name), f"looking up deployment {name}"
+        )
+    except (ObjectNotFound, httpx.InvalidURL) as exc:  # a name no URL can hold names no deployment
+        raise UnknownDeployment(f"Prefect has no deployment {name!r}") from exc
+
+
+async def run_playbook_by_hand(
+    engine: Engine, client: PrefectClient, alert_uuid: str, deployment: str, *, user: str
+) -> PlaybookRun:
+    """Alertflex's manual run mode: a flow run of `deployment` with the stored alert as `alert`.
+
+    Created once per (alert, deployment, user): the idempotency key makes a repeat return the
+    same flow run, and the alert's playbook_run row (profile `manual:<user>:<deployment>`) records it.
+    """
+    found = await read_deployment(client, deployment)
+    accepted = (found.parameter_openapi_schema or {}).get("properties", {})
+    if "alert" not in accepted:
+        raise ConfigurationError(f"deployment {deployment!r} takes no `alert` parameter")
+    profile = manual_profile(deployment, user)
+    [alert] = await asyncio.to_thread(load_alerts, engine, [alert_uuid])
+
+    def record_request() -> None:
+        now = utcnow()
+        with engine.begin() as conn:
+            insert_ignoring_duplicates(
+                conn,
+                _RUNS,
+                [
+                    {
+                        "alert_uuid": alert_uuid,
+                        "profile": profile,
+                        "deployment": deployment,
+                        "state": "pending",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                ],
+                ("alert_uuid", "profile"),
+            )
+
+    await asyncio.to_thread(record_request)
+    flow_run = await call_prefect(
+        lambda: client.create_flow_run_from_deployment(
+            found.id,
+            parameters={"alert": alert.model_dump(mode="json")},
+            idempotency_key=flow_run_idempotency_key(alert_uuid, profile),
+        ),
+        f"creating a run of {deployment}",
+    )
+    state = flow_run.state.type.value if flow_run.state is not None else "SCHEDULED"
+    await asyncio.to_thread(record_flow_run, engine, alert_uuid, profile, str(flow_run.id), state)
+
+    def read_back() -> PlaybookRun:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(_RUNS).where(_RUNS.c.alert_uuid == alert_uuid, _RUNS.c.profile == profile)
+            ).one()
+        return PlaybookRun.model_validate(dict(row._mapping))
+
+    return await asyncio.to_thread(read_back)
+
+
+async def list_deployments(client: PrefectClient) -> list[dict[str, Any]]:
+    """Every deployment on the Prefect server, by name: its description, parameters and their schema."""
+    deployments = await call_prefect(lambda: client.read_deployments(), "listing deployments")
+    flows = await call_prefect(lambda: client.read_flows(), "listing flows")
+    flow_names = {f.id: f.name for f in flows}
+    listed = [
+        {
+            "name": f"{flow_names.get(d.flow_id, d.flow_id)}/{d.name}",
+            "id": str(d.id),
+            "description": d.description or "",
+            "tags": list(d.tags or []),
+            "parameters": dict(d.parameters or {}),
+            "parameter_schema": dict(d.parameter_openapi_schema or {}),
+            "paused": bool(d.paused),
+        }
+        for d in deployments
+    ]
+    return sorted(listed, key=lambda d: d["name"])

@@ -16,18 +16,21 @@ from alertflow import __version__
 from alertflow.api.auth import Viewer
 from alertflow.api.config_common import GLOBAL_NOTE
 from alertflow.api.limits import BodyLimit
-from alertflow.api.prefect_access import configured_api_url
 from alertflow.api.routes import (
     alerts,
     approvals,
     audit,
     categories,
     category_profiles,
+    dead_letters,
     filter_policies,
     health,
+    incident_actions,
     incidents,
     me,
     metrics,
+    outbox,
+    playbooks,
     response_profiles,
     stix,
     user_groups,
@@ -36,6 +39,7 @@ from alertflow.api.routes import (
 from alertflow.api.schemas import Problem
 from alertflow.console import mount as mount_console
 from alertflow.console.sessions import IDLE_S as CONSOLE_IDLE_S
+from alertflow.up.prefect_address import PrefectAddress
 
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
@@ -62,14 +66,13 @@ def create_app(
     engine: Engine,
     *,
     prefect_ui_url: str | None = None,
-    prefect_api_url: str | None = None,
+    prefect: PrefectAddress | None = None,
     console_idle_s: float = CONSOLE_IDLE_S,
 ) -> FastAPI:
     """The API (and the console at `/`) on `engine`; `prefect_ui_url` makes playbook runs link to the Prefect UI.
 
-    `prefect_api_url` is the Prefect server approvals and playbook runs go to (default: the
-    process's PREFECT_API_URL). `console_idle_s`: a console session ends after this long
-    without a request.
+    `prefect` is the server playbooks run on, approvals wait on and blocks (SMTP, Slack, JIRA,
+    ...) come from. `console_idle_s`: a console session ends after this long without a request.
     """
     app = FastAPI(
         title="alertflow",
@@ -85,13 +88,14 @@ def create_app(
     )
     app.state.engine = engine
     app.state.prefect_ui_url = prefect_ui_url.rstrip("/") if prefect_ui_url else None
-    app.state.prefect_api_url = prefect_api_url or configured_api_url()
+    app.state.prefect = prefect
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    routers = (health, alerts, incidents, approvals, me, users, audit, metrics)
+    routers = (health, alerts, incidents, incident_actions, approvals, me, users, audit, metrics)
+    operations = (dead_letters, outbox, playbooks)
     configuration = (categories, category_profiles, response_profiles, user_groups, filter_policies)
-    for module in (*routers, *configuration):
+    for module in (*routers, *configuration, *operations):
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)
     # the STIX-shifter alertflex connector's fixed paths, outside /api/v1
     app.include_router(stix.router, responses=_SIGN_IN_ERRORS)

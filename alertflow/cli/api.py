@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 import typer
+from pydantic import SecretStr
 
+from alertflow.up.prefect_address import PrefectAddress
 from alertmodel import migrate
 from alertmodel.engine import make_engine
 from alertmodel.settings import get_settings, mask_url
@@ -41,7 +43,12 @@ def api(
         typer.echo(f"{mask_url(url)} is not at the newest schema; run `alertflow db upgrade` first", err=True)
         raise typer.Exit(2)
     engine = make_engine(url)
-    app = create_app(engine, prefect_ui_url=_prefect_ui_url(), console_idle_s=console_idle_minutes * 60)
+    app = create_app(
+        engine,
+        prefect_ui_url=_prefect_ui_url(),
+        prefect=_prefect_address(),
+        console_idle_s=console_idle_minutes * 60,
+    )
     try:
         config = uvicorn_config(app, host, port, tls_cert=tls_cert, tls_key=tls_key)
     except ValueError as exc:
@@ -58,3 +65,15 @@ def _prefect_ui_url() -> str | None:
         return ui
     api_url = os.environ.get("PREFECT_API_URL", "").rstrip("/")
     return api_url.removesuffix("/api") if api_url.endswith("/api") else None
+
+
+def _prefect_address() -> PrefectAddress | None:
+    """PREFECT_API_URL's server (`alertflow up` sets it for the API): playbook runs and blocks come from it."""
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return None
+    auth = PREFECT_API_AUTH_STRING.value()
+    secret = auth.get_secret_value() if isinstance(auth, SecretStr) else auth
+    return PrefectAddress(url.rstrip("/"), SecretStr(secret) if secret else None, "PREFECT_API_URL")

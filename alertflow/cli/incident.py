@@ -8,7 +8,7 @@ from datetime import datetime
 
 import typer
 
-from alertflow.cli.common import fail_on, open_engine
+from alertflow.cli.common import fail_on, open_engine, prefect_server
 from alertmodel.errors import AlertflowError
 from response import incidents
 
@@ -99,3 +99,21 @@ def notify(
             notify_group(open_engine(), incident_id, group, via=via, actor=_actor(by), block=block)
         )
     typer.echo(f"notified {', '.join(sent)}")
+
+
+@app.command("escalate")
+def escalate(
+    incident_id: int,
+    to: str = typer.Option(..., "--to", help="jira or thehive."),
+    block: str = typer.Option("default", help="JIRA site or TheHive server block name."),
+    project: str | None = typer.Option(None, help="JIRA project key (default: the block's)."),
+    by: str | None = ACTOR,
+) -> None:
+    """Send an incident to JIRA or TheHive by hand, once: a second send prints the stored key."""
+    from response.escalate import escalate_incident  # loads Prefect blocks: only for this command
+
+    with prefect_server(), fail_on(AlertflowError):
+        key, sent = asyncio.run(
+            escalate_incident(open_engine(), incident_id, to, block=block, actor=_actor(by), project=project)
+        )
+    typer.echo(f"incident #{incident_id}: {to} {key}" + ("" if sent else " (sent before)"))

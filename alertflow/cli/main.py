@@ -17,6 +17,7 @@ from alertflow.cli import (
     blocks,
     config,
     db,
+    dead_letters,
     dispatch,
     incident,
     ingest,
@@ -43,6 +44,7 @@ app.command("up")(up)
 app.add_typer(playbook.app, name="playbook")
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(dead_letters.app, name="dead-letters")
 app.add_typer(incident.app, name="incident")
 app.command("dispatch")(dispatch.dispatch)
 app.command("playbook-runs")(playbook_runs.playbook_runs)

@@ -9,7 +9,7 @@ from alertmodel import DeadLetter, SourceCheckpoint, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 
-HEAD = "0007_posture_findings"
+HEAD = "0008_dead_letter_reingest"
 TABLES = {
     "alert",
     "category",

@@ -59,8 +59,8 @@ def incident_stats(engine: EngineDep, principal: Viewer) -> IncidentStats:
 @router.get("/{incident_id}", response_model=IncidentView, responses=NOT_FOUND)
 def get_incident(incident_id: RowId, engine: EngineDep, principal: Viewer) -> IncidentView:
     """One incident with its history, oldest change first."""
-    _check_visible(engine, principal, incident_id)
-    return _view(engine, incident_id)
+    check_visible(engine, principal, incident_id)
+    return incident_view(engine, incident_id)
 
 
 @router.post(
@@ -81,7 +81,7 @@ def open_incident(body: IncidentOpen, engine: EngineDep, analyst: Analyst) -> In
     except IncidentError as exc:
         raise HTTPException(409, str(exc)) from None
     assert incident.id is not None
-    view = _view(engine, incident.id)
+    view = incident_view(engine, incident.id)
     audit.record_now(
         engine,
         actor=analyst.name,
@@ -97,13 +97,13 @@ def change_incident_state(
     incident_id: RowId, body: IncidentStateChange, engine: EngineDep, analyst: Analyst
 ) -> IncidentView:
     """Move an incident to another state with a comment; 409 when the state machine forbids the move."""
-    _check_visible(engine, analyst, incident_id)
-    before = _view(engine, incident_id)
+    check_visible(engine, analyst, incident_id)
+    before = incident_view(engine, incident_id)
     try:
         incidents.change_state(engine, incident_id, body.state, actor=analyst.name, comment=body.comment)
     except IncidentError as exc:
         raise HTTPException(409, str(exc)) from None
-    after = _view(engine, incident_id)
+    after = incident_view(engine, incident_id)
     audit.record_now(
         engine,
         actor=analyst.name,
@@ -120,7 +120,7 @@ def add_incident_note(
     incident_id: RowId, body: IncidentNote, engine: EngineDep, analyst: Analyst
 ) -> IncidentView:
     """Add a comment to an incident's history without changing its state."""
-    _check_visible(engine, analyst, incident_id)
+    check_visible(engine, analyst, incident_id)
     incidents.record_note(engine, incident_id, actor=analyst.name, comment=body.comment)
     audit.record_now(
         engine,
@@ -129,16 +129,16 @@ def add_incident_note(
         target=f"incident/{incident_id}",
         after={"comment": body.comment},
     )
-    return _view(engine, incident_id)
+    return incident_view(engine, incident_id)
 
 
-def _check_visible(engine: Engine, principal: Principal, incident_id: int) -> None:
+def check_visible(engine: Engine, principal: Principal, incident_id: int) -> None:
     with engine.connect() as conn:
         if not incident_search.is_visible(conn, principal, incident_id):
             raise HTTPException(404, f"no incident {incident_id}")
 
 
-def _view(engine: Engine, incident_id: int) -> IncidentView:
+def incident_view(engine: Engine, incident_id: int) -> IncidentView:
     view = incidents.get_incident(engine, incident_id)
     return IncidentView.model_validate(
         {**view.incident.model_dump(), "history": [e.model_dump() for e in view.history]}

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from alertflow.api import accounts
 from alertflow.api.app import create_app
+from alertflow.up.prefect_address import PrefectAddress
 from alertflow.up.prefect_server import LocalPrefectServer
 from alertmodel import migrate
 from alertmodel.engine import make_engine
@@ -101,8 +102,10 @@ def _add_users(url: str) -> None:
 
 @pytest.fixture(scope="module")
 def live_api(store_url: str, prefect_server: LocalPrefectServer) -> Iterator[LiveApi]:
-    """The API on `store_url`, talking to the session's Prefect server (approvals, playbook runs)."""
+    """The API on `store_url`, starting playbooks on and loading blocks from the test Prefect server."""
     engine = make_engine(store_url)
-    with serve(create_app(engine, prefect_ui_url="http://127.0.0.1:4200")) as base_url:
+    prefect = PrefectAddress(prefect_server.api_url, None, "the test Prefect server")
+    app = create_app(engine, prefect_ui_url="http://127.0.0.1:4200", prefect=prefect)
+    with serve(app) as base_url:
         yield LiveApi(base_url, engine, store_url)
     engine.dispose()

@@ -3,23 +3,34 @@ tenant gets exactly what it should (a role below the route's is 403, another ten
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from alertflow.api import accounts
-from alertmodel import ROLES
+from alertflow.up.prefect_server import LocalPrefectServer, free_port
+from alertmodel import ROLES, Outbox
 from ingest.policy_source import store_policy
-from response.incidents import change_state, open_incident
+from response.incidents import change_state, open_incident, store_external_ref
+from response.outbox_writer import ResponseHook
 from response.profiles import ProfileFile, store_profiles
-from tests.alertfactory import make_alert, store_batch
+from tests.alertfactory import import_profiles, make_alert, store_batch
+from tests.conftest import SmtpSink
+from tests.integration.response.playbooks import record_alert
+from tests.integration.response.test_notifications import save_smtp_block
 
 from .approval_runs import paused_run
 from .conftest import TENANT_A, TENANT_B, USERS, LiveApi
+from .ops import dead_letter
 
 ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/health"): "viewer",
@@ -69,16 +80,83 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/filter-policies/{node}/diff"): "viewer",
     ("POST", "/api/v1/filter-policies/{node}/versions/{version}/activate"): "admin",
     ("POST", "/api/v1/filter-policies/{node}/rollback"): "admin",
+    ("GET", "/api/v1/dead-letters"): "viewer",
+    ("GET", "/api/v1/dead-letters/{dead_letter_id}"): "viewer",
+    ("POST", "/api/v1/dead-letters/{dead_letter_id}/reingest"): "admin",
+    ("GET", "/api/v1/outbox"): "viewer",
+    ("GET", "/api/v1/outbox/{outbox_id}"): "viewer",
+    ("POST", "/api/v1/outbox/{outbox_id}/retry"): "analyst",
+    ("GET", "/api/v1/playbooks"): "viewer",
+    ("POST", "/api/v1/alerts/{alert_uuid}/playbook-runs"): "analyst",
+    ("POST", "/api/v1/incidents/{incident_id}/notify"): "analyst",
+    ("POST", "/api/v1/incidents/{incident_id}/escalate"): "analyst",
     ("GET", "/alertflex-ctrl/rest/stix-alerts/status"): "viewer",
     ("GET", "/alertflex-ctrl/rest/stix-alerts/search"): "viewer",
 }
 """The smallest role each operation needs; a route missing here fails the completeness test."""
 
 
+@dataclass
+class OutsideWorld:
+    """What the routes that reach Prefect, SMTP and JIRA need: a deployment, an SMTP block, a user group."""
+
+    deployment: str = ""
+    smtp_block: str = ""
+    group: str = ""
+
+
+OUTSIDE = OutsideWorld()
+ROLES_PROFILE = "roles-jira"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def outside_world(live_api: LiveApi, prefect_server: LocalPrefectServer) -> Iterator[OutsideWorld]:
+    """A deployment that takes `alert`, an SMTP server with its block, and a user group, for `build`."""
+    sink = SmtpSink(host="127.0.0.1", port=free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    suffix = uuid.uuid4().hex[:6]
+
+    async def apply() -> None:
+        await (await record_alert.ato_deployment(name=f"roles-{suffix}")).aapply()
+
+    asyncio.run(apply())
+    OUTSIDE.deployment = f"record-alert/roles-{suffix}"
+    OUTSIDE.smtp_block = asyncio.run(save_smtp_block(sink))
+    OUTSIDE.group = f"roles-{suffix}"
+    import_profiles(
+        live_api.engine,
+        {
+            "user_groups": [{"name": OUTSIDE.group, "emails": ["soc@example.org"]}],
+            "response_profiles": [{"name": ROLES_PROFILE, "actions": [{"kind": "jira", "block": "nowhere"}]}],
+        },
+    )
+    try:
+        yield OUTSIDE
+    finally:
+        controller.stop()
+
+
 def _alert(live_api: LiveApi, tenant: str) -> str:
     row = make_alert(ref_id=tenant)
     store_batch(live_api.engine, [row])
     return str(row["alert_uuid"])
+
+
+def _failed_outbox_row(live_api: LiveApi, tenant: str) -> int:
+    """An outbox row of a fresh alert of `tenant`, as the response hook writes it, then failed."""
+    alert = make_alert(ref_id=tenant, action=ROLES_PROFILE)
+    store_batch(live_api.engine, [alert], ResponseHook())
+    table = Outbox.__table__
+    with live_api.engine.begin() as conn:
+        conn.execute(
+            table.update()
+            .where(table.c.key.like(f"{alert['alert_uuid']}:%"))
+            .values(state="failed", attempts=8, last_error="IntegrationError: JIRA answered 503")
+        )
+        return int(
+            conn.execute(select(table.c.id).where(table.c.key.like(f"{alert['alert_uuid']}:%"))).scalar_one()
+        )
 
 
 def _incident(live_api: LiveApi, tenant: str) -> int:
@@ -140,7 +218,21 @@ def build(live_api: LiveApi, op: tuple[str, str], user: str, tenant: str) -> tup
     if "{alert_uuid}" in path:
         path = path.replace("{alert_uuid}", _alert(live_api, tenant))
     if "{incident_id}" in path:
-        path = path.replace("{incident_id}", str(_incident(live_api, tenant)))
+        incident_id = _incident(live_api, tenant)
+        path = path.replace("{incident_id}", str(incident_id))
+        if path.endswith("/escalate"):  # sent once already: the call answers with the stored key
+            store_external_ref(live_api.engine, incident_id, "jira_key", "SEC-1", actor="setup")
+            body = {"to": "jira", "block": "unused"}
+        elif path.endswith("/notify"):
+            body = {"group": OUTSIDE.group, "via": "email", "block": OUTSIDE.smtp_block}
+    if "{dead_letter_id}" in path:
+        dead_id, whole = dead_letter(live_api.engine)
+        path = path.replace("{dead_letter_id}", str(dead_id))
+        body = {"content": whole.decode(), "node": "edge-1"} if path.endswith("/reingest") else None
+    if "{outbox_id}" in path:
+        path = path.replace("{outbox_id}", str(_failed_outbox_row(live_api, tenant)))
+    if path.endswith("/playbook-runs"):
+        body = {"deployment": OUTSIDE.deployment}
     if "{flow_run_id}" in path:
         path = path.replace("{flow_run_id}", str(paused_run(_alert(live_api, tenant), tenant)))
         body = {"approved": True, "reason": "looked at it"}
@@ -202,7 +294,9 @@ def test_each_role_gets_exactly_the_operations_of_its_rank(
 TENANT_SCOPED = [
     op
     for op in ACCESS
-    if "{alert_uuid}" in op[1] or "{incident_id}" in op[1] or "{node}" in op[1] or "{flow_run_id}" in op[1]
+    if any(
+        part in op[1] for part in ("{alert_uuid}", "{incident_id}", "{node}", "{outbox_id}", "{flow_run_id}")
+    )
 ] + [("POST", "/api/v1/incidents")]
 
 

@@ -35,6 +35,7 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
 
 
+@pytest.mark.timeout(900)  # the run's own limit (below): 56 operations on a loaded machine
 def test_no_input_makes_the_api_answer_5xx_or_break_its_schema(live_api: LiveApi, tmp_path: Path) -> None:
     accounts.add_user(
         live_api.engine, "fuzz-admin-5b1e", role="admin", password="a long fuzzing pw", tenants=[], actor="t"
