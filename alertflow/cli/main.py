@@ -18,6 +18,7 @@ from alertflow.cli import (
     config,
     db,
     dispatch,
+    forward,
     incident,
     ingest,
     outbox,
@@ -44,6 +45,7 @@ app.add_typer(profiles.app, name="profiles")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(incident.app, name="incident")
 app.command("dispatch")(dispatch.dispatch)
+app.command("forward")(forward.forward)
 app.command("playbook-runs")(playbook_runs.playbook_runs)
 app.add_typer(policy.app, name="policy")
 app.command("replay")(replay.replay)
