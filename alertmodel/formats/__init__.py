@@ -1,4 +1,4 @@
-"""Alert interchange formats: name → a function from one stored alert to the document a receiver gets."""
+"""Alert interchange formats: name → a function from one stored alert (an Alert or AlertRead) to a document."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from alertmodel.alert import ALERT_COLUMNS, Alert
+from alertmodel.alert import ALERT_COLUMNS, AlertBase
 
 
 def _parsed(raw: Any) -> Any:
@@ -17,7 +17,7 @@ def _parsed(raw: Any) -> Any:
         return raw
 
 
-def alertflex_record(alert: Alert) -> dict[str, Any]:
+def alertflex_record(alert: AlertBase) -> dict[str, Any]:
     """The Alertflex alert record: every stored column by its Alertflex name, json_event as JSON.
 
     The same document `alertflow alerts export --format jsonl` writes per line.
@@ -27,5 +27,5 @@ def alertflex_record(alert: Alert) -> dict[str, Any]:
     return record
 
 
-FORMATS: dict[str, Callable[[Alert], dict[str, Any]]] = {"alertflex": alertflex_record}
+FORMATS: dict[str, Callable[[AlertBase], dict[str, Any]]] = {"alertflex": alertflex_record}
 """Format name → renderer of one alert."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from alertmodel.alert import Alert
+from alertmodel.alert import AlertRead
 from alertmodel.errors import AlertflowError, IntegrationError, ServiceUnavailableError
 from alertmodel.formats import FORMATS
 from alertmodel.forwarding import (
@@ -107,7 +107,7 @@ class ForwardLoop:
         items, refused = [], []
         for row in rows:
             try:
-                document = self.render(Alert.model_construct(**row))
+                document = self.render(AlertRead.model_construct(**row))
             except (ValueError, TypeError, KeyError) as exc:
                 refused.append(
                     Refused(row["alert_uuid"], repr(row).encode(), f"format {self.block.format}: {exc}")
