@@ -96,6 +96,13 @@ class ElasticsearchForwarder(Block, ForwarderSettings):
     verify_tls: bool = Field(default=True, description="Verify the cluster's TLS certificate.")
     ca_file: str | None = Field(default=None, description="CA bundle (PEM file) to verify the cluster with.")
 
+    @field_validator("url")
+    @classmethod
+    def _no_credentials_in_url(cls, value: str) -> str:
+        if "@" in value.split("://", 1)[-1].split("/", 1)[0]:
+            raise ValueError("url must not hold credentials; set username and password (or api_key) instead")
+        return value
+
     @field_validator("index")
     @classmethod
     def _index_name(cls, value: str) -> str:

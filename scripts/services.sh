@@ -7,10 +7,11 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # apache2 + libapache2-mod-security2 + modsecurity-crs, libnginx-mod-http-modsecurity: the live
 # ModSecurity tests start their own Apache and nginx instances; openscap-scanner + ssg-debian:
-# the live OpenSCAP test evaluates a few OVAL definitions of this machine.
+# the live OpenSCAP test evaluates a few OVAL definitions of this machine; rsyslog + rsyslog-gnutls:
+# the syslog forwarder tests start their own rsyslogd (TCP and TLS) on loopback.
 PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap
   apache2 libapache2-mod-security2 modsecurity-crs libnginx-mod-http-modsecurity
-  openscap-scanner ssg-debian)
+  openscap-scanner ssg-debian rsyslog rsyslog-gnutls)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
 
@@ -111,8 +112,19 @@ openscap_present() {
   echo "oscap $(oscap --version | head -1 | awk '{print $NF}'), ssg-debian $(dpkg-query -W -f='${Version}' ssg-debian) present"
 }
 
+rsyslog_present() {
+  # The tests run their own rsyslogd (own config, pid file, port); the system's syslog is not used.
+  command -v rsyslogd >/dev/null || { echo "services.sh: rsyslogd missing (rsyslog)" >&2; return 1; }
+  local lib
+  for lib in imtcp.so lmnsd_gtls.so; do
+    [ -e "/usr/lib/x86_64-linux-gnu/rsyslog/$lib" ] || [ -n "$(find /usr/lib -path "*/rsyslog/$lib" -print -quit)" ] ||
+      { echo "services.sh: rsyslog module $lib missing (rsyslog, rsyslog-gnutls)" >&2; return 1; }
+  done
+  echo "rsyslog $(dpkg-query -W -f='${Version}' rsyslog) + gnutls present"
+}
+
 case "${1:-up}" in
-  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present ;;
+  up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present; rsyslog_present ;;
   status) mariadb-admin ping; port_open 61613 && echo "ActiveMQ STOMP answers" ;;
   *) echo "usage: $0 up|status" >&2; exit 2 ;;
 esac

@@ -199,7 +199,9 @@ class BulkServer:
                     return
                 index = path.split("/")[1] if path.count("/") == 2 else None
                 with owner.lock:
-                    owner.requests.append({"path": self.path, "headers": dict(self.headers)})
+                    owner.requests.append(
+                        {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
+                    )
                     answer = owner.bulk(body, index)
                 self._answer(200, answer)
 
