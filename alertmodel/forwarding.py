@@ -17,17 +17,13 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     String,
-    and_,
-    false,
     func,
-    or_,
     select,
-    true,
 )
 from sqlmodel import Field, SQLModel
 
 from alertmodel.alert import Alert
-from alertmodel.catalog import UTF8MB4, CategoryProfile
+from alertmodel.catalog import UTF8MB4, in_category_profile
 from alertmodel.intake import DeadLetter, dead_letter_key
 from alertmodel.repository import insert_ignoring_duplicates
 from alertmodel.types import UTCDateTime, utcnow
@@ -114,38 +110,6 @@ def forward_filter(
     if profile:
         clauses.append(in_category_profile(conn, profile))
     return clauses
-
-
-class UnknownProfileError(LookupError):
-    """A categories profile named by a filter does not exist."""
-
-
-def in_category_profile(conn: Connection, name: str) -> ColumnElement[bool]:
-    """Alerts of the profile's source type carrying any of its categories (UnknownProfileError if none).
-
-    An alert's `category` holds its categories joined by ", ", so a category matches as the
-    whole value, or as its first, last or a middle element; `*` takes every category.
-    """
-    profiles = CategoryProfile.__table__
-    c = ALERTS.c
-    row = conn.execute(
-        select(profiles.c.source_type, profiles.c.categories).where(profiles.c.name == name)
-    ).first()
-    if row is None:
-        raise UnknownProfileError(name)
-    source = true() if row.source_type == "*" else func.lower(c.source) == row.source_type.lower()
-    names = [str(n) for n in row.categories]
-    if "*" in names:
-        return source
-    matches = []
-    for category in names:
-        matches += [
-            c.category == category,
-            c.category.startswith(category + ", ", autoescape=True),
-            c.category.endswith(", " + category, autoescape=True),
-            c.category.contains(", " + category + ", ", autoescape=True),
-        ]
-    return and_(source, or_(*matches)) if matches else false()
 
 
 def dead_letter_forward(conn: Connection, forwarder: str, origin: str, document: bytes, reason: str) -> None:
