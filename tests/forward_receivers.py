@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import ipaddress
 import socket
 import ssl
 import threading
@@ -167,6 +168,7 @@ class BulkServer:
         self.requests: list[dict[str, Any]] = []
         self.reject_next_429 = 0
         self.count = 0
+        self.answered = 0
         self.keep = True
         self.lock = threading.Lock()
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -262,11 +264,13 @@ class BulkServer:
                     self.documents[(index, doc_id)] = {}
                 result |= {"status": 201 if created else 200, "result": "created" if created else "updated"}
             items.append({op: result})
+            self.answered += 1
         took = int((time.perf_counter() - started) * 1000)
         return {"took": took, "errors": errors, "items": items}
 
     def _conflict(self, index: str, document: dict[str, Any], prefix: str = "") -> str | None:
-        """Dynamic mapping as Elasticsearch does it: a field's first value fixes object vs value."""
+        """Mapping as Elasticsearch applies it: an explicit `ip` or `long` field refuses other values,
+        and (dynamic mapping) a field's first value fixes object vs concrete value."""
         mapping = self.mapping.setdefault(index, {})
         for key, value in document.items():
             path = prefix + key
@@ -274,6 +278,20 @@ class BulkServer:
             known = mapping.get(path)
             if known is None:
                 mapping[path] = kind
+            elif known == "ip":
+                try:
+                    ipaddress.ip_address(str(value))
+                except ValueError:
+                    return f"failed to parse field [{path}] of type [ip]. Preview of field's value: '{value}'"
+            elif known == "long":
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | str)
+                    or not str(value).lstrip("-").isdigit()
+                ):
+                    return (
+                        f"failed to parse field [{path}] of type [long]. Preview of field's value: '{value}'"
+                    )
             elif known != kind:
                 if known == "object":
                     return f"object mapping for [{path}] tried to parse field [{key}] as object, but found a concrete value"

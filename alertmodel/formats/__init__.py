@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from alertmodel.alert import ALERT_COLUMNS, AlertBase
 
-
-def _parsed(raw: Any) -> Any:
-    try:
-        return orjson.loads(raw)
-    except (orjson.JSONDecodeError, TypeError):
-        return raw
+_columns = operator.attrgetter(*ALERT_COLUMNS)
 
 
 def alertflex_record(alert: AlertBase) -> dict[str, Any]:
-    """The Alertflex alert record: every stored column by its Alertflex name, json_event as JSON.
+    """The Alertflex alert record: every stored column by its Alertflex name, as Alertflex stores it.
 
-    The same document `alertflow alerts export --format jsonl` writes per line.
+    `json_event` stays the sensor's event as JSON text (Alertflex's column), not an object: one
+    index takes alerts of every source, and as objects their events clash in a receiver's dynamic
+    mapping (Wazuh's `rule` is an object, Falco's a string) and make attacker-chosen keys into
+    index fields. The ECS and OCSF formats map the event's fields instead.
     """
-    record = {name: getattr(alert, name) for name in ALERT_COLUMNS}
-    record["json_event"] = _parsed(record["json_event"])
-    return record
+    return dict(zip(ALERT_COLUMNS, _columns(alert), strict=True))
 
 
 FORMATS: dict[str, Callable[[AlertBase], dict[str, Any]]] = {"alertflex": alertflex_record}

@@ -23,6 +23,7 @@ def _client(block: ElasticsearchForwarder) -> Any:
     auth: dict[str, Any] = {}
     if block.flavor == "elasticsearch":
         from elasticsearch import Elasticsearch
+        from elasticsearch.serializer import OrjsonSerializer
 
         if block.api_key is not None:
             auth["api_key"] = block.api_key.get_secret_value()
@@ -34,9 +35,14 @@ def _client(block: ElasticsearchForwarder) -> Any:
             ca_certs=block.ca_file,
             request_timeout=block.timeout_s,
             max_retries=0,
+            serializer=OrjsonSerializer(),  # a _bulk answer has one item per document
             **auth,
         )
-    from opensearchpy import OpenSearch
+    from opensearchpy import JSONSerializer, OpenSearch
+
+    class OrjsonLoads(JSONSerializer):
+        def loads(self, s: Any) -> Any:
+            return orjson.loads(s)
 
     if block.api_key is not None:
         auth["headers"] = {"Authorization": "ApiKey " + block.api_key.get_secret_value()}
@@ -48,6 +54,7 @@ def _client(block: ElasticsearchForwarder) -> Any:
         ca_certs=block.ca_file,
         timeout=block.timeout_s,
         max_retries=0,
+        serializer=OrjsonLoads(),
         **auth,
     )
 

@@ -35,15 +35,17 @@ def gelf_message(item: Outgoing, host: str) -> dict[str, Any]:
         "level": SYSLOG_LEVEL.get(row["severity"], 6),
     }
     for key, value in item.document.items():
-        name = "_id_" if key == "id" else "_" + key
-        if value is None:
+        kind = type(value)
+        if kind is str or kind is int or kind is float:
+            message["_id_" if key == "id" else "_" + key] = value
+        elif value is None:
             continue  # GELF has no null
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            message[name] = value
-        elif isinstance(value, datetime):
-            message[name] = value.isoformat()
-        else:
-            message[name] = orjson.dumps(value, option=orjson.OPT_NAIVE_UTC).decode()
+        elif kind is datetime:
+            message["_" + key] = value.isoformat()
+        else:  # nested values, booleans: JSON text
+            message["_id_" if key == "id" else "_" + key] = orjson.dumps(
+                value, option=orjson.OPT_NAIVE_UTC
+            ).decode()
     return message
 
 

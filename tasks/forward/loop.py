@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from alertmodel.alert import AlertRead
 from alertmodel.errors import AlertflowError, IntegrationError, ServiceUnavailableError
 from alertmodel.formats import FORMATS
 from alertmodel.forwarding import (
@@ -26,6 +25,7 @@ from alertmodel.forwarding import (
     forward_filter,
     read_cursor,
     start_cursor_at_end,
+    stored_alert,
 )
 from blocks.forwarders import ElasticsearchForwarder, Forwarder, GelfForwarder, SyslogForwarder
 from tasks.forward.common import Outgoing, Refused
@@ -107,7 +107,7 @@ class ForwardLoop:
         items, refused = [], []
         for row in rows:
             try:
-                document = self.render(AlertRead.model_construct(**row))
+                document = self.render(stored_alert(dict(row)))
             except (ValueError, TypeError, KeyError) as exc:
                 refused.append(
                     Refused(row["alert_uuid"], repr(row).encode(), f"format {self.block.format}: {exc}")

@@ -44,7 +44,7 @@ def test_bulk_indexes_each_alert_with_its_uuid_as_document_id(
     assert set(cluster.documents) == {("soc-alerts", r["alert_uuid"]) for r in rows}
     document = cluster.documents[("soc-alerts", rows[0]["alert_uuid"])]
     assert document["alert_uuid"] == rows[0]["alert_uuid"]
-    assert document["json_event"] == {"event_type": "alert"}
+    assert document["json_event"] == '{"event_type":"alert"}'  # Alertflex's text column, as stored
     assert document["time_collr"].startswith("2026-11-23T12:00:00")
     authorization = cluster.requests[0]["headers"]["authorization"]
     assert base64.b64decode(authorization.split()[1]) == b"fwd:pa55"
@@ -58,9 +58,10 @@ def test_bulk_indexes_each_alert_with_its_uuid_as_document_id(
 def test_a_mapping_error_dead_letters_that_alert_and_the_rest_are_indexed(
     store: Engine, cluster: BulkServer, flavor: str
 ) -> None:
-    first = add_alerts(store, 5, json_event='{"dns": {"query": "example.org"}}')
-    clash = add_alerts(store, 1, json_event='{"dns": "not an object"}')
-    after = add_alerts(store, 5, json_event='{"dns": {"query": "example.net"}}')
+    cluster.mapping["alerts"] = {"srcip": "ip", "srcport": "long"}  # an index template's mapping
+    first = add_alerts(store, 5, srcip="192.0.2.7")
+    clash = add_alerts(store, 1, srcip="indef")  # Alertflex's word for unknown is not an address
+    after = add_alerts(store, 5, srcip="2001:db8::1")
     block = ElasticsearchForwarder(flavor=flavor, url=cluster.url, index="alerts", backfill=True)
     loop = ForwardLoop(store, "mapping", block)
     loop.drain()
@@ -69,7 +70,7 @@ def test_a_mapping_error_dead_letters_that_alert_and_the_rest_are_indexed(
     assert loop.stats.refused == 1 and loop.stats.sent == 10
     [letter] = _dead_letters(store)
     assert letter.source == "forward:mapping"
-    assert "document_parsing_exception" in letter.reason and "[dns]" in letter.reason
+    assert "document_parsing_exception" in letter.reason and "[srcip] of type [ip]" in letter.reason
     assert orjson.loads(letter.raw)["alert_uuid"] == clash[0]["alert_uuid"]
     assert read_cursor(store.connect(), "mapping") == 11
 

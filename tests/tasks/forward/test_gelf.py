@@ -35,7 +35,7 @@ def test_gelf_tcp_delivers_every_alert_as_a_gelf_message(store: Engine) -> None:
         assert message["short_message"] == 'nmap <script> "quoted"\nline'
         assert message["level"] == 2  # Critical → syslog critical
         assert message["_source"] == "Suricata"
-        assert orjson.loads(message["_json_event"]) == {"event_type": "alert"}
+        assert orjson.loads(message["_json_event"]) == {"event_type": "alert"}  # JSON text, as stored
         assert message["timestamp"] == rows[0]["time_collr"].timestamp()
         assert read_cursor(store.connect(), "graylog") == 25
     finally:

@@ -122,7 +122,9 @@ def test_rsyslog_receives_every_alert_as_rfc5424_with_its_keys_as_structured_dat
     assert {r[3]["alert_uuid"] for r in records} == {r["alert_uuid"] for r in rows}
     structured, app, severity, document = records[0]
     assert app == "alertflow-test" and severity == "2"  # Critical → syslog critical
-    assert document["description"] == "ünïcode ✓ <b>" and document["json_event"] == {"event_type": "alert"}
+    assert document["description"] == "ünïcode ✓ <b>" and orjson.loads(document["json_event"]) == {
+        "event_type": "alert"
+    }
     match = re.fullmatch(
         r'\[alertflow@32473 alert_uuid="([^"]+)" source="Suricata" severity="3" event="(.*)"\]', structured
     )
