@@ -21,6 +21,7 @@ from alertmodel.settings import get_settings
 
 async def _saved_forwarders(only: list[str]) -> dict[str, Any]:
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import PrefectHTTPStatusError
 
     from blocks.forwarders import FORWARDER_TYPES
 
@@ -31,8 +32,8 @@ async def _saved_forwarders(only: list[str]) -> dict[str, Any]:
                 documents = await client.read_block_documents_by_type(
                     block_type.get_block_type_slug(), include_secrets=True
                 )
-            except Exception as exc:
-                if "404" in str(exc) or "not found" in str(exc).lower():
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code == 404:  # a block type not registered yet has no blocks
                     continue
                 raise
             for document in documents:

@@ -187,3 +187,27 @@ def test_a_receiver_away_for_30_s_holds_up_no_ingest_and_its_backlog_drains(setu
         forwarder.stop()
         os.killpg(ingest.pid, signal.SIGTERM)
         ingest.wait(60)
+
+
+def test_forward_once_sends_what_is_stored_and_names_a_missing_forwarder(setup: dict[str, Any]) -> None:
+    engine, receiver, name = setup["engine"], setup["receiver"], setup["name"]
+    rows = [make_alert() for _ in range(300)]
+    store_batch(engine, rows)
+    command = [sys.executable, "-m", "alertflow", "forward", "--once"]
+    env = {**os.environ, **setup["env"]}
+    done = subprocess.run(
+        [*command, "--forwarder", name], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{name}: 300 sent, 0 dead-lettered" in done.stdout
+    wait_until(lambda: receiver.uuids() == {r["alert_uuid"] for r in rows}, 30, "the 300 alerts arrived")
+    missing = subprocess.run(
+        [*command, "--forwarder", "no-such-forwarder"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 1
+    assert "no forwarder block named no-such-forwarder" in missing.stderr
