@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,16 @@ def make_sender(block: Forwarder) -> Any:
 
 
 @dataclass
+class Batch:
+    """Alerts read after `after` up to id `upto`, rendered; those the format refused are set aside."""
+
+    after: int
+    upto: int
+    items: list[Outgoing]
+    refused: list[Refused]
+
+
+@dataclass
 class ForwardStats:
     """What one forwarder has done since it started."""
 
@@ -67,6 +78,7 @@ class ForwardLoop:
         self.render = FORMATS[block.format]
         self.stats = ForwardStats()
         self.cursor: int | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"forward-{name}-send")
 
     def _start(self) -> int:
         with self.engine.begin() as conn:
@@ -82,26 +94,51 @@ class ForwardLoop:
         """
         if self.cursor is None:
             self.cursor = self._start()
+        batch = self._prepare(self.cursor)
+        return 0 if batch is None else self._deliver(batch)
+
+    def catch_up(self) -> int:
+        """Send batches back to back until caught up; the alert ids covered.
+
+        The next batch is read and rendered while the previous one is on the wire (the
+        receiver works meanwhile); the cursor still moves one delivered batch at a time, and
+        a batch read ahead is dropped when a send fails.
+        """
+        if self.cursor is None:
+            self.cursor = self._start()
+        covered = 0
+        batch = self._prepare(self.cursor)
+        while batch is not None:
+            sending = self._pool.submit(self._deliver, batch)
+            try:
+                batch = self._prepare(batch.upto)
+            finally:
+                covered += sending.result()
+        return covered
+
+    def _prepare(self, after: int) -> Batch | None:
         with self.engine.connect() as conn:
             clauses = forward_filter(
                 conn, self.block.min_severity, self.block.sources, self.block.categories_profile
             )
-            rows, upto = alerts_after(conn, self.cursor, self.block.batch_size, clauses)
-        if upto == self.cursor:
-            return 0
+            rows, upto = alerts_after(conn, after, self.block.batch_size, clauses)
+        if upto == after:
+            return None
         items, refused = self._render(rows)
-        if items:
-            refused += self.sender.send(items)
+        return Batch(after, upto, items, refused)
+
+    def _deliver(self, batch: Batch) -> int:
+        refused = batch.refused + (self.sender.send(batch.items) if batch.items else [])
         with self.engine.begin() as conn:
             for item in refused:
                 dead_letter_forward(conn, self.name, self.sender.origin, item.document, item.reason)
                 log.warning("forwarder %s: alert %s refused: %s", self.name, item.alert_uuid, item.reason)
-            advance_cursor(conn, self.name, upto)
-        covered, self.cursor = upto - self.cursor, upto
-        self.stats.sent += len(items) - len(refused)
+            advance_cursor(conn, self.name, batch.upto)
+        self.cursor = batch.upto
+        self.stats.sent += len(batch.items) - (len(refused) - len(batch.refused))
         self.stats.refused += len(refused)
         self.stats.batches += 1
-        return covered
+        return batch.upto - batch.after
 
     def _render(self, rows: list[dict[str, Any]]) -> tuple[list[Outgoing], list[Refused]]:
         items, refused = [], []
@@ -121,7 +158,7 @@ class ForwardLoop:
         backoff = 0.0
         while not stop.is_set():
             try:
-                covered = self.step()
+                covered = self.catch_up()
             except IntegrationError as exc:
                 self.stats.failures += 1
                 self.stats.last_error = str(exc)
@@ -137,11 +174,11 @@ class ForwardLoop:
 
     def drain(self) -> None:
         """Send everything stored now and return (`alertflow forward --once`); errors propagate."""
-        while self.step():
-            pass
+        self.catch_up()
 
     def close(self) -> None:
         """Close the sender's connections."""
+        self._pool.shutdown(wait=True)
         self.sender.close()
 
 
