@@ -324,9 +324,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer alerts, about a minute")
     args = parser.parse_args()
-    n = 20_000 if args.quick else 100_000
+    n = 20_000 if args.quick else 50_000
     n_ingest = 20_000 if args.quick else 50_000
-    n_lag = 10_000 if args.quick else 50_000
+    n_lag = 10_000 if args.quick else 30_000
     rounds = 2 if args.quick else 3
     run = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="alertflow-bench-") as tmp:
