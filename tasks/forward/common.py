@@ -88,21 +88,24 @@ class StreamConnection:
             self.sock = sock
         return self.sock
 
-    @staticmethod
-    def _peer_closed(sock: socket.socket) -> bool:
+    def _peer_closed(self, sock: socket.socket) -> bool:
         """True when the receiver has closed its side: writing on would lose data into a dead socket.
 
-        These receivers never write back, so anything readable is the end of the stream.
+        These receivers never write back, so end of stream is the only news expected; a TLS
+        record that carries no data (a TLS 1.3 session ticket) is read without waiting.
         """
         readable, _, _ = select.select([sock], [], [], 0)
         if not readable:
             return False
+        sock.setblocking(False)
         try:
             return sock.recv(4096) == b""
-        except ssl.SSLWantReadError:
+        except (ssl.SSLWantReadError, BlockingIOError):
             return False
         except OSError:
             return True
+        finally:
+            sock.settimeout(self.timeout_s)
 
     def close(self) -> None:
         """Close the connection (the next send opens a new one)."""

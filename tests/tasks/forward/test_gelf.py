@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import time
 from pathlib import Path
 
 import orjson
@@ -81,10 +82,13 @@ def test_gelf_tcp_over_tls_verifies_the_input_certificate(store: Engine, tmp_pat
         untrusted = GelfForwarder(host="127.0.0.1", port=receiver.port, tls=True, backfill=True, timeout_s=3)
         with pytest.raises(ServiceUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
             ForwardLoop(store, "tls-untrusted", untrusted).drain()
-        trusted = untrusted.model_copy(update={"ca_file": str(certfile)})
+        trusted = untrusted.model_copy(update={"ca_file": str(certfile), "batch_size": 2})
+        started = time.monotonic()
         ForwardLoop(store, "tls", trusted).drain()
         wait_until(lambda: len(receiver.messages) == 5)
         assert receiver.uuids() == {r["alert_uuid"] for r in rows}
+        # three batches over one connection: the TLS 1.3 session ticket the input sent is no hang-up
+        assert len(receiver._sockets) == 1 and time.monotonic() - started < 3
     finally:
         receiver.stop()
 

@@ -111,6 +111,7 @@ def test_rsyslog_receives_every_alert_as_rfc5424_with_its_keys_as_structured_dat
         host="127.0.0.1",
         port=rsyslog.port,
         backfill=True,
+        batch_size=5,  # four batches over one connection
         app_name="alertflow-test",
         tls=rsyslog.certfile is not None,
         ca_file=str(rsyslog.certfile) if rsyslog.certfile else None,
