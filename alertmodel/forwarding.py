@@ -85,6 +85,10 @@ def alerts_after(
 
     The id read up to is the last id scanned, matched or not: a window of `limit` ids is scanned
     at a time, so a filter that matches little never makes a forwarder read the whole table.
+
+    This assumes ids become visible in id order, as they do with one writer per store (SQLite
+    always; MariaDB with one ingest worker). Two workers committing to one MariaDB store at once
+    could make a lower id visible after a higher one was read, and the cursor would pass it.
     """
     top = newest_alert_id(conn)
     if top <= after:
