@@ -19,6 +19,18 @@ CHUNK_HEADER = 12  # magic (2) + message id (8) + sequence number (1) + count (1
 MAX_CHUNKS = 128
 
 
+_AS_IS = frozenset({str, int, float, datetime})  # orjson writes a datetime as ISO 8601 text
+_NAMES: dict[str, str] = {}
+
+
+def _gelf_name(key: str) -> str:
+    """The GELF additional field of a document key: `_key`, and `_id_` for `id` (GELF reserves `_id`)."""
+    name = "_id_" if key == "id" else "_" + key
+    if len(_NAMES) < 4096:  # formats have a fixed set of keys; the cache stays small
+        _NAMES[key] = name
+    return name
+
+
 def gelf_message(item: Outgoing, host: str) -> dict[str, Any]:
     """The GELF message of one alert: GELF's own fields, then every document field as `_name`.
 
@@ -35,15 +47,10 @@ def gelf_message(item: Outgoing, host: str) -> dict[str, Any]:
         "level": SYSLOG_LEVEL.get(row["severity"], 6),
     }
     for key, value in item.document.items():
-        kind = type(value)
-        if kind is str or kind is int or kind is float:
-            message["_id_" if key == "id" else "_" + key] = value
-        elif value is None:
-            continue  # GELF has no null
-        elif kind is datetime:
-            message["_" + key] = value.isoformat()
-        else:  # nested values, booleans: JSON text
-            message["_id_" if key == "id" else "_" + key] = orjson.dumps(
+        if type(value) in _AS_IS:
+            message[_NAMES.get(key) or _gelf_name(key)] = value
+        elif value is not None:  # GELF has no null; nested values and booleans travel as JSON text
+            message[_NAMES.get(key) or _gelf_name(key)] = orjson.dumps(
                 value, option=orjson.OPT_NAIVE_UTC
             ).decode()
     return message
