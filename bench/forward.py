@@ -370,8 +370,10 @@ def main() -> None:
         with_forwarder = max(
             ingest_with_forwarder(fresh_store("sqlite", scratch, []), path, n_ingest) for _ in range(rounds)
         )
+        alone = max(file_pipeline(fresh_store("sqlite", scratch, []), path, n_ingest) for _ in range(rounds))
         print(
-            f"ingest: executemany {plain:.0f}/s, worker with a forwarder on {with_forwarder:.0f}/s",
+            f"ingest: executemany {plain:.0f}/s, worker alone {alone:.0f}/s ({alone / plain:.3f}), "
+            f"worker with a forwarder on {with_forwarder:.0f}/s",
             file=sys.stderr,
         )
         lag = lag_p99(scratch, events(n_lag, run + "l"), 5000.0)
