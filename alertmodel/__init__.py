@@ -7,6 +7,7 @@ migrations compare against.
 from alertmodel.account import ROLES, ApiToken, ApiUser, AuditEntry
 from alertmodel.alert import ALERT_COLUMNS, ALERT_FIELD_WIDTHS, INDEF, Alert, AlertBase, AlertRead
 from alertmodel.catalog import Category, CategoryProfile, Node
+from alertmodel.forwarding import ForwarderCursor
 from alertmodel.incident import INCIDENT_STATES, Incident, IncidentEvent
 from alertmodel.intake import DeadLetter, FilterPolicy, SourceCheckpoint, dead_letter_key
 from alertmodel.posture import NodeStats, PostureFinding, PostureReport, PostureReportFinding
@@ -37,6 +38,7 @@ __all__ = [
     "CategoryProfile",
     "DeadLetter",
     "FilterPolicy",
+    "ForwarderCursor",
     "Incident",
     "IncidentEvent",
     "Node",

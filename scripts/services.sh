@@ -9,10 +9,11 @@ export DEBIAN_FRONTEND=noninteractive
 # ModSecurity tests start their own Apache and nginx instances; openscap-scanner + ssg-debian:
 # the live OpenSCAP test evaluates a few OVAL definitions of this machine; prometheus: the metrics
 # test starts its own Prometheus (temporary config and storage, a free loopback port);
+# rsyslog + rsyslog-gnutls: the syslog forwarder tests start their own rsyslogd (TCP and TLS);
 # chromium: the console's browser tests drive it with Playwright (/usr/bin/chromium, no download).
 PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap
   apache2 libapache2-mod-security2 modsecurity-crs libnginx-mod-http-modsecurity
-  openscap-scanner ssg-debian prometheus chromium)
+  openscap-scanner ssg-debian prometheus chromium rsyslog rsyslog-gnutls)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
 
@@ -131,9 +132,20 @@ chromium_present() {
   echo "$(/usr/bin/chromium --version 2>/dev/null) present"
 }
 
+rsyslog_present() {
+  # The tests run their own rsyslogd (own config, pid file, port); the system's syslog is not used.
+  command -v rsyslogd >/dev/null || { echo "services.sh: rsyslogd missing (rsyslog)" >&2; return 1; }
+  local lib
+  for lib in imtcp.so lmnsd_gtls.so; do
+    [ -e "/usr/lib/x86_64-linux-gnu/rsyslog/$lib" ] || [ -n "$(find /usr/lib -path "*/rsyslog/$lib" -print -quit)" ] ||
+      { echo "services.sh: rsyslog module $lib missing (rsyslog, rsyslog-gnutls)" >&2; return 1; }
+  done
+  echo "rsyslog $(dpkg-query -W -f='${Version}' rsyslog) + gnutls present"
+}
+
 case "${1:-up}" in
   up) install_missing; mariadb_up; activemq_up; tools_present; suricata_present; modsecurity_present; openscap_present
-      prometheus_present; chromium_present ;;
+      prometheus_present; chromium_present; rsyslog_present ;;
   status) mariadb-admin ping; port_open 61613 && echo "ActiveMQ STOMP answers" ;;
   *) echo "usage: $0 up|status" >&2; exit 2 ;;
 esac

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException
-from sqlalchemy import ColumnElement, Connection, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, false, or_, select
 
 from alertflow.api.accounts import Principal
 from alertflow.api.alert_schemas import AlertFilters, AlertSearch
@@ -20,7 +20,7 @@ from alertflow.api.auth import tenant_filter
 from alertflow.api.cursor import cursor_error, decode_cursor, encode_cursor
 from alertflow.api.timeparam import as_utc
 from alertmodel.alert import Alert
-from alertmodel.catalog import CategoryProfile
+from alertmodel.catalog import UnknownProfileError, in_category_profile
 
 ALERTS = Alert.__table__
 c = ALERTS.c
@@ -102,32 +102,13 @@ def where(f: AlertFilters) -> list[ColumnElement[bool]]:
 
 
 def in_profile(conn: Connection, name: str) -> ColumnElement[bool]:
-    """Alerts of the profile's source type carrying any of its categories (a 422 if there is no such profile).
-
-    An alert's `category` holds its categories joined by ", ", so a category matches as the
-    whole value, or as its first, last or a middle element; `*` takes every category.
-    """
-    profiles = CategoryProfile.__table__
-    row = conn.execute(
-        select(profiles.c.source_type, profiles.c.categories).where(profiles.c.name == name)
-    ).first()
-    if row is None:
+    """Alerts in the categories profile `name` (see `in_category_profile`); a 422 if there is no such profile."""
+    try:
+        return in_category_profile(conn, name)
+    except UnknownProfileError:
         raise HTTPException(
             422, [{"loc": ["query", "profile"], "msg": "no such categories profile", "type": "value_error"}]
-        )
-    source = true() if row.source_type == "*" else func.lower(c.source) == row.source_type.lower()
-    names = [str(n) for n in row.categories]
-    if "*" in names:
-        return source
-    matches = []
-    for category in names:
-        matches += [
-            c.category == category,
-            c.category.startswith(category + ", ", autoescape=True),
-            c.category.endswith(", " + category, autoescape=True),
-            c.category.contains(", " + category + ", ", autoescape=True),
-        ]
-    return and_(source, or_(*matches)) if matches else false()
+        ) from None
 
 
 def ip_matches(column: Any, value: str) -> ColumnElement[bool]:

@@ -19,6 +19,7 @@ from alertflow.cli import (
     db,
     dead_letters,
     dispatch,
+    forward,
     incident,
     ingest,
     outbox,
@@ -47,6 +48,7 @@ app.add_typer(outbox.app, name="outbox")
 app.add_typer(dead_letters.app, name="dead-letters")
 app.add_typer(incident.app, name="incident")
 app.command("dispatch")(dispatch.dispatch)
+app.command("forward")(forward.forward)
 app.command("playbook-runs")(playbook_runs.playbook_runs)
 app.add_typer(policy.app, name="policy")
 app.command("replay")(replay.replay)

@@ -2,7 +2,8 @@
 
 Order of start: the alert store is migrated; a local Prefect server (SQLite in the data dir,
 API auth on) starts unless PREFECT_API_URL points to one; block types are registered; all
-deployments are served; the ingest worker and the dispatcher start; the REST API
+deployments are served; the ingest worker and the dispatcher start; the forwarders
+(`alertflow forward`: every saved forwarder block, picked up within 30 s) start; the REST API
 (`alertflow api`) serves HTTPS on 127.0.0.1 with a self-signed certificate. Stop (Ctrl-C or
 SIGTERM) goes in reverse so the ingest worker drains before anything it feeds goes away.
 
@@ -284,6 +285,8 @@ class Stack:
             str(self.up.api_port),
         ]
         self._start_child("api", [*api, "--tls-cert", str(certfile), "--tls-key", str(keyfile)])
+        # Forwarding is its own process: a SIEM that is down or slow never holds up ingest.
+        self._start_child("forward", [sys.executable, "-m", "alertflow", "forward"])
         self.drop = DropDirectory(
             self.drop_dir, self.log_dir / "drop.log", self.client_env, self.echo, self.up.drop_quiet_s
         )

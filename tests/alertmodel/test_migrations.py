@@ -9,7 +9,7 @@ from alertmodel import DeadLetter, SourceCheckpoint, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 
-HEAD = "0008_dead_letter_reingest"
+HEAD = "0009_forwarder_cursor"
 TABLES = {
     "alert",
     "category",
@@ -19,6 +19,7 @@ TABLES = {
     "incident_event",
     "filter_policy",
     "dead_letter",
+    "forwarder_cursor",
     "outbox",
     "playbook_run",
     "node",

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 
 from alertflow.up.demo import DEMO_SIGNATURE_ID, EVENTS
 from alertflow.up.prefect_server import free_port
+from tests.forward_receivers import GelfReceiver
 from tests.other_user import not_private, open_parent, readable_by_other_user
 from tests.prefect_http import prefect_call
 
@@ -265,6 +266,25 @@ def test_a_crashed_ingest_worker_is_started_again(up: Up) -> None:
     assert up.process.poll() is None
 
 
+def test_a_forwarder_saved_while_up_runs_gets_the_stored_alerts_from_ups_forward_process(up: Up) -> None:
+    receiver = GelfReceiver("tcp").start()
+    try:
+        user, password = up.auth()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ALERTFLOW_"))}
+        env |= {"PREFECT_API_URL": up.api_url, "PREFECT_API_AUTH_STRING": f"{user}:{password}"}
+        save = f"from blocks.forwarders import GelfForwarder as G; G(host='127.0.0.1', port={receiver.port}, backfill=True).save('up-graylog')"
+        subprocess.run([sys.executable, "-c", save], env=env, cwd=REPO, check=True, timeout=120)
+        store = create_engine(f"sqlite:///{up.data / 'alertflow.db'}")
+        with store.connect() as conn:
+            uuids = {r[0] for r in conn.execute(text("SELECT alert_uuid FROM alert"))}
+        store.dispose()
+        assert uuids
+        # the forward process reloads its blocks every 30 s
+        wait_for(lambda: receiver.uuids() >= uuids, "the stored alerts to reach the GELF input", 120)
+    finally:
+        receiver.stop()
+
+
 def test_no_file_up_made_can_be_read_by_another_user(up: Up) -> None:
     assert (up.data / "prefect" / "prefect.db").exists()
     assert not_private(up.data) == []
@@ -344,7 +364,7 @@ def test_the_supervisor_stays_small(up: Up) -> None:
 def test_sigterm_stops_every_child_cleanly(up: Up) -> None:
     parent = psutil.Process(up.process.pid)
     children = parent.children(recursive=True)
-    assert len(children) >= 4  # prefect server, serve runner, ingest worker, REST API
+    assert len(children) >= 5  # prefect server, serve runner, ingest worker, REST API, forwarders
     up.process.send_signal(signal.SIGTERM)
     assert up.process.wait(120) == 0, up.output()
     assert "alertflow stopped" in up.output()

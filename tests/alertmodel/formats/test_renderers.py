@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from alertmodel import ALERT_COLUMNS, Alert
-from alertmodel.formats import FORMATS, to_alertflex, to_ecs, to_ocsf
+from alertmodel.formats import FORMATS, to_alertflex, to_alertflex_stored, to_ecs, to_ocsf
 from alertmodel.formats._fields import parse_time
 from tests.alertfactory import make_alert
 
@@ -17,7 +17,7 @@ from .schemas import ecs_problems, ocsf_problems
 
 def test_formats_are_alertflex_ecs_and_ocsf() -> None:
     assert {"alertflex", "ecs", "ocsf"} <= set(FORMATS)
-    assert FORMATS["alertflex"] is to_alertflex
+    assert FORMATS["alertflex"] is to_alertflex_stored  # forwarders send the event as stored text
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
