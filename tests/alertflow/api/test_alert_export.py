@@ -119,15 +119,15 @@ def test_ocsf_and_ecs_are_json_lines_of_the_callers_alerts_that_pass_their_schem
         assert client.get("/api/v1/alerts/export", params={"format": "ocsf"}).status_code == 401
 
 
-def test_jsonl_lines_are_the_alertflex_records_forwarders_send(live_api: LiveApi) -> None:
-    from alertmodel.formats import FORMATS
+def test_jsonl_lines_are_the_alertflex_records_with_the_event_parsed(live_api: LiveApi) -> None:
+    from alertmodel.formats import to_alertflex
 
     stored = {r["alert_uuid"]: r for r in rows(live_api.engine, [])}
     with live_api.client("admin") as client:
         lines = [json.loads(line) for line in client.get("/api/v1/alerts/export").text.splitlines()]
     assert len(lines) == len(stored)
     for line in lines:
-        assert line == json.loads(json.dumps(FORMATS["alertflex"](stored[line["alert_uuid"]])))
+        assert line == json.loads(json.dumps(to_alertflex(stored[line["alert_uuid"]])))
 
 
 def test_openapi_lists_every_export_format(live_api: LiveApi) -> None:
