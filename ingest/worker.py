@@ -368,10 +368,13 @@ class Worker:
         permanent_failures = 0
         while True:
             try:
-                return self.writer.write(prepared.batch)
+                result = self.writer.write(prepared.batch)
+                self.inbox.refusing = None
+                return result
             except Exception as exc:  # the one broad catch: keep running, ack nothing, retry
                 self.stats.write_failures += 1
                 self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+                self.inbox.refusing = "the alert store does not accept writes"
                 if _is_transient(exc):
                     log.warning(
                         "storing a batch failed (%s); retrying in %.1f s", self.stats.last_error, delay
