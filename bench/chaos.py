@@ -229,6 +229,19 @@ def kill_child(up: Up, role: str) -> Callable[[], str]:
     return fault
 
 
+def kill_dispatcher(up: Up, store: Store) -> str:
+    """Kill the ingest worker, whose thread the dispatcher is, while it holds a claimed outbox row."""
+    deadline = time.monotonic() + 20
+    claimed = 0
+    while time.monotonic() < deadline and not claimed:
+        claimed = int(
+            store.query("SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND attempts > 0")[0][0]
+        )
+        if not claimed:
+            time.sleep(0.05)
+    return kill_child(up, "ingest")() + f" holding {claimed} claimed outbox row(s)"
+
+
 def _wait_for_pid(up: Up, role: str, timeout_s: float = 120) -> int:
     deadline = time.monotonic() + timeout_s
     while (pid := up.child_pid(role)) is None:
@@ -436,7 +449,7 @@ def run(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
                 store = Store(db)
                 scenarios: list[tuple[str, str, Callable[[HttpSender], str]]] = [
                     ("kill-ingest", "http", lambda _s: kill_child(up, "ingest")()),
-                    ("kill-dispatcher", "http", lambda _s: kill_child(up, "ingest")()),
+                    ("kill-dispatcher", "http", lambda _s: kill_dispatcher(up, store)),
                     ("kill-serve", "http", lambda _s: kill_child(up, "serve")()),
                     ("kill-prefect", "http", lambda _s: kill_child(up, "prefect")()),
                     ("broker-restart", "stomp", lambda _s: restart_broker()),

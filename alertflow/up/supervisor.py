@@ -40,6 +40,7 @@ from alertflow.up import demo
 from alertflow.up.api_access import API_ADMIN, ensure_api_admin, ensure_api_certificate
 from alertflow.up.drop_directory import DropDirectory
 from alertflow.up.late_runs import skip_late_runs
+from alertflow.up.orphan_runs import reschedule_orphaned_runs
 from alertflow.up.prefect_api import PrefectApi
 from alertflow.up.prefect_server import LocalPrefectServer, vacuum_env
 from alertflow.up.secret_files import (
@@ -490,6 +491,8 @@ class Stack:
             if child.restart_at is not None:
                 if time.monotonic() >= child.restart_at:
                     child.restart_at = None
+                    if child.name == "serve":
+                        self._reschedule_orphaned_runs()
                     self.echo(f"starting {child.name} again (log: {child.log_path})")
                     child.start()
                 continue
@@ -500,6 +503,19 @@ class Stack:
                     f"{child.name} exited with {code}; starting it again in {delay} s "
                     f"(crash {child.crashes} in a row); last lines of {child.log_path}:\n{child.log_tail(8)}"
                 )
+
+    def _reschedule_orphaned_runs(self) -> None:
+        """The runs the dead runner had taken go back to Scheduled (local server only: ours alone)."""
+        if self.server is None:
+            return
+        try:
+            with self.api() as api:
+                rescheduled = reschedule_orphaned_runs(api, now=datetime.now(UTC))
+        except IntegrationError as exc:  # the server is away too: those runs stay as they are
+            self.echo(f"could not reschedule the dead runner's flow runs: {exc}")
+            return
+        if rescheduled:
+            self.echo(f"scheduled {len(rescheduled)} flow run(s) of the dead runner again")
 
     def _restart_crashed_server(self) -> None:
         """The local Prefect server is started again like a child (the children reconnect)."""

@@ -27,12 +27,13 @@ class Up:
 
     def __init__(self, data: Path, extra_env: dict[str, str] | None = None) -> None:
         self.data = data
-        self.prefect_port, self.ingest_port = free_port(), free_port()
+        self.prefect_port, self.ingest_port, self.api_port = free_port(), free_port(), free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ALERTFLOW_"))}
         self.env |= {
             "ALERTFLOW_DATA_DIR": str(data),
             "ALERTFLOW_UP_PREFECT_PORT": str(self.prefect_port),
             "ALERTFLOW_UP_INGEST_PORT": str(self.ingest_port),
+            "ALERTFLOW_UP_API_PORT": str(self.api_port),
             "ALERTFLOW_UP_READY_TIMEOUT_S": "280",
             "DO_NOT_TRACK": "1",
         }
