@@ -388,12 +388,13 @@ def verdict(up: Up, store: Store, deployment_id: str, stream: Stream, settle_s: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=200, help="Events per second sent during a fault.")
-    parser.add_argument("--settle", type=float, default=240, help="Seconds to wait for the system to settle.")
+    parser.add_argument("--settle", type=float, default=600, help="Seconds to wait for the system to settle.")
     parser.add_argument("--only", action="append", help="Run only these scenarios (repeatable).")
     parser.add_argument("--store-mb", type=int, default=512, help="Size of the store's tmpfs.")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/chaos.py mounts a tmpfs and restarts ActiveMQ: run it as root")
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cleans up like Ctrl-C: up stopped, tmpfs unmounted
     TEMPLATES.extend(templates())
     work = Path(tempfile.mkdtemp(prefix="alertflow-chaos-"))
     work.chmod(0o755)  # the sshd test user enters its host directory below this
@@ -402,6 +403,10 @@ def main() -> None:
     for result in results:
         print(json.dumps(result), flush=True)
     sys.exit(0 if all(r["passed"] for r in results) else 1)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def run(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -490,9 +495,9 @@ def scenario(
 ) -> dict[str, Any]:
     stream = Stream(name, index)
     http = HttpSender(up, stream, args.rate)
-    senders: list[HttpSender | StompSender] = [http]
-    if via == "stomp":
-        senders.append(StompSender(queue, stream, args.rate))
+    senders: list[HttpSender | StompSender] = [
+        StompSender(queue, stream, args.rate) if via == "stomp" else http
+    ]
     started = time.monotonic()
     for sender in senders:
         sender.start()

@@ -40,7 +40,7 @@ from alertflow.up import demo
 from alertflow.up.api_access import API_ADMIN, ensure_api_admin, ensure_api_certificate
 from alertflow.up.drop_directory import DropDirectory
 from alertflow.up.late_runs import skip_late_runs
-from alertflow.up.orphan_runs import reschedule_orphaned_runs
+from alertflow.up.orphan_runs import reschedule_crashed_runs, reschedule_orphaned_runs
 from alertflow.up.prefect_api import PrefectApi
 from alertflow.up.prefect_server import LocalPrefectServer, vacuum_env
 from alertflow.up.secret_files import (
@@ -179,6 +179,8 @@ class Stack:
     children: list[Child] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     started_at: float = field(default_factory=time.monotonic)
+    crashed_runs_tried: set[str] = field(default_factory=set)  # each Crashed run is scheduled again once
+    started_wall: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def data_dir(self) -> Path:
@@ -484,6 +486,7 @@ class Stack:
                 if time.monotonic() >= next_late_check:
                     next_late_check = time.monotonic() + self.up.late_check_s
                     self._skip_late_runs(api)
+                    self._reschedule_crashed_runs(api)
 
     def restart_crashed_children(self) -> None:
         """A child that exited is started again after a delay that grows with each crash in a row."""
@@ -516,6 +519,20 @@ class Stack:
             return
         if rescheduled:
             self.echo(f"scheduled {len(rescheduled)} flow run(s) of the dead runner again")
+
+    def _reschedule_crashed_runs(self, api: PrefectApi) -> None:
+        """A deployment run whose process died (Crashed) runs once more (local server only)."""
+        if self.server is None:
+            return
+        try:
+            rescheduled = reschedule_crashed_runs(
+                api, now=datetime.now(UTC), since=self.started_wall, tried=self.crashed_runs_tried
+            )
+        except IntegrationError as exc:  # the server may be briefly busy; try again next round
+            self.echo(f"crashed-run check failed: {exc}")
+            return
+        if rescheduled:
+            self.echo(f"scheduled {len(rescheduled)} crashed flow run(s) again (once each)")
 
     def _restart_crashed_server(self) -> None:
         """The local Prefect server is started again like a child (the children reconnect)."""
