@@ -44,11 +44,16 @@ class Delivery:
 
 
 class Inbox:
-    """A FIFO bounded by both item count and bytes: a full inbox blocks the sources (back-pressure)."""
+    """A FIFO bounded by both item count and bytes: a full inbox blocks the sources (back-pressure).
+
+    `refusing` is set by the worker while the store refuses writes (disk full, database away):
+    a source that can answer its client at once (HTTP 503) does so instead of queueing more.
+    """
 
     def __init__(self, *, max_items: int, max_bytes: int) -> None:
         self.max_items = max_items
         self.max_bytes = max_bytes
+        self.refusing: str | None = None
         self._items: deque[Delivery] = deque()
         self._bytes = 0
         self._cond = threading.Condition()

@@ -394,12 +394,14 @@ class Worker:
                 result = self.writer.write(prepared.batch)
                 if self.metrics is not None:
                     self.metrics.commit_seconds.observe(time.perf_counter() - started)
+                self.inbox.refusing = None
                 return result
             except Exception as exc:  # the one broad catch: keep running, ack nothing, retry
                 self.stats.write_failures += 1
                 if self.metrics is not None:
                     self.metrics.write_failures.inc()
                 self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+                self.inbox.refusing = "the alert store does not accept writes"
                 if _is_transient(exc):
                     log.warning(
                         "storing a batch failed (%s); retrying in %.1f s", self.stats.last_error, delay

@@ -1,9 +1,11 @@
 """The outbox dispatcher: performs due outbox rows with bounded concurrency, retries, and backs off.
 
 A row is claimed by moving its `next_attempt_at` a lease into the future (an optimistic
-UPDATE, so two dispatchers never run one row at once); when the dispatcher dies, the lease
-runs out and another takes the row again, which is safe because every executor is
-idempotent (see response.executors). A failing action retries with exponential backoff and
+UPDATE, so two dispatchers never run one row at once); while its action runs, the dispatcher
+renews the lease every third of it, so the lease can be short: when the dispatcher dies
+(kill -9, power cut), the lease runs out within `lease_s` and another (or the restarted one)
+takes the row again, which is safe because every executor is idempotent (see
+response.executors). A failing action retries with exponential backoff and
 ends `failed` with its error after `max_attempts`. A service that is down or overloaded
 (503, connection refused) pauses all claiming instead and costs no attempt: a burst of
 alerts is delayed, never dropped, and never becomes a burst of requests that topples the
@@ -41,7 +43,7 @@ class DispatcherConfig:
     max_attempts: int = 8
     base_delay_s: float = 2.0
     max_delay_s: float = 600.0
-    lease_s: float = 300.0
+    lease_s: float = 30.0  # renewed every lease_s / 3 while the action runs
     action_timeout_s: float = 240.0
     poll_interval_s: float = 0.05
     busy_pause_s: float = 0.5
@@ -81,8 +83,13 @@ class Dispatcher:
         stop = stop or asyncio.Event()
         next_maintenance = time.monotonic()
         maintenance: asyncio.Future[None] | None = None
+        next_renewal = time.monotonic() + self.config.lease_s / 3
+        renewal: asyncio.Future[None] | None = None
         db_backoff = 0.5
         while not stop.is_set():
+            if time.monotonic() >= next_renewal and (renewal is None or renewal.done()):
+                next_renewal = time.monotonic() + self.config.lease_s / 3
+                renewal = asyncio.ensure_future(self._renew_leases())
             if (
                 self._maintenance is not None
                 and time.monotonic() >= next_maintenance
@@ -117,8 +124,9 @@ class Dispatcher:
                 wait = max(wait, self._paused_until - time.monotonic())
             await self._sleep(stop, wait)
         await self.drain()
-        if maintenance is not None:
-            await asyncio.gather(maintenance, return_exceptions=True)
+        for pending in (maintenance, renewal):
+            if pending is not None:
+                await asyncio.gather(pending, return_exceptions=True)
 
     def wake(self) -> None:
         """Look for due rows now rather than at the next poll (call from the dispatcher's loop)."""
@@ -145,6 +153,25 @@ class Dispatcher:
             await self._maintenance()
         except (IntegrationError, DBAPIError) as exc:
             log.info("outbox: maintenance skipped: %s", exc)
+
+    async def _renew_leases(self) -> None:
+        """Push the lease of every row in flight another `lease_s` ahead (it is ours while we live)."""
+        ids = list(self._in_flight)
+        if not ids:
+            return
+        try:
+            await asyncio.to_thread(self._renew, ids)
+        except DBAPIError as exc:  # the store is away: the claim stays ours until the old lease ends
+            log.warning("outbox: cannot renew leases (%s)", exc.__class__.__name__)
+
+    def _renew(self, ids: list[int]) -> None:
+        now = self._clock()
+        with self._engine.begin() as conn:
+            conn.execute(
+                _OUTBOX.update()
+                .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.state == "pending")
+                .values(next_attempt_at=now + timedelta(seconds=self.config.lease_s))
+            )
 
     def _start(self, item: OutboxItem) -> None:
         task = asyncio.ensure_future(self._perform(item))

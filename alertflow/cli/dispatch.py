@@ -17,7 +17,9 @@ from response.dispatcher import DispatcherConfig, run_dispatcher
 def dispatch(
     concurrency: int = typer.Option(4, min=1, help="Actions performed at once (flow runs created at once)."),
     max_attempts: int = typer.Option(8, min=1, help="Attempts before a row is marked failed."),
-    lease: float = typer.Option(300, min=1, help="Seconds a claimed row stays ours if we die."),
+    lease: float = typer.Option(
+        30, min=1, help="Seconds a claimed row stays ours if we die (renewed while its action runs)."
+    ),
     once: bool = typer.Option(False, "--once", help="Perform what is due now, then exit."),
 ) -> None:
     """Perform due outbox rows (playbook runs, incidents, notifications) until SIGINT/SIGTERM.

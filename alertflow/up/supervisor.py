@@ -41,6 +41,7 @@ from alertflow.up import demo
 from alertflow.up.api_access import API_ADMIN, ensure_api_admin, ensure_api_certificate
 from alertflow.up.drop_directory import DropDirectory
 from alertflow.up.late_runs import skip_late_runs
+from alertflow.up.orphan_runs import reschedule_crashed_runs, reschedule_orphaned_runs
 from alertflow.up.prefect_api import PrefectApi
 from alertflow.up.prefect_server import LocalPrefectServer, vacuum_env
 from alertflow.up.secret_files import (
@@ -179,6 +180,8 @@ class Stack:
     children: list[Child] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     started_at: float = field(default_factory=time.monotonic)
+    crashed_runs_tried: set[str] = field(default_factory=set)  # each Crashed run is scheduled again once
+    started_wall: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def data_dir(self) -> Path:
@@ -496,6 +499,7 @@ class Stack:
                 if time.monotonic() >= next_late_check:
                     next_late_check = time.monotonic() + self.up.late_check_s
                     self._skip_late_runs(api)
+                    self._reschedule_crashed_runs(api)
 
     def restart_crashed_children(self) -> None:
         """A child that exited is started again after a delay that grows with each crash in a row."""
@@ -503,6 +507,8 @@ class Stack:
             if child.restart_at is not None:
                 if time.monotonic() >= child.restart_at:
                     child.restart_at = None
+                    if child.name == "serve":
+                        self._reschedule_orphaned_runs()
                     self.echo(f"starting {child.name} again (log: {child.log_path})")
                     child.start()
                 continue
@@ -513,6 +519,33 @@ class Stack:
                     f"{child.name} exited with {code}; starting it again in {delay} s "
                     f"(crash {child.crashes} in a row); last lines of {child.log_path}:\n{child.log_tail(8)}"
                 )
+
+    def _reschedule_orphaned_runs(self) -> None:
+        """The runs the dead runner had taken go back to Scheduled (local server only: ours alone)."""
+        if self.server is None:
+            return
+        try:
+            with self.api() as api:
+                rescheduled = reschedule_orphaned_runs(api, now=datetime.now(UTC))
+        except IntegrationError as exc:  # the server is away too: those runs stay as they are
+            self.echo(f"could not reschedule the dead runner's flow runs: {exc}")
+            return
+        if rescheduled:
+            self.echo(f"scheduled {len(rescheduled)} flow run(s) of the dead runner again")
+
+    def _reschedule_crashed_runs(self, api: PrefectApi) -> None:
+        """A deployment run whose process died (Crashed) runs once more (local server only)."""
+        if self.server is None:
+            return
+        try:
+            rescheduled = reschedule_crashed_runs(
+                api, now=datetime.now(UTC), since=self.started_wall, tried=self.crashed_runs_tried
+            )
+        except IntegrationError as exc:  # the server may be briefly busy; try again next round
+            self.echo(f"crashed-run check failed: {exc}")
+            return
+        if rescheduled:
+            self.echo(f"scheduled {len(rescheduled)} crashed flow run(s) again (once each)")
 
     def _restart_crashed_server(self) -> None:
         """The local Prefect server is started again like a child (the children reconnect)."""

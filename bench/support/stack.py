@@ -25,17 +25,19 @@ from alertflow.up.prefect_server import free_port  # noqa: E402
 class Up:
     """`alertflow up --no-ui` on a fresh data dir."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, extra_env: dict[str, str] | None = None) -> None:
         self.data = data
-        self.prefect_port, self.ingest_port = free_port(), free_port()
+        self.prefect_port, self.ingest_port, self.api_port = free_port(), free_port(), free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ALERTFLOW_"))}
         self.env |= {
             "ALERTFLOW_DATA_DIR": str(data),
             "ALERTFLOW_UP_PREFECT_PORT": str(self.prefect_port),
             "ALERTFLOW_UP_INGEST_PORT": str(self.ingest_port),
+            "ALERTFLOW_UP_API_PORT": str(self.api_port),
             "ALERTFLOW_UP_READY_TIMEOUT_S": "280",
             "DO_NOT_TRACK": "1",
         }
+        self.env |= extra_env or {}
         self.log = data.parent / "up.out"
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -65,7 +67,7 @@ class Up:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def cli(self, *args: str, stdin: str | None = None) -> str:
+    def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "alertflow", *args],
             cwd=REPO,
@@ -75,9 +77,28 @@ class Up:
             text=True,
             timeout=120,
         )
-        if done.returncode != 0:
+        if check and done.returncode != 0:
             raise RuntimeError(f"alertflow {' '.join(args)} failed: {done.stdout}{done.stderr}")
         return done.stdout
+
+    def child_pid(self, role: str) -> int | None:
+        """The pid of up's long-lived child in `role` (ingest, serve, api, prefect), None while it is down."""
+        import psutil
+
+        needles = {
+            "ingest": "alertflow ingest",
+            "serve": "deployments.serve --limit",
+            "api": "alertflow api",
+            "prefect": "prefect server start",
+        }
+        for process in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                line = " ".join(process.cmdline())
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            if needles[role] in line and process.status() != psutil.STATUS_ZOMBIE:
+                return process.pid
+        return None
 
     def finished_runs(self, deployment_id: str) -> list[dict[str, Any]]:
         body = {

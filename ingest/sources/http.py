@@ -3,8 +3,9 @@
 Answers: 202 stored (or already stored); 400 when some lines could not be decoded or mapped
 (those are dead-lettered with their reasons, the good ones stored) or the body is empty; 401
 without the bearer token; 408 when the client stops sending; 413 over the body or line limit;
-503 with Retry-After when too many requests are in flight, the worker is stopping, or the
-body could not be stored in time (the client retries; alert_uuid makes the retry harmless).
+503 with Retry-After when too many requests are in flight, the worker is stopping, the store
+refuses writes (disk full, database unreachable: answered at once), or the body could not be
+stored in time (the client retries; alert_uuid makes the retry harmless).
 
 What one client can cost is bounded (`HttpLimits`): connections are capped and must send
 their headers in time (ingest.sources.http_guard), bodies must keep arriving, and a body is
@@ -155,6 +156,8 @@ class HttpSource:
             )
         if not self._accepting or self._inbox is None:
             return self._busy("the worker is stopping; retry later")
+        if self._inbox.refusing:  # disk full, database away: say so now rather than after commit_timeout_s
+            return self._busy(f"{self._inbox.refusing}; retry later, duplicates are ignored")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limits.max_body_bytes:
             return await self._refuse(request, _too_large(self.limits.max_body_bytes))

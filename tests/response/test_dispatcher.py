@@ -174,6 +174,24 @@ async def test_a_row_claimed_by_a_dispatcher_that_died_is_taken_again_after_its_
     assert seen == [2]
 
 
+async def test_an_action_outliving_its_lease_keeps_the_row_renewed_so_no_other_dispatcher_takes_it(
+    engine: Engine,
+) -> None:
+    [key] = add_rows(engine, 1)
+    seen: Counter[str] = Counter()
+
+    async def slow(item: OutboxItem) -> None:
+        seen[item.key] += 1
+        await asyncio.sleep(2.0)  # four leases long
+
+    short = DispatcherConfig(lease_s=0.5, poll_interval_s=0.02)
+    first = Dispatcher(engine, {"test": slow}, short)
+    second = Dispatcher(engine, {"test": slow}, short)
+    await run_until(all_settled(engine), first, second)
+    assert seen == Counter([key])
+    assert [(r.state, r.attempts) for r in rows(engine)] == [("done", 1)]
+
+
 async def test_unknown_kinds_and_unwired_integrations_fail_loudly(engine: Engine) -> None:
     add_rows(engine, 1, kind="fax")
     add_rows(engine, 1, kind="slack")
