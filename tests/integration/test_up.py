@@ -356,9 +356,10 @@ def test_up_prints_the_console_url_and_api_admin_signs_in_there_over_tls(up: Up)
 
 
 def test_the_supervisor_stays_small(up: Up) -> None:
-    # It imports no Prefect: 165 MB when it did (the catalog), ~87 MB without.
+    # It imports no Prefect: 165 MB when it did (the catalog); 87 MB without, 103-120 MB since the
+    # CLI grew (every command module, sqlalchemy, pydantic, prometheus-client); 150 still tells.
     rss_mb = psutil.Process(up.process.pid).memory_info().rss / 2**20
-    assert rss_mb < 120
+    assert rss_mb < 150
 
 
 def test_sigterm_stops_every_child_cleanly(up: Up) -> None:
