@@ -18,6 +18,7 @@ from alertmodel.response_tables import (
     ResponseRate,
     UserGroup,
 )
+from alertmodel.rollup import AlertRollup
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -29,6 +30,7 @@ __all__ = [
     "Alert",
     "AlertBase",
     "AlertRead",
+    "AlertRollup",
     "ApiToken",
     "ApiUser",
     "AuditEntry",

@@ -1,4 +1,5 @@
-"""One transaction per batch: alerts, first-seen categories, dead letters, file checkpoints, then hooks.
+"""One transaction per batch: alerts, their dashboard rollups, first-seen categories, dead letters,
+file checkpoints, then hooks.
 
 Alerts are stored once per alert_uuid and dead letters once per content key
 (`alertmodel.dead_letter_key`), so a redelivered batch adds nothing.
@@ -28,7 +29,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine
 
-from alertmodel import ALERT_COLUMNS, Category, DeadLetter, dead_letter_key
+from alertmodel import ALERT_COLUMNS, Category, DeadLetter, dead_letter_key, rollup
+from alertmodel.errors import StorageError
 from alertmodel.repository import insert_ignoring_duplicates
 from alertmodel.types import utcnow
 from ingest.batch import Batch, as_alert, prepare_rows
@@ -87,14 +89,18 @@ class BatchWriter:
         _cap_json_events(rows, batch.alerts, self.sizes.json_event_bytes)
         with self.engine.begin() as conn:
             unique = _first_of_each_uuid(rows)
-            if self.batch_hooks or conn.dialect.name != "sqlite":
-                fresh = self._not_stored(conn, rows, unique)
-                if fresh:
-                    self._insert_alerts(conn, [rows[i] for i in fresh])
-                stored = len(fresh)
-            else:  # no hook needs the new rows, and SQLite counts what ON CONFLICT DO NOTHING inserted
-                fresh = []
-                stored = self._insert_alerts(conn, [rows[i] for i in unique]) if unique else 0
+            fresh = self._not_stored(conn, rows, unique)
+            if fresh:
+                new_rows = [rows[i] for i in fresh]
+                inserted = self._insert_alerts(conn, new_rows)
+                if conn.dialect.name == "sqlite" and inserted != len(fresh):
+                    # another process stored some of them since the look-up: the rollups would
+                    # count those twice, so roll back; the worker retries the batch
+                    raise StorageError(
+                        f"{len(fresh) - inserted} alerts of this batch were stored meanwhile by another writer"
+                    )
+                rollup.add_rows(conn, new_rows)
+            stored = len(fresh)
             if batch.new_categories:
                 now = utcnow()
                 insert_ignoring_duplicates(

@@ -21,6 +21,7 @@ from alertflow.api.routes import (
     audit,
     categories,
     category_profiles,
+    dashboard,
     filter_policies,
     health,
     incidents,
@@ -72,7 +73,7 @@ def create_app(engine: Engine, *, prefect_ui_url: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    routers = (health, alerts, incidents, me, users, audit)
+    routers = (health, alerts, dashboard, incidents, me, users, audit)
     configuration = (categories, category_profiles, response_profiles, user_groups, filter_policies)
     for module in (*routers, *configuration):
         app.include_router(module.router, prefix=API_PREFIX, responses=_SIGN_IN_ERRORS)

@@ -9,7 +9,7 @@ from alertmodel import DeadLetter, SourceCheckpoint, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 
-HEAD = "0006_dead_letter_content_key"
+HEAD = "0007_alert_rollups"
 TABLES = {
     "alert",
     "category",
@@ -29,6 +29,7 @@ TABLES = {
     "api_user",
     "api_token",
     "audit_log",
+    "alert_rollup",
 }
 
 
