@@ -87,12 +87,13 @@ def _ranges(since: datetime, until: datetime) -> list[tuple[str, datetime, datet
 def _window(
     dim: str, ranges: Sequence[tuple[str, datetime, datetime]], tenants: Sequence[str] | None
 ) -> ColumnElement[bool]:
+    # each piece names a whole primary-key prefix (grain, dim, bucket range), so each is one index range
     pieces = [
-        and_(ROLLUP.c.grain == grain, ROLLUP.c.bucket >= start, ROLLUP.c.bucket < end)
+        and_(ROLLUP.c.grain == grain, ROLLUP.c.dim == dim, ROLLUP.c.bucket >= start, ROLLUP.c.bucket < end)
         for grain, start, end in ranges
     ]
     tenant = ROLLUP.c.ref_id.in_(tenants) if tenants is not None else true()
-    return and_(ROLLUP.c.dim == dim, or_(*pieces), tenant)
+    return and_(or_(*pieces), tenant)
 
 
 def read(
