@@ -61,6 +61,9 @@ class AlertRollup(SQLModel, table=True):
 
 ROLLUP = AlertRollup.__table__
 _AT = {name: ALERT_COLUMNS.index(name) for name in ("time_collr", "ref_id", *DIMENSIONS)}
+_DEFAULTS = {
+    name: Alert.model_fields[name].default for name in ("ref_id", *DIMENSIONS)
+}  # what the INSERT stores for a column left out
 
 
 def value_key(value: str) -> str:
@@ -99,7 +102,7 @@ def count_rows(rows: Iterable[Sequence[Any]], sign: int = 1) -> Counter[RollupKe
 
 
 def count_alerts(alerts: Iterable[Mapping[str, Any]], sign: int = 1) -> Counter[RollupKey]:
-    """Rollup deltas of alerts given as mappings (column name → value)."""
+    """Rollup deltas of alerts given as mappings (column name → value; a missing one is its column default)."""
     names = ("time_collr", "ref_id", *DIMENSIONS)
     at = {name: ALERT_COLUMNS.index(name) for name in names}
     width = max(at.values()) + 1
@@ -107,7 +110,7 @@ def count_alerts(alerts: Iterable[Mapping[str, Any]], sign: int = 1) -> Counter[
     def as_row(alert: Mapping[str, Any]) -> list[Any]:
         row: list[Any] = [None] * width
         for name, i in at.items():
-            row[i] = alert[name]
+            row[i] = alert[name] if name in alert else _DEFAULTS[name]
         return row
 
     return count_rows((as_row(a) for a in alerts), sign)
@@ -123,7 +126,16 @@ def apply(conn: Connection, counts: Mapping[RollupKey, int]) -> None:
     ]
     if not params:
         return
-    conn.exec_driver_sql(_upsert_sql(conn), params)
+    if as_text:
+        # multi-row statements, not executemany: a statement per row gives the GIL up at every row,
+        # which costs the ingest worker its decode thread's time (see ingest.store)
+        start = 0
+        for size in _chunk_sizes(len(params), _SQLITE_ROWS_PER_STATEMENT):
+            chunk = params[start : start + size]
+            conn.exec_driver_sql(_upsert_sql(conn, size), tuple(v for row in chunk for v in row))
+            start += size
+    else:
+        conn.exec_driver_sql(_upsert_sql(conn), params)
     emptied = [p[:5] for p in params if p[-1] < 0]
     if emptied:
         mark = _marks(conn, 1)[0]
@@ -185,12 +197,29 @@ def _marks(conn: Connection, count: int) -> list[str]:
     return ["?" if conn.dialect.paramstyle == "qmark" else "%s"] * count
 
 
-def _upsert_sql(conn: Connection) -> str:
+def _chunk_sizes(rows: int, largest: int) -> list[int]:
+    """`rows` in chunks of `largest`, then powers of two: few statement shapes for SQLite to cache."""
+    sizes = [largest] * (rows // largest)
+    rest = rows % largest
+    bit = 1 << rest.bit_length()
+    while rest:
+        bit >>= 1
+        if rest & bit:
+            sizes.append(bit)
+            rest -= bit
+    return sizes
+
+
+_SQLITE_ROWS_PER_STATEMENT = 128  # x 7 columns, far under SQLite's 32,766 bound parameters
+
+
+def _upsert_sql(conn: Connection, rows: int = 1) -> str:
     names = ", ".join(ROLLUP_COLUMNS)
     marks = ", ".join(_marks(conn, len(ROLLUP_COLUMNS)))
     if conn.dialect.name == "sqlite":
+        values = ", ".join(f"({marks})" for _ in range(rows))
         return (
-            f"INSERT INTO alert_rollup ({names}) VALUES ({marks}) "  # noqa: S608
+            f"INSERT INTO alert_rollup ({names}) VALUES {values} "  # noqa: S608
             "ON CONFLICT (grain, dim, bucket, ref_id, value_key) DO UPDATE SET n = n + excluded.n"
         )
     if conn.dialect.name in ("mysql", "mariadb"):
