@@ -2,7 +2,9 @@
 file checkpoints, then hooks.
 
 Alerts are stored once per alert_uuid and dead letters once per content key
-(`alertmodel.dead_letter_key`), so a redelivered batch adds nothing.
+(`alertmodel.dead_letter_key`), so a redelivered batch adds nothing. The alerts a batch
+stores for the first time are counted in the dashboard rollups (`alertmodel.rollup`) in the
+same transaction.
 
 The alert insert is the hot path: it sends the driver plain tuples (pymysql rewrites an
 executemany into multi-row INSERTs; SQLite gets executemany, or multi-row statements when a

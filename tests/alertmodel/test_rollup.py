@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from alertmodel import Alert, migrate
 from alertmodel.archive import restore
 from alertmodel.engine import make_engine
+from alertmodel.errors import StorageError
 from alertmodel.incident_queries import set_alert_status
 from alertmodel.retention import RetentionPolicy, prune
 from alertmodel.rollup import DIMENSIONS, ROLLUP, value_key
@@ -148,4 +150,23 @@ def test_the_migration_counts_the_alerts_stored_before_it(database_url: str) -> 
     _ingest(engine, _alerts(50, seed=12))
     assert stored_rollups(engine) == expected_rollups(engine)
     migrate.downgrade(database_url, "0006_dead_letter_content_key")
+    engine.dispose()
+
+
+def test_on_sqlite_a_batch_whose_alerts_another_writer_stored_meanwhile_is_rolled_back(
+    sqlite_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look-up saw the alerts as new, the insert found them stored: counting them would count twice."""
+    migrate.upgrade(sqlite_database)
+    engine = make_engine(sqlite_database)
+    alerts = _alerts(20, seed=13)
+    _ingest(engine, alerts[:5])
+    before = stored_rollups(engine)
+    writer = BatchWriter(engine)
+    monkeypatch.setattr(writer, "_not_stored", lambda conn, rows, unique: unique)  # a stale look-up
+    with pytest.raises(StorageError, match="stored meanwhile"):
+        writer.write(Batch(alerts=[dict(a) for a in alerts]))
+    assert stored_rollups(engine) == before  # nothing of the batch committed
+    _ingest(engine, alerts)  # the retry, with a fresh look-up
+    assert stored_rollups(engine) == expected_rollups(engine)
     engine.dispose()
