@@ -20,6 +20,7 @@ from alertmodel.response_tables import (
     ResponseRate,
     UserGroup,
 )
+from alertmodel.rollup import AlertRollup
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -31,6 +32,7 @@ __all__ = [
     "Alert",
     "AlertBase",
     "AlertRead",
+    "AlertRollup",
     "ApiToken",
     "ApiUser",
     "AuditEntry",

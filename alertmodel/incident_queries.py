@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from alertmodel import rollup
 from alertmodel.alert import Alert
 from alertmodel.incident import Incident, IncidentEvent
 
@@ -51,7 +52,8 @@ def insert_incident(
 
 
 def set_alert_status(conn: Connection, alert_uuid: str, status: str) -> None:
-    conn.execute(_ALERTS.update().where(_ALERTS.c.alert_uuid == alert_uuid).values(status=status))
+    """Set an alert's status, keeping the dashboard's status counts right."""
+    rollup.set_alert_status(conn, alert_uuid, status)
 
 
 def read_incident(conn: Connection, incident_id: int, *, for_update: bool = False) -> Incident | None:

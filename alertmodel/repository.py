@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.dialects import mysql, sqlite
 
+from alertmodel import rollup
 from alertmodel.alert import Alert, AlertRead
 from alertmodel.errors import IntegrationError
 
@@ -34,8 +35,16 @@ def insert_ignoring_duplicates(
 
 
 def insert_alerts(conn: Connection, alerts: Iterable[Mapping[str, Any]]) -> None:
-    """Store alert rows (column name → value); an already-stored `alert_uuid` is ignored."""
-    insert_ignoring_duplicates(conn, Alert.__table__, list(alerts), ("alert_uuid",))
+    """Store alert rows (column name → value) and count them in the rollups; a stored `alert_uuid` is ignored."""
+    table = Alert.__table__
+    first = list({a["alert_uuid"]: a for a in reversed(list(alerts))}.values())[::-1]
+    stored: set[str] = set()
+    for i in range(0, len(first), 500):
+        uuids = [a["alert_uuid"] for a in first[i : i + 500]]
+        stored.update(conn.execute(select(table.c.alert_uuid).where(table.c.alert_uuid.in_(uuids))).scalars())
+    fresh = [a for a in first if a["alert_uuid"] not in stored]
+    insert_ignoring_duplicates(conn, table, fresh, ("alert_uuid",))
+    rollup.add_alerts(conn, fresh)
 
 
 def count_alerts(conn: Connection) -> int:

@@ -3,8 +3,10 @@
 Each batch is its own short transaction (ids selected, then deleted by id), with a pause
 between batches, so pruning a months-old table never holds the write lock long enough to
 stall ingest. Alerts an incident refers to are kept as long as the incident; incidents and
-their history are never pruned. With `archive_dir` set, each batch of alerts is first appended
-to the day files of `alertmodel.archive` and fsynced, then deleted in the same transaction.
+their history are never pruned. Deleted alerts are subtracted from the dashboard rollups in
+the delete's transaction, so the dashboard counts the alerts stored. With `archive_dir` set,
+each batch of alerts is first appended to the day files of `alertmodel.archive` and fsynced,
+then deleted in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Table, exists, select
 
-from alertmodel import Alert, DeadLetter, Incident, Outbox
+from alertmodel import Alert, DeadLetter, Incident, Outbox, rollup
 from alertmodel.alert import SEVERITY_NAMES
 from alertmodel.archive import append_alerts
 from alertmodel.types import utcnow
@@ -73,6 +75,7 @@ def prune(
                 policy,
                 stop,
                 before_delete,
+                counted=True,
             )
     if policy.dead_letter_days is not None:
         letters = DeadLetter.__table__
@@ -102,15 +105,23 @@ def _delete_in_batches(
     policy: RetentionPolicy,
     stop: threading.Event,
     before_delete: Callable[[Sequence[Mapping[str, Any]]], object] | None = None,
+    *,
+    counted: bool = False,
 ) -> int:
     """Delete matching rows batch by batch; `before_delete` sees each batch's full rows first.
 
     When `before_delete` raises, the batch's transaction rolls back and nothing of it is deleted.
     The delete checks `condition` again: a row that stopped matching since it was selected (an
-    incident opened for the alert meanwhile) stays, archived or not.
+    incident opened for the alert meanwhile) stays, archived or not. With `counted` (alerts),
+    the deleted rows are subtracted from the dashboard rollups in the same transaction.
     """
     total = 0
-    columns = [table] if before_delete is not None else [key]
+    if before_delete is not None:
+        columns: list[Any] = [table]
+    elif counted:
+        columns = [key, *(table.c[name] for name in ("time_collr", "ref_id", *rollup.DIMENSIONS))]
+    else:
+        columns = [key]
     while not stop.is_set():
         with engine.begin() as conn:
             rows = [
@@ -123,7 +134,13 @@ def _delete_in_batches(
             if ids:
                 if before_delete is not None:
                     before_delete(rows)
-                total += conn.execute(table.delete().where(key.in_(ids) & condition)).rowcount
+                deleted = conn.execute(table.delete().where(key.in_(ids) & condition)).rowcount
+                total += deleted
+                if counted:
+                    if deleted != len(ids):  # some stopped matching: uncount only what is gone
+                        kept = set(conn.execute(select(key).where(key.in_(ids))).scalars())
+                        rows = [r for r in rows if r[key.name] not in kept]
+                    rollup.subtract_alerts(conn, rows)
         if len(ids) < policy.batch_rows:
             break
         stop.wait(policy.pause_s)

@@ -1,7 +1,10 @@
-"""One transaction per batch: alerts, first-seen categories, dead letters, file checkpoints, then hooks.
+"""One transaction per batch: alerts, their dashboard rollups, first-seen categories, dead letters,
+file checkpoints, then hooks.
 
 Alerts are stored once per alert_uuid and dead letters once per content key
-(`alertmodel.dead_letter_key`), so a redelivered batch adds nothing.
+(`alertmodel.dead_letter_key`), so a redelivered batch adds nothing. The alerts a batch
+stores for the first time are counted in the dashboard rollups (`alertmodel.rollup`) in the
+same transaction.
 
 The alert insert is the hot path: it sends the driver plain tuples (pymysql rewrites an
 executemany into multi-row INSERTs; SQLite gets executemany, or multi-row statements when a
@@ -28,7 +31,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine
 
-from alertmodel import ALERT_COLUMNS, Category, DeadLetter, NodeStats, dead_letter_key
+from alertmodel import ALERT_COLUMNS, Category, DeadLetter, NodeStats, dead_letter_key, rollup
+from alertmodel.errors import StorageError
 from alertmodel.repository import insert_ignoring_duplicates
 from alertmodel.types import utcnow
 from ingest.batch import Batch, as_alert, prepare_rows
@@ -94,16 +98,19 @@ class BatchWriter:
         _cap_json_events(rows, batch.alerts, self.sizes.json_event_bytes)
         with self.engine.begin() as conn:
             unique = _first_of_each_uuid(rows)
-            if self.batch_hooks or conn.dialect.name != "sqlite":
-                fresh = self._not_stored(conn, rows, unique)
-                if fresh:
-                    self._insert_alerts(conn, [rows[i] for i in fresh])
-                stored = len(fresh)
-                stored_rows = fresh
-            else:  # no hook needs the new rows, and SQLite counts what ON CONFLICT DO NOTHING inserted
-                fresh = []
-                stored = self._insert_alerts(conn, [rows[i] for i in unique]) if unique else 0
-                stored_rows = unique if stored == len(unique) else _newest_of(conn, rows, unique, stored)
+            fresh = self._not_stored(conn, rows, unique)
+            if fresh:
+                new_rows = [rows[i] for i in fresh]
+                inserted = self._insert_alerts(conn, new_rows)
+                if conn.dialect.name == "sqlite" and inserted != len(fresh):
+                    # another process stored some of them since the look-up: the rollups would
+                    # count those twice, so roll back; the worker retries the batch
+                    raise StorageError(
+                        f"{len(fresh) - inserted} alerts of this batch were stored meanwhile by another writer"
+                    )
+                rollup.add_rows(conn, new_rows)
+            stored = len(fresh)
+            stored_rows = fresh
             if batch.new_categories:
                 now = utcnow()
                 insert_ignoring_duplicates(
@@ -267,20 +274,6 @@ def _first_of_each_uuid(rows: list[tuple[Any, ...]]) -> list[int]:
             seen.add(uuid)
             first.append(i)
     return first
-
-
-def _newest_of(conn: Connection, rows: list[tuple[Any, ...]], unique: list[int], stored: int) -> list[int]:
-    """Which of `unique` SQLite just inserted, when some were stored already (a redelivery).
-
-    The batch holds SQLite's only write lock, so the rows it inserted are the `stored` newest ids.
-    """
-    newest = {
-        r[0]
-        for r in conn.exec_driver_sql(
-            "SELECT alert_uuid FROM alert ORDER BY alert_id DESC LIMIT ?", (stored,)
-        )
-    }
-    return [i for i in unique if rows[i][_UUID_AT] in newest]
 
 
 def _sqlite_multirow_sql(conn: Connection, rows: int) -> str:

@@ -22,6 +22,7 @@ from alertflow.api.routes import (
     audit,
     categories,
     category_profiles,
+    dashboard,
     dead_letters,
     filter_policies,
     health,
@@ -92,7 +93,7 @@ def create_app(
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    routers = (health, alerts, incidents, incident_actions, approvals, me, users, audit, metrics)
+    routers = (health, alerts, dashboard, incidents, incident_actions, approvals, me, users, audit, metrics)
     operations = (dead_letters, outbox, playbooks)
     configuration = (categories, category_profiles, response_profiles, user_groups, filter_policies)
     for module in (*routers, *configuration, *operations):

@@ -76,7 +76,9 @@ def _basic_pair(encoded: str) -> tuple[str, str] | None:
 def require(role: str) -> Callable[[Principal], Principal]:
     """A dependency: the principal when it has `role` (or a bigger one), else 403."""
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def dependency(
+        principal: Annotated[Principal, Depends(authenticate)],
+    ) -> Principal:  # no thread hop
         if not principal.has_role(role):
             raise HTTPException(403, f"this needs the {role} role")
         return principal

@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 
-def get_engine(request: Request) -> Engine:
-    """The alert-store engine the app was created with."""
+async def get_engine(request: Request) -> Engine:
+    """The alert-store engine the app was created with (async: no worker-thread hop for an attribute read)."""
     engine: Engine = request.app.state.engine
     return engine
 

@@ -9,7 +9,7 @@ from alertmodel import DeadLetter, SourceCheckpoint, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 
-HEAD = "0009_forwarder_cursor"
+HEAD = "0010_alert_rollups"
 TABLES = {
     "alert",
     "category",
@@ -34,6 +34,7 @@ TABLES = {
     "posture_finding",
     "posture_report_finding",
     "node_stats",
+    "alert_rollup",
 }
 
 

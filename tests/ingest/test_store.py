@@ -142,10 +142,13 @@ def test_on_sqlite_an_odd_sized_batch_goes_out_as_a_few_multi_row_inserts(sqlite
     migrate.upgrade(sqlite_database)
     engine = make_engine(sqlite_database)
     inserts: list[tuple[int, bool]] = []
+    rollups: list[bool] = []
 
     def spy(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
-        if statement.startswith("INSERT INTO alert"):
+        if statement.startswith("INSERT INTO alert ("):
             inserts.append((statement.count("(?"), executemany))
+        elif statement.startswith("INSERT INTO alert_rollup"):
+            rollups.append(executemany)
 
     event.listen(engine, "before_cursor_execute", spy)
     try:
@@ -154,6 +157,7 @@ def test_on_sqlite_an_odd_sized_batch_goes_out_as_a_few_multi_row_inserts(sqlite
     finally:
         engine.dispose()
     assert inserts == [(200, False), (200, False), (32, False), (4, False), (1, False)]
+    assert rollups and not any(rollups)  # the rollups too
 
 
 @pytest.mark.parametrize("rows", [0, 1, 199, 200, 1000, 1199])

@@ -39,6 +39,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/alerts/{alert_uuid}"): "viewer",
     ("GET", "/api/v1/alerts/{alert_uuid}/related"): "viewer",
     ("GET", "/api/v1/alerts/{alert_uuid}/response"): "viewer",
+    ("GET", "/api/v1/dashboard"): "viewer",
     ("GET", "/api/v1/incidents"): "viewer",
     ("GET", "/api/v1/incidents/stats"): "viewer",
     ("GET", "/api/v1/incidents/{incident_id}"): "viewer",
