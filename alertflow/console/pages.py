@@ -305,7 +305,7 @@ def alerts_page(request: Request, visit: VisitDep) -> Response:
     page = None
     try:
         search = AlertSearch.model_validate(given)
-        page = alert_routes.search_alerts(engine, visit.principal, search)
+        page = alert_routes.alert_page(engine, visit.principal, search)
     except (ValidationError, HTTPException) as exc:
         problems = _problems(exc)
     next_url = None
@@ -344,7 +344,7 @@ def alert_history(request: Request, alert_uuid: str, visit: VisitDep) -> Respons
     alert_uuid = _alert_uuid(alert_uuid)
     engine = _engine(request)
     try:
-        alert = alert_routes.get_alert(alert_uuid, engine, visit.principal)
+        alert = alert_routes.alert_view(engine, visit.principal, alert_uuid)
         related = alert_routes.related_alerts(alert_uuid, engine, visit.principal, limit=10)
         response = alert_routes.alert_response(alert_uuid, request, engine, visit.principal)
     except HTTPException as exc:

@@ -8,9 +8,10 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from alertflow.api import alert_export, alert_queries
+from alertflow.api.accounts import Principal
 from alertflow.api.alert_schemas import Alert, AlertExport, AlertPage, AlertSearch, PlaybookRun, RelatedAlerts
 from alertflow.api.auth import Viewer
 from alertflow.api.deps import EngineDep
@@ -38,9 +39,14 @@ class AlertResponse(BaseModel):
 @router.get("", response_model=AlertPage)
 def search_alerts(engine: EngineDep, principal: Viewer, search: Annotated[AlertSearch, Query()]) -> Response:
     """Alerts matching every given filter, newest first (or as `sort` says), one keyset page at a time."""
+    return _json(alert_page(engine, principal, search))
+
+
+def alert_page(engine: Engine, principal: Principal, search: AlertSearch) -> AlertPage:
+    """One page of a search (the route's answer; the console renders it)."""
     with engine.connect() as conn:
         items, next_cursor = alert_queries.search(conn, principal, search)
-    return _json(AlertPage.model_validate({"items": items, "next_cursor": next_cursor}))
+    return AlertPage.model_validate({"items": items, "next_cursor": next_cursor})
 
 
 @router.get(
@@ -65,13 +71,18 @@ def export_alerts(
 @router.get("/{alert_uuid}", response_model=Alert, responses=NOT_FOUND)
 def get_alert(alert_uuid: AlertUuid, engine: EngineDep, principal: Viewer) -> Response:
     """Every field of one alert, with `json_event` parsed."""
+    return _json(alert_view(engine, principal, alert_uuid))
+
+
+def alert_view(engine: Engine, principal: Principal, alert_uuid: str) -> Alert:
+    """One alert the principal may see (404 otherwise), with its event parsed."""
     with engine.connect() as conn:
         row = alert_queries.one_alert(conn, principal, alert_uuid)
     if row is None:
         raise _not_found(alert_uuid)
     row.pop("alert_id")
     row["json_event"] = _parsed(row["json_event"])
-    return _json(Alert.model_validate(row))
+    return Alert.model_validate(row)
 
 
 def _json(model: BaseModel) -> Response:
