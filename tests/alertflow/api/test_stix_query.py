@@ -11,6 +11,7 @@ from sqlalchemy.pool import StaticPool
 
 from alertflow.api.alert_queries import ALERTS, c
 from alertflow.api.stix_query import MAX_DEPTH, MAX_QUERY_LENGTH, QueryError, parse
+from alertmodel.rollup import AlertRollup
 from tests.alertfactory import make_alert, store_batch
 
 PREFIX = "SELECT a FROM Alert a WHERE "
@@ -66,6 +67,7 @@ ROWS = {
 def engine() -> Iterator[Engine]:
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     ALERTS.create(engine)
+    AlertRollup.__table__.create(engine)  # store_batch counts the alerts in the dashboard rollups
     store_batch(engine, list(ROWS.values()))
     yield engine
     engine.dispose()
