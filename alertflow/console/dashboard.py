@@ -1,8 +1,8 @@
 """The dashboard's figures and its server-drawn SVG bar charts.
 
-`summarize` is the one place the figures come from: counts over the alert search's own
-tenant filter and WHERE clauses (`alert_queries.visible`, `alert_queries.where`) and the
-incident listing's. When a rollup table answers these faster, only this function changes.
+`summarize` is the one place the figures come from: the dashboard rollups the API's
+`/dashboard` reads (`alertflow.api.dashboard.read`, with the principal's tenants) and the
+incident listing.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from alertflow.api import alert_queries, incident_search
+from alertflow.api import dashboard as dashboard_figures
+from alertflow.api import incident_search
 from alertflow.api.accounts import Principal
-from alertflow.api.alert_schemas import AlertFilters
 from alertflow.api.incident_schemas import IncidentSearch
 
 WINDOWS = {
@@ -73,31 +73,22 @@ LABEL_CHARS = 26
 
 
 def summarize(conn: Connection, principal: Principal, *, window: str, now: datetime) -> Dashboard:
-    """Alert totals and charts over the window, and incident counts, as this principal may see them."""
-    since = now - WINDOWS[window]
-    clauses = [alert_queries.visible(principal), *alert_queries.where(AlertFilters(since=since))]
-    c = alert_queries.c
-
-    def grouped(column: Any, limit: int | None = None) -> list[tuple[Any, int]]:
-        count = func.count()
-        query = select(column, count).where(*clauses).group_by(column).order_by(count.desc(), column)
-        if limit is not None:
-            query = query.limit(limit)
-        return [(value, int(n)) for value, n in conn.execute(query)]
-
-    by_status = dict(grouped(c.status))
-    severity = sorted(grouped(c.severity), key=lambda pair: -pair[0])
+    """Alert totals and charts over the window (whole hours, from the dashboard rollups), and incident counts."""
+    since, until = dashboard_figures.align(now - WINDOWS[window], now)
+    figures = dashboard_figures.read(conn, since, until, list(principal.tenants) or None, TOP)
+    by_status = {v.value: v.count for v in figures.by_status}
+    severity = [(s.severity, s.count) for s in sorted(figures.by_severity, key=lambda s: -s.severity)]
     charts = [
         _chart("Alerts by severity", severity, "severity", SEVERITY_NAMES),
-        _chart("Alerts by source", grouped(c.source, TOP), "source"),
-        _chart("Alerts by category", grouped(c.category, TOP), "category"),
-        _chart("Top source IPs", grouped(c.srcip, TOP), "srcip"),
+        _chart("Alerts by source", [(v.value, v.count) for v in figures.by_source], "source"),
+        _chart("Alerts by category", [(v.value, v.count) for v in figures.by_category], "category"),
+        _chart("Top source IPs", [(v.value, v.count) for v in figures.top_srcip], "srcip"),
     ]
     open_page, _ = incident_search.search(conn, principal, IncidentSearch(state=OPEN_STATES, limit=TOP))
     return Dashboard(
         window=window,
         since=since,
-        total=sum(by_status.values()),
+        total=figures.total,
         by_status=by_status,
         charts=charts,
         incidents_by_state=incident_search.counts_by_state(conn, principal),
