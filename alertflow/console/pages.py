@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +26,7 @@ from alertflow.api.accounts import Principal
 from alertflow.api.alert_schemas import AlertSearch, AlertSummary
 from alertflow.api.incident_schemas import IncidentOpen, IncidentSearch, IncidentStateChange
 from alertflow.api.routes import alerts as alert_routes
+from alertflow.api.routes import approvals as approval_routes
 from alertflow.api.routes import audit as audit_routes
 from alertflow.api.routes import category_profiles as profile_routes
 from alertflow.api.routes import incidents as incident_routes
@@ -443,6 +445,42 @@ def _incident_id(text: str) -> int:
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) < 2**63:
         raise ConsoleError(404, "no such incident")
     return int(text)
+
+
+# --- approvals ----------------------------------------------------------------------------------
+
+
+@router.get("/approvals")
+def approvals_page(request: Request, visit: VisitDep) -> Response:
+    """Playbook runs waiting for a decision about alerts this user may see."""
+    try:
+        waiting = approval_routes.waiting(request, _engine(request), visit.principal)
+    except HTTPException as exc:
+        raise _page_not_found(exc) from None
+    return render(request, "approvals.html", visit, waiting=waiting)
+
+
+@router.post("/approvals/{flow_run_id}")
+def decide_approval(request: Request, flow_run_id: str, visit: VisitDep, fields: FormDep) -> Response:
+    """Approve or reject a waiting run, with a reason (analyst of the run's alert's tenant)."""
+    _checked(visit, fields, "analyst")
+    try:
+        run_id = UUID(flow_run_id)
+    except ValueError:
+        raise ConsoleError(404, "no such run") from None
+    decision = fields.get("decision")
+    if decision not in ("approve", "reject"):
+        raise ConsoleError(422, "decision: approve or reject")
+    try:
+        body = approval_routes.Decision.model_validate(
+            {"approved": decision == "approve", "reason": fields.get("reason", "")}
+        )
+        approval_routes.decide(run_id, body, request, _engine(request), visit.principal)
+    except ValidationError as exc:
+        raise ConsoleError(422, "; ".join(_problems(exc))) from None
+    except HTTPException as exc:
+        raise _page_not_found(exc) from None
+    return RedirectResponse("/approvals", status_code=303)
 
 
 # --- audit log (admin) --------------------------------------------------------------------------

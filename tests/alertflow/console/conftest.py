@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from alertflow.api.app import create_app
+from alertflow.up.prefect_address import PrefectAddress
+from alertflow.up.prefect_server import LocalPrefectServer
 from alertmodel import migrate
 from alertmodel.alert import Alert
 from alertmodel.engine import make_engine
@@ -57,7 +59,9 @@ def _ingest_hostile(url: str, directory: Path) -> None:
 
 
 @pytest.fixture(scope="package")
-def live_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConsole]:
+def live_console(
+    tmp_path_factory: pytest.TempPathFactory, prefect_server: LocalPrefectServer
+) -> Iterator[LiveConsole]:
     directory = Path(tmp_path_factory.mktemp("console"))
     url = f"sqlite:///{directory / 'alertflow.db'}"
     migrate.upgrade(url)
@@ -88,6 +92,7 @@ def live_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConso
                 state="COMPLETED",
             )
         )
-    with serve(create_app(engine, prefect_ui_url=PREFECT_UI)) as base_url:
+    prefect = PrefectAddress(prefect_server.api_url, None, "the test Prefect server")
+    with serve(create_app(engine, prefect_ui_url=PREFECT_UI, prefect=prefect)) as base_url:
         yield LiveConsole(base_url, engine, hostile, tenant_b, suricata)
     engine.dispose()

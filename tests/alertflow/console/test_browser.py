@@ -19,7 +19,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 
-from tests.alertflow.api.conftest import PASSWORD
+from tests.alertflow.api.approval_runs import paused_run
+from tests.alertflow.api.conftest import PASSWORD, TENANT_A
 
 from .conftest import FLOW_RUN_ID, PREFECT_UI, LiveConsole
 from .hostile import PAYLOAD
@@ -191,6 +192,9 @@ def test_hostile_alerts_of_every_source_run_no_script_on_any_page(
     watched.visit("/", "dashboard-with-incident")
     watched.visit("/audit", "audit")
     expect(page.locator("main")).to_contain_text("incident.open")
+    paused_run(live_console.hostile_uuids[1], TENANT_A)  # a run waiting for a decision about a hostile alert
+    watched.visit("/approvals", "approvals-hostile")
+    expect(page.get_by_role("button", name="Approve").first).to_be_visible()
     watched.visit("/incidents/999999", "not-found")
     page.close()
 
