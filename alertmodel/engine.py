@@ -55,3 +55,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def chunk_sizes(rows: int, largest: int) -> list[int]:
+    """`rows` split into chunks of `largest`, then powers of two (1,000 by 200: 200 x 5).
+
+    Multi-row statements of few distinct shapes, so SQLite's statement cache keeps them.
+    """
+    sizes = [largest] * (rows // largest)
+    rest = rows % largest
+    bit = 1 << rest.bit_length()
+    while rest:
+        bit >>= 1
+        if rest & bit:
+            sizes.append(bit)
+            rest -= bit
+    return sizes

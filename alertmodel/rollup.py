@@ -28,6 +28,7 @@ from sqlalchemy import CHAR, BigInteger, Column, Connection, String, and_, selec
 from sqlmodel import Field, SQLModel
 
 from alertmodel.alert import ALERT_COLUMNS, Alert
+from alertmodel.engine import chunk_sizes
 from alertmodel.types import UTCDateTime
 
 DIMENSIONS = ("status", "severity", "source", "category", "srcip")
@@ -130,7 +131,7 @@ def apply(conn: Connection, counts: Mapping[RollupKey, int]) -> None:
         # multi-row statements, not executemany: a statement per row gives the GIL up at every row,
         # which costs the ingest worker its decode thread's time (see ingest.store)
         start = 0
-        for size in _chunk_sizes(len(params), _SQLITE_ROWS_PER_STATEMENT):
+        for size in chunk_sizes(len(params), _SQLITE_ROWS_PER_STATEMENT):
             chunk = params[start : start + size]
             conn.exec_driver_sql(_upsert_sql(conn, size), tuple(v for row in chunk for v in row))
             start += size
@@ -195,19 +196,6 @@ def set_alert_status(conn: Connection, alert_uuid: str, status: str) -> None:
 
 def _marks(conn: Connection, count: int) -> list[str]:
     return ["?" if conn.dialect.paramstyle == "qmark" else "%s"] * count
-
-
-def _chunk_sizes(rows: int, largest: int) -> list[int]:
-    """`rows` in chunks of `largest`, then powers of two: few statement shapes for SQLite to cache."""
-    sizes = [largest] * (rows // largest)
-    rest = rows % largest
-    bit = 1 << rest.bit_length()
-    while rest:
-        bit >>= 1
-        if rest & bit:
-            sizes.append(bit)
-            rest -= bit
-    return sizes
 
 
 _SQLITE_ROWS_PER_STATEMENT = 128  # x 7 columns, far under SQLite's 32,766 bound parameters

@@ -32,6 +32,7 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from alertmodel import ALERT_COLUMNS, Category, DeadLetter, NodeStats, dead_letter_key, rollup
+from alertmodel.engine import chunk_sizes
 from alertmodel.errors import StorageError
 from alertmodel.repository import insert_ignoring_duplicates
 from alertmodel.types import utcnow
@@ -189,7 +190,7 @@ class BatchWriter:
         # SQLite's statement cache does not fill with one prepared statement per remainder size.
         inserted = 0
         start = 0
-        for size in _chunk_sizes(len(params), _SQLITE_ROWS_PER_STATEMENT):
+        for size in chunk_sizes(len(params), _SQLITE_ROWS_PER_STATEMENT):
             sql = self._sqlite_insert(conn, size)
             flat = tuple(itertools.chain.from_iterable(params[start : start + size]))
             inserted += conn.exec_driver_sql(sql, flat).rowcount
@@ -249,19 +250,6 @@ def cap_raw(raw: bytes, limit: int) -> bytes:
         return raw
     keep = max(limit - len(f"…[truncated {len(raw)} bytes]".encode()), 0)  # N has at most this many digits
     return raw[:keep] + f"…[truncated {len(raw) - keep} bytes]".encode()
-
-
-def _chunk_sizes(rows: int, largest: int) -> list[int]:
-    """`rows` split into chunks of `largest`, then powers of two (1,000 by 200: 200 x 5)."""
-    sizes = [largest] * (rows // largest)
-    rest = rows % largest
-    bit = 1 << rest.bit_length()
-    while rest:
-        bit >>= 1
-        if rest & bit:
-            sizes.append(bit)
-            rest -= bit
-    return sizes
 
 
 def _first_of_each_uuid(rows: list[tuple[Any, ...]]) -> list[int]:

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import Connection, Engine, func, select
 
 from alertmodel import Alert, Category, DeadLetter
-from alertmodel.engine import make_engine
+from alertmodel.engine import chunk_sizes, make_engine
 from ingest.batch import Batch, DeadLetterItem
 from ingest.checkpoint import FilePosition, load_position
 from ingest.core import IngestCore
-from ingest.store import BatchWriter, StoredSizes, _chunk_sizes
+from ingest.store import BatchWriter, StoredSizes
 from tests.ingest.events import count_alerts, stored_tags, suricata_alerts
 
 
@@ -162,7 +162,7 @@ def test_on_sqlite_an_odd_sized_batch_goes_out_as_a_few_multi_row_inserts(sqlite
 
 @pytest.mark.parametrize("rows", [0, 1, 199, 200, 1000, 1199])
 def test_chunk_sizes_cover_the_rows_with_few_shapes(rows: int) -> None:
-    sizes = _chunk_sizes(rows, 200)
+    sizes = chunk_sizes(rows, 200)
     assert sum(sizes) == rows
     assert all(s == 200 or (s < 200 and s & (s - 1) == 0) for s in sizes)
     assert len(sizes) == rows // 200 + bin(rows % 200).count("1")
