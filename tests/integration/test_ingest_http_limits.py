@@ -68,19 +68,27 @@ class Watch:
         infos = [p.memory_full_info() for p in tree]
         return sum(i.pss for i in infos) / 2**20, sum(i.rss for i in infos) / 2**20
 
-    def connections(self) -> int:
-        """Established TCP connections the worker holds on its HTTP port."""
+    def connections(self) -> set[tuple[str, int]]:
+        """Peers of the established TCP connections the worker has on its HTTP port."""
         held = psutil.Process(self.pid).net_connections(kind="tcp")
-        return sum(1 for c in held if c.laddr and c.laddr.port == self.port and c.status == "ESTABLISHED")
+        return {
+            (c.raddr.ip, c.raddr.port)
+            for c in held
+            if c.laddr and c.laddr.port == self.port and c.status == "ESTABLISHED" and c.raddr
+        }
 
     def _run(self) -> None:
+        """A connection counts as held once seen in two samples in a row: one over the cap is
+        answered 503 and closed within a loop turn, but may be caught between accept and close."""
         started = time.monotonic()
+        seen: set[tuple[str, int]] = set()
         while not self._stop.wait(0.2):
             try:
                 pss, rss = self.memory_mb()
-                held = self.connections()
+                peers = self.connections()
             except psutil.NoSuchProcess:
                 return
+            held, seen = len(peers & seen), peers
             self.samples.append((time.monotonic() - started, pss))
             self.peak_pss_mb = max(self.peak_pss_mb, pss)
             self.peak_rss_mb = max(self.peak_rss_mb, rss)
