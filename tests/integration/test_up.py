@@ -45,7 +45,14 @@ def wait_for(condition: Any, what: str, timeout_s: float = 240) -> Any:
 
 class Up:
     def __init__(
-        self, data: Path, prefect_port: int, ingest_port: int, api_port: int, metrics_port: int
+        self,
+        data: Path,
+        prefect_port: int,
+        ingest_port: int,
+        api_port: int,
+        metrics_port: int,
+        *,
+        ui: bool = False,
     ) -> None:
         self.data = data
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
@@ -66,7 +73,7 @@ class Up:
         }
         with self.out.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "alertflow", "up", "--demo", "--no-ui"],
+                [sys.executable, "-m", "alertflow", "up", "--demo", *([] if ui else ["--no-ui"])],
                 cwd=data.parent,
                 env=env,
                 stdout=out,
