@@ -22,6 +22,7 @@ from alertflow.api.incident_schemas import IncidentOpen
 from alertflow.api.routes import alerts as alert_routes
 from alertflow.api.routes import incidents as incident_routes
 from alertflow.api.routes import playbooks as playbook_routes
+from alertflow.api.routes import user_groups as group_routes
 from alertflow.console import ids_rule
 from alertflow.console.incident_actions import notify_problem, send_notice
 from alertflow.console.pages import (
@@ -186,6 +187,10 @@ async def notify_about_alert(request: Request, alert_uuid: str, visit: VisitDep,
     if problem:
         raise ConsoleError(422, problem)
     engine = _engine(request)
+    try:  # a group that does not exist opens no incident
+        group_routes.get_user_group(fields.get("group", ""), engine, visit.principal)
+    except HTTPException as exc:
+        raise ConsoleError(422, str(exc.detail)) from None
     response = alert_routes.alert_response(alert.alert_uuid, request, engine, visit.principal)
     if response.incident is not None:
         incident_id = response.incident.id

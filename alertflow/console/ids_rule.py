@@ -57,6 +57,7 @@ async def find_rule(request: Request, *, source: str, sensor: str, event: str) -
 
 async def _read_rule(name: str, sid: str) -> RuleLookup:
     import asyncssh
+    import httpx
 
     from blocks.ids import IdsSensor
     from blocks.loader import load_block
@@ -65,9 +66,11 @@ async def _read_rule(name: str, sid: str) -> RuleLookup:
     try:
         block = await load_block(IdsSensor, name)
     except AlertflowError as exc:
-        return _unavailable(f"no IdsSensor block {name!r} is configured ({str(exc)[:200]})", name)
+        return _unavailable(str(exc)[:300], name)  # names the block and how to add it
     except ValueError as exc:  # a saved block that no longer validates
         return _unavailable(f"the IdsSensor block {name!r} cannot be read: {str(exc)[:200]}", name)
+    except httpx.HTTPError as exc:
+        return _unavailable(f"the Prefect server did not answer ({type(exc).__name__})", name)
     if block.kind != "suricata" or not block.rules_path:
         return _unavailable(f"the IdsSensor block {name!r} names no Suricata rules file", name)
     path = block.rules_path

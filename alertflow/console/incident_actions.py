@@ -5,6 +5,9 @@ same audit). An escalation happens once: a second send shows the key stored the 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -28,6 +31,7 @@ from alertflow.console.pages import (
 from response.incidents import TRANSITIONS
 
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 ESCALATION_NAMES = {"jira": "JIRA", "thehive": "TheHive"}
 CHANNEL_NAMES = {"email": "e-mail", "slack": "Slack", "twilio": "SMS (Twilio)"}
 
@@ -64,18 +68,28 @@ async def send_notice(request: Request, visit: Visit, incident_id: int, fields: 
         body = _notify_body(fields)
     except ValidationError as exc:
         raise ConsoleError(422, "; ".join(_problems(exc))) from None
+    told = await _attempt(
+        request,
+        visit,
+        incident_id,
+        action_routes.notify_incident(incident_id, body, request, _engine(request), visit.principal),
+    )
+    if isinstance(told, Response):
+        return told
+    notice = f"Notified {body.group} by {CHANNEL_NAMES[body.via]}: {', '.join(told.recipients)}"
+    return incident_page(request, visit, incident_id, notice=notice)
+
+
+async def _attempt(request: Request, visit: Visit, incident_id: int, action: Awaitable[T]) -> T | Response:
+    """What the API's route returned, or the incident's page saying why it refused (404 as a 404 page)."""
     try:
-        told = await action_routes.notify_incident(
-            incident_id, body, request, _engine(request), visit.principal
-        )
+        return await action
     except RequestValidationError as exc:
         return incident_page(request, visit, incident_id, problem=_first(exc), status=422)
     except HTTPException as exc:
         if exc.status_code == 404:
             raise _page_not_found(exc) from None
         return incident_page(request, visit, incident_id, problem=str(exc.detail), status=exc.status_code)
-    notice = f"Notified {body.group} by {CHANNEL_NAMES[body.via]}: {', '.join(told.recipients)}"
-    return incident_page(request, visit, incident_id, notice=notice)
 
 
 @router.post("/incidents/{incident_id}/escalate")
@@ -93,14 +107,14 @@ async def escalate(request: Request, incident_id: str, visit: VisitDep, fields: 
         )
     except ValidationError as exc:
         raise ConsoleError(422, "; ".join(_problems(exc))) from None
-    try:
-        sent = await action_routes.escalate_incident(number, body, request, _engine(request), visit.principal)
-    except RequestValidationError as exc:
-        return incident_page(request, visit, number, problem=_first(exc), status=422)
-    except HTTPException as exc:
-        if exc.status_code == 404:
-            raise _page_not_found(exc) from None
-        return incident_page(request, visit, number, problem=str(exc.detail), status=exc.status_code)
+    sent = await _attempt(
+        request,
+        visit,
+        number,
+        action_routes.escalate_incident(number, body, request, _engine(request), visit.principal),
+    )
+    if isinstance(sent, Response):
+        return sent
     product = ESCALATION_NAMES[sent.to]
     notice = (
         f"Sent to {product} as {sent.key}"

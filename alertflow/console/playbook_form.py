@@ -1,7 +1,8 @@
 """The form of a manual playbook run, built from the deployment's parameter schema, and its reading.
 
 The alert's own parameters (`alert`, `alerts`, `alert_uuid`) are never fields: the server fills
-them from the stored alert. Scalars get a typed input; objects, lists and unions a JSON box.
+them from the stored alert. Scalars get a typed input; objects, lists and unions a JSON box (which shows
+a text value as plain text where the schema takes text).
 A field left empty is not sent, so the deployment's default applies. What a field's type makes
 of the text is checked here; the schema itself is checked by the run service.
 """
@@ -94,16 +95,17 @@ def form_fields(schema: dict[str, Any], defaults: dict[str, Any]) -> list[FormFi
         prop = _resolved(raw, definitions)
         kind = _kind(prop)
         value = defaults.get(name, prop.get("default"))
+        takes_text = kind == "json" and "string" in _types(prop)
         fields.append(
             FormField(
                 name=name,
                 kind=kind,
                 label=str(prop.get("title") or name),
                 help=str(prop.get("description") or ""),
-                value=_text(kind, value),
+                value=value if takes_text and isinstance(value, str) else _text(kind, value),
                 choices=tuple(str(c) for c in prop.get("enum", ())) if kind == "choice" else (),
                 choice_values=tuple(prop.get("enum", ())) if kind == "choice" else (),
-                takes_text=kind == "json" and "string" in _types(prop),
+                takes_text=takes_text,
             )
         )
     return fields

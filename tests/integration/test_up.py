@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,15 @@ class Up:
 
 @pytest.fixture(scope="module")
 def up() -> Iterator[Up]:
+    with up_running() as running:
+        yield running
+
+
+@contextmanager
+def up_running(*, ui: bool = False) -> Iterator[Up]:
+    """`alertflow up --demo` on a fresh data dir, ready; stopped with Ctrl-C and removed after."""
     parent = open_parent()  # every user may enter it: only the data dir's own modes keep them out
-    running = Up(parent / "data", free_port(), free_port(), free_port(), free_port())
+    running = Up(parent / "data", free_port(), free_port(), free_port(), free_port(), ui=ui)
     try:
         wait_for(
             lambda: "alertflow is up" in running.output() or running.process.poll() is not None,

@@ -144,7 +144,7 @@ def test_logout_ends_the_session_and_needs_its_token(live_console: LiveConsole) 
 
 
 def test_a_viewer_sees_no_analyst_forms_and_cannot_post_them(live_console: LiveConsole) -> None:
-    alert_uuid = live_console.hostile_uuids[1]
+    alert_uuid = live_console.hostile_uuids[0]  # [1] is the browser test's run alert, with an incident
     incident_id = _open_incident(live_console, live_console.hostile_uuids[2])
     viewer = signed_in(live_console.base_url, "viewer")
     history = viewer.get(f"/alerts/{alert_uuid}").text
