@@ -317,7 +317,7 @@ def test_an_analyst_runs_a_playbook_from_the_form_notifies_on_slack_and_sends_to
     watched.check("incident-notified")
     # send it to JIRA twice: once filed, then the key it has
     for expected in ("Sent to JIRA as SEC-7", "Already in JIRA as SEC-7: nothing was sent again"):
-        page.get_by_label("Send to").select_option("jira")
+        page.get_by_label("Send to", exact=True).select_option("jira")
         page.get_by_label("Server block (JIRA site or TheHive server)").fill(f"jira-{suffix}")
         page.get_by_label("JIRA project key (empty: the block's)").fill("SEC")
         page.get_by_role("button", name="Send the incident").click()
