@@ -274,7 +274,7 @@ def test_a_viewer_is_refused_the_admin_page_in_the_browser(
     page.close()
 
 
-def test_an_analyst_runs_a_playbook_from_the_form_notifies_on_slack_and_sends_to_jira_once(
+def test_an_analyst_runs_a_playbook_from_the_form_notifies_a_group_and_sends_the_incident_once(
     browser: Browser,
     live_console: LiveConsole,
     screenshots: Path,
@@ -285,9 +285,12 @@ def test_an_analyst_runs_a_playbook_from_the_form_notifies_on_slack_and_sends_to
     with ThreadPoolExecutor(1) as pool:  # Playwright's own event loop runs in this thread
         # in a copy of this context: the test Prefect server is a context setting
         pool.submit(contextvars.copy_context().run, asyncio.run, save_blocks(httpserver, suffix)).result()
-    _hive, jira = serve_products(httpserver)
+    hive, jira = serve_products(httpserver)
     group = f"soc-{suffix}"
-    import_profiles(live_console.engine, {"user_groups": [{"name": group, "slack_channel": "C0SOC"}]})
+    import_profiles(
+        live_console.engine,
+        {"user_groups": [{"name": group, "slack_channel": "C0SOC", "phones": ["+15005550006"]}]},
+    )
     name, _ = manual_deployment
     alert_uuid = live_console.tenant_a_plain_uuid
     watched = _sign_in(browser, live_console, "analyst-a", screenshots)
@@ -324,4 +327,19 @@ def test_an_analyst_runs_a_playbook_from_the_form_notifies_on_slack_and_sends_to
         expect(page.get_by_role("status")).to_have_text(expected)
     assert [key for key, _ in jira.filed] == ["SEC-7"]
     watched.check("incident-sent-to-jira")
+    # then to TheHive, and the group by SMS (Twilio)
+    page.get_by_label("Send to", exact=True).select_option("thehive")
+    page.get_by_label("Server block (JIRA site or TheHive server)").fill(f"thehive-{suffix}")
+    page.get_by_role("button", name="Send the incident").click()
+    expect(page.get_by_role("status")).to_have_text("Sent to TheHive as ~4242")
+    assert [a["sourceRef"] for a in hive.created] == [alert_uuid]
+    page.get_by_label("Group", exact=True).select_option(group)
+    page.get_by_label("By", exact=True).select_option("twilio")
+    page.get_by_label("Server block (SMTP server, Slack workspace or Twilio account)").fill(
+        f"twilio-{suffix}"
+    )
+    page.get_by_role("button", name="Notify the group").click()
+    expect(page.get_by_role("status")).to_have_text(f"Notified {group} by SMS (Twilio): +15005550006")
+    expect(page.locator("#history")).to_contain_text(f"notified {group} by twilio: +15005550006")
+    watched.check("incident-sent-and-told")
     page.close()
