@@ -251,18 +251,60 @@ async def read_deployment(client: PrefectClient, name: str) -> Any:
         raise UnknownDeployment(f"Prefect has no deployment {name!r}") from exc
 
 
+class RefusedParameters(ConfigurationError):
+    """Parameters given for a manual run that its deployment does not take, or that do not fit their schema."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {why}" for name, why in problems.items()))
+        self.problems = problems
+
+
+ALERT_PARAMETERS = ("alert", "alerts", "alert_uuid")
+"""Parameters a manual run fills from the stored alert itself; never given by hand."""
+
+
+def check_parameters(schema: dict[str, Any], parameters: dict[str, Any]) -> None:
+    """Refuse (RefusedParameters, by parameter name) what the deployment's parameter schema does not accept."""
+    from prefect.utilities.schema_tools.validation import validate
+
+    accepted = schema.get("properties", {})
+    problems = {
+        name: "filled from the alert; not given by hand"
+        if name in ALERT_PARAMETERS
+        else "the deployment takes no such parameter"
+        for name in parameters
+        if name in ALERT_PARAMETERS or name not in accepted
+    }
+    if not problems and parameters:
+        for error in validate(parameters, schema, ignore_required=True):
+            name = str(error.path[0]) if error.path else "parameters"
+            problems.setdefault(name, error.message[:300])
+    if problems:
+        raise RefusedParameters(problems)
+
+
 async def run_playbook_by_hand(
-    engine: Engine, client: PrefectClient, alert_uuid: str, deployment: str, *, user: str
+    engine: Engine,
+    client: PrefectClient,
+    alert_uuid: str,
+    deployment: str,
+    *,
+    user: str,
+    parameters: dict[str, Any] | None = None,
 ) -> PlaybookRun:
     """Alertflex's manual run mode: a flow run of `deployment` with the stored alert as `alert`.
 
-    Created once per (alert, deployment, user): the idempotency key makes a repeat return the
-    same flow run, and the alert's playbook_run row (profile `manual:<user>:<deployment>`) records it.
+    `parameters` are the run's other parameters (checked against the deployment's schema; the
+    rest keep the deployment's defaults). Created once per (alert, deployment, user): the
+    idempotency key makes a repeat return the same flow run, whatever its parameters, and the
+    alert's playbook_run row (profile `manual:<user>:<deployment>`) records it.
     """
     found = await read_deployment(client, deployment)
-    accepted = (found.parameter_openapi_schema or {}).get("properties", {})
-    if "alert" not in accepted:
+    schema = found.parameter_openapi_schema or {}
+    if "alert" not in schema.get("properties", {}):
         raise ConfigurationError(f"deployment {deployment!r} takes no `alert` parameter")
+    given = dict(parameters or {})
+    check_parameters(schema, given)
     profile = manual_profile(deployment, user)
     [alert] = await asyncio.to_thread(load_alerts, engine, [alert_uuid])
 
@@ -289,7 +331,7 @@ async def run_playbook_by_hand(
     flow_run = await call_prefect(
         lambda: client.create_flow_run_from_deployment(
             found.id,
-            parameters={"alert": alert.model_dump(mode="json")},
+            parameters={**given, "alert": alert.model_dump(mode="json")},
             idempotency_key=flow_run_idempotency_key(alert_uuid, profile),
         ),
         f"creating a run of {deployment}",

@@ -30,6 +30,7 @@ from alertflow.api.routes import approvals as approval_routes
 from alertflow.api.routes import audit as audit_routes
 from alertflow.api.routes import category_profiles as profile_routes
 from alertflow.api.routes import incidents as incident_routes
+from alertflow.api.routes import user_groups as group_routes
 from alertflow.console import dashboard
 from alertflow.console.sessions import (
     COOKIE,
@@ -362,6 +363,7 @@ def alert_history(request: Request, alert_uuid: str, visit: VisitDep) -> Respons
         raw_json=pretty,
         related=related,
         response=response,
+        groups=[g.name for g in group_routes.list_user_groups(engine, visit.principal)],
     )
 
 
@@ -413,15 +415,10 @@ def incidents_page(request: Request, visit: VisitDep) -> Response:
 
 @router.get("/incidents/{incident_id}")
 def incident_page(request: Request, incident_id: str, visit: VisitDep) -> Response:
-    """One incident with its history and, for analysts, the state-change form."""
-    number = _incident_id(incident_id)
-    try:
-        incident = incident_routes.get_incident(number, _engine(request), visit.principal)
-    except HTTPException as exc:
-        raise _page_not_found(exc) from None
-    return render(
-        request, "incident.html", visit, incident=incident, moves=TRANSITIONS.get(incident.state, ())
-    )
+    """One incident with its history and, for analysts, the state-change, notify and send forms."""
+    from alertflow.console.incident_actions import incident_page as show  # it builds on this module
+
+    return show(request, visit, _incident_id(incident_id))
 
 
 @router.post("/incidents/{incident_id}/state")

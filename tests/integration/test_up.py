@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,14 @@ def wait_for(condition: Any, what: str, timeout_s: float = 240) -> Any:
 
 class Up:
     def __init__(
-        self, data: Path, prefect_port: int, ingest_port: int, api_port: int, metrics_port: int
+        self,
+        data: Path,
+        prefect_port: int,
+        ingest_port: int,
+        api_port: int,
+        metrics_port: int,
+        *,
+        ui: bool = False,
     ) -> None:
         self.data = data
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
@@ -66,7 +74,7 @@ class Up:
         }
         with self.out.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "alertflow", "up", "--demo", "--no-ui"],
+                [sys.executable, "-m", "alertflow", "up", "--demo", *([] if ui else ["--no-ui"])],
                 cwd=data.parent,
                 env=env,
                 stdout=out,
@@ -87,8 +95,15 @@ class Up:
 
 @pytest.fixture(scope="module")
 def up() -> Iterator[Up]:
+    with up_running() as running:
+        yield running
+
+
+@contextmanager
+def up_running(*, ui: bool = False) -> Iterator[Up]:
+    """`alertflow up --demo` on a fresh data dir, ready; stopped with Ctrl-C and removed after."""
     parent = open_parent()  # every user may enter it: only the data dir's own modes keep them out
-    running = Up(parent / "data", free_port(), free_port(), free_port(), free_port())
+    running = Up(parent / "data", free_port(), free_port(), free_port(), free_port(), ui=ui)
     try:
         wait_for(
             lambda: "alertflow is up" in running.output() or running.process.poll() is not None,

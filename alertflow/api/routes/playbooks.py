@@ -12,18 +12,24 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from alertflow.api import alert_queries, audit
 from alertflow.api.alert_schemas import PlaybookRun
 from alertflow.api.auth import Analyst, Viewer
-from alertflow.api.config_common import field_error
+from alertflow.api.config_common import check_unicode, field_error
 from alertflow.api.deps import EngineDep
 from alertflow.api.prefect_access import OUTSIDE_ERRORS, outside_errors, prefect_settings
 from alertflow.api.routes.alerts import NOT_FOUND, AlertUuid
 from alertflow.api.schemas import Body, text
 from alertmodel.errors import ConfigurationError
-from response.playbook_runs import UnknownDeployment, list_deployments, run_playbook_by_hand
+from response.playbook_runs import (
+    RefusedParameters,
+    UnknownDeployment,
+    list_deployments,
+    run_playbook_by_hand,
+)
 
 router = APIRouter(tags=["playbooks"])
 _NAME_PART = r"[^/%&<>\x00-\x1f\x7f]+"  # what Prefect allows in a flow or deployment name
@@ -49,6 +55,12 @@ class PlaybookRunRequest(Body):
     deployment: text(255, 3) = Field(  # type: ignore[valid-type]
         description="flow-name/deployment-name", pattern=DEPLOYMENT_NAME
     )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="The run's other parameters, as the deployment's parameter schema says; "
+        "`alert` (and `alerts`, `alert_uuid`) come from the stored alert. Left out: the deployment's defaults.",
+    )
 
 
 @router.get("/playbooks", response_model=list[Playbook], responses=OUTSIDE_ERRORS)
@@ -73,14 +85,16 @@ async def list_playbooks(request: Request, _viewer: Viewer) -> list[Playbook]:
 async def run_playbook(
     alert_uuid: AlertUuid, body: PlaybookRunRequest, request: Request, engine: EngineDep, analyst: Analyst
 ) -> PlaybookRun:
-    """Run a deployment for this alert now (the alert is its `alert` parameter); the same alert,
-    deployment and user get the same run back. 422 on `deployment` when Prefect has no such
-    deployment or its flow takes no `alert`."""
+    """Run a deployment for this alert now (the alert is its `alert` parameter, `parameters` the
+    others); the same alert, deployment and user get the same run back. 422 on `deployment` when
+    Prefect has no such deployment or its flow takes no `alert`, on `parameters.<name>` when the
+    deployment's schema refuses a parameter."""
 
     def visible() -> bool:
         with engine.connect() as conn:
             return alert_queries.one_alert(conn, analyst, alert_uuid) is not None
 
+    check_unicode(body.parameters, ("body", "parameters"))
     if not await asyncio.to_thread(visible):
         raise HTTPException(404, f"no alert {alert_uuid}")
     from prefect.client.orchestration import get_client
@@ -89,8 +103,15 @@ async def run_playbook(
         try:
             async with get_client() as client:
                 run = await run_playbook_by_hand(
-                    engine, client, alert_uuid, body.deployment, user=analyst.name
+                    engine, client, alert_uuid, body.deployment, user=analyst.name, parameters=body.parameters
                 )
+        except RefusedParameters as exc:
+            raise RequestValidationError(
+                [
+                    {"loc": ("body", "parameters", name), "msg": why, "type": "value_error"}
+                    for name, why in exc.problems.items()
+                ]
+            ) from None
         except (UnknownDeployment, ConfigurationError) as exc:  # no such deployment, or it takes no alert
             raise field_error(("body", "deployment"), str(exc)) from None
     ui = request.app.state.prefect_ui_url
@@ -100,7 +121,12 @@ async def run_playbook(
         actor=analyst.name,
         action="playbook.run",
         target=f"alert/{alert_uuid}",
-        after={"deployment": body.deployment, "flow_run_id": run.flow_run_id, "profile": run.profile},
+        after={
+            "deployment": body.deployment,
+            "flow_run_id": run.flow_run_id,
+            "profile": run.profile,
+            "parameters": body.parameters,
+        },
     )
     return PlaybookRun.model_validate(
         {

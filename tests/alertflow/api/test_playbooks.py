@@ -115,6 +115,26 @@ def test_an_unknown_deployment_or_one_without_an_alert_parameter_is_a_422_naming
     assert "no deployment" in unknown.json()["detail"][0]["msg"]
 
 
+def test_parameters_the_deployment_does_not_take_or_that_come_from_the_alert_are_a_422_naming_each(
+    live_api: LiveApi, deployments: dict[str, str], prefect_server: LocalPrefectServer
+) -> None:
+    deployment = next(iter(deployments))
+    alert_uuid = _alert(live_api, TENANT_A)
+
+    answer = live_api.client("analyst").post(
+        f"/api/v1/alerts/{alert_uuid}/playbook-runs",
+        json={"deployment": deployment, "parameters": {"alert_uuid": alert_uuid, "hours": 3}},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert {tuple(e["loc"]): e["msg"] for e in answer.json()["detail"]} == {
+        ("body", "parameters", "alert_uuid"): "filled from the alert; not given by hand",
+        ("body", "parameters", "hours"): "the deployment takes no such parameter",
+    }
+    runs = flow_runs_of(prefect_server.api_url, deployments[deployment])
+    assert all(r["parameters"]["alert"]["alert_uuid"] != alert_uuid for r in runs)
+
+
 def test_another_tenants_alert_is_a_404_and_starts_nothing(
     live_api: LiveApi, deployments: dict[str, str], prefect_server: LocalPrefectServer
 ) -> None:

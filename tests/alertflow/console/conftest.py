@@ -6,10 +6,12 @@ the hostile ones (every source, markup in every text field) belong to tenant A.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from tests.alertflow.api.conftest import TENANT_A, TENANT_B, _add_users, _ingest
 from tests.alertflow.api.live import serve
 
 from .hostile import write_hostile_samples
+from .manual_playbook import console_manual
 
 PREFECT_UI = "http://127.0.0.1:4200"
 FLOW_RUN_ID = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
@@ -42,6 +45,7 @@ class LiveConsole:
     hostile_uuids: list[str]
     tenant_b_uuids: list[str]
     run_alert_uuid: str
+    tenant_a_plain_uuid: str  # a sample tenant-A alert kept for the browser test's actions
 
 
 def _ingest_hostile(url: str, directory: Path) -> None:
@@ -82,6 +86,12 @@ def live_console(
             r.alert_uuid for r in conn.execute(select(alerts.c.alert_uuid).where(alerts.c.ref_id == TENANT_B))
         ]
         assert len(hostile) >= 4 and tenant_b, "the sample ingest stored no hostile or no tenant-B alerts"
+        plain = conn.execute(
+            select(alerts.c.alert_uuid)
+            .where(alerts.c.ref_id == TENANT_A, alerts.c.description.not_like("%<script>%"))
+            .order_by(alerts.c.alert_id)
+        ).first()
+        assert plain is not None, "the sample ingest stored no tenant-A alert"
         # a playbook run as the response dispatcher records it, for the history page's link to Prefect
         conn.execute(
             PlaybookRun.__table__.insert().values(
@@ -94,5 +104,19 @@ def live_console(
         )
     prefect = PrefectAddress(prefect_server.api_url, None, "the test Prefect server")
     with serve(create_app(engine, prefect_ui_url=PREFECT_UI, prefect=prefect)) as base_url:
-        yield LiveConsole(base_url, engine, hostile, tenant_b, suricata)
+        yield LiveConsole(base_url, engine, hostile, tenant_b, suricata, plain.alert_uuid)
     engine.dispose()
+
+
+@pytest.fixture(scope="package")
+def manual_deployment(prefect_server: LocalPrefectServer) -> tuple[str, str]:
+    """A deployment of console_manual (default `hours` 6): its name and id."""
+
+    async def apply() -> tuple[str, str]:
+        suffix = uuid.uuid4().hex[:6]
+        deployment = await console_manual.ato_deployment(
+            name=f"form-{suffix}", description='Runs by hand <b>"quoted"</b>.', parameters={"hours": 6}
+        )
+        return f"console-manual/form-{suffix}", str(await deployment.aapply())
+
+    return asyncio.run(apply())

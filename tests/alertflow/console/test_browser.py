@@ -8,19 +8,26 @@ A screenshot of every page is saved in ALERTFLOW_CONSOLE_SCREENSHOTS (default: a
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import os
 import re
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
+from pytest_httpserver import HTTPServer
 
+from tests.alertfactory import import_profiles
 from tests.alertflow.api.approval_runs import paused_run
 from tests.alertflow.api.conftest import PASSWORD, TENANT_A
+from tests.response.test_products import save_blocks, serve_products
 
 from .conftest import FLOW_RUN_ID, PREFECT_UI, LiveConsole
 from .hostile import PAYLOAD
@@ -140,6 +147,8 @@ def test_an_analyst_finds_an_alert_opens_an_incident_and_resolves_it(
     run_link = page.get_by_role("link", name=f"flow run {FLOW_RUN_ID}")
     assert run_link.get_attribute("href") == f"{PREFECT_UI}/runs/flow-run/{FLOW_RUN_ID}"
     expect(page.locator("table", has_text="block-attacker")).to_contain_text("COMPLETED")
+    expect(page.locator("#playbook-runs-panel")).not_to_have_attribute("hx-trigger", "every 3s")  # all final
+    expect(page.locator("#ids-rule")).to_contain_text("Rule not available")  # htmx loaded the panel
     # open an incident
     page.get_by_label("Comment").fill('looks real "really" <b>bold</b>')
     page.get_by_role("button", name="Open an incident").click()
@@ -167,7 +176,7 @@ def test_an_analyst_finds_an_alert_opens_an_incident_and_resolves_it(
 
 
 def test_hostile_alerts_of_every_source_run_no_script_on_any_page(
-    browser: Browser, live_console: LiveConsole, screenshots: Path
+    browser: Browser, live_console: LiveConsole, screenshots: Path, manual_deployment: tuple[str, str]
 ) -> None:
     watched = _sign_in(browser, live_console, "admin", screenshots)
     page = watched.page
@@ -196,6 +205,27 @@ def test_hostile_alerts_of_every_source_run_no_script_on_any_page(
     watched.visit("/approvals", "approvals-hostile")
     expect(page.get_by_role("button", name="Approve").first).to_be_visible()
     watched.visit("/incidents/999999", "not-found")
+    # the new pages of a hostile alert: its rule panel, the run form, the runs panel, the notify forms
+    hostile = live_console.hostile_uuids[0]
+    watched.visit(f"/alerts/{hostile}/ids-rule", "ids-rule-hostile")
+    expect(page.locator("#rule-missing")).to_contain_text("Rule not available: ")
+    watched.visit(
+        f"/alerts/{hostile}/playbooks?" + urlencode({"deployment": manual_deployment[0]}), "run-form-hostile"
+    )
+    expect(page.locator("main")).to_contain_text("<script>window.__xss=1;alert(1)</script>")
+    page.get_by_label("note", exact=True).fill(PAYLOAD)
+    page.get_by_label("extra (JSON)").fill(json.dumps({"x": PAYLOAD}))
+    page.get_by_role("button", name="Start the run").click()
+    expect(page.get_by_role("heading", name="Alert history")).to_be_visible()
+    expect(page.locator("#playbook-runs-panel")).to_contain_text(manual_deployment[0])
+    watched.check("alert-hostile-with-run")
+    watched.visit(
+        f"/alerts/{hostile}/playbooks?" + urlencode({"deployment": manual_deployment[0]}), "run-form-again"
+    )
+    page.get_by_label("hours", exact=True).fill(PAYLOAD)
+    page.get_by_role("button", name="Start the run").click()
+    expect(page.get_by_role("alert")).to_contain_text("hours: a whole number is needed")
+    watched.check("run-form-refused")
     page.close()
 
 
@@ -241,4 +271,75 @@ def test_a_viewer_is_refused_the_admin_page_in_the_browser(
     watched.check("viewer-forbidden")
     page.goto(f"{live_console.base_url}/alerts/{live_console.hostile_uuids[0]}")
     expect(page.get_by_role("button", name="Open an incident")).to_have_count(0)
+    page.close()
+
+
+def test_an_analyst_runs_a_playbook_from_the_form_notifies_a_group_and_sends_the_incident_once(
+    browser: Browser,
+    live_console: LiveConsole,
+    screenshots: Path,
+    manual_deployment: tuple[str, str],
+    httpserver: HTTPServer,
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    with ThreadPoolExecutor(1) as pool:  # Playwright's own event loop runs in this thread
+        # in a copy of this context: the test Prefect server is a context setting
+        pool.submit(contextvars.copy_context().run, asyncio.run, save_blocks(httpserver, suffix)).result()
+    hive, jira = serve_products(httpserver)
+    group = f"soc-{suffix}"
+    import_profiles(
+        live_console.engine,
+        {"user_groups": [{"name": group, "slack_channel": "C0SOC", "phones": ["+15005550006"]}]},
+    )
+    name, _ = manual_deployment
+    alert_uuid = live_console.tenant_a_plain_uuid
+    watched = _sign_in(browser, live_console, "analyst-a", screenshots)
+    page = watched.page
+    watched.visit(f"/alerts/{alert_uuid}", "alert-actions")
+    page.get_by_role("link", name="Run a playbook for this alert").click()
+    watched.check("run-playbooks")
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_label("hours", exact=True)).to_have_value("6")  # the deployment's default
+    expect(page.get_by_label("Alert (alert_uuid)")).to_have_value(alert_uuid)
+    page.get_by_label("mode", exact=True).select_option("block")
+    watched.check("run-form")
+    page.get_by_role("button", name="Start the run").click()
+    runs = page.locator("#playbook-runs-panel")
+    expect(runs).to_contain_text(name)
+    expect(runs).to_contain_text("SCHEDULED")  # nobody serves this deployment
+    link = runs.get_by_role("link", name=re.compile(r"^flow run "))
+    assert (link.get_attribute("href") or "").startswith(f"{PREFECT_UI}/runs/flow-run/")
+    watched.check("alert-with-manual-run")
+    # notify a group from the alert: its incident is opened and the group told on Slack
+    page.get_by_label("Group", exact=True).select_option(group)
+    page.get_by_label("By", exact=True).select_option("slack")
+    page.get_by_label("Server block (SMTP server, Slack workspace or Twilio account)").fill(f"slack-{suffix}")
+    page.get_by_role("button", name="Notify the group").click()
+    expect(page.get_by_role("status")).to_have_text(f"Notified {group} by Slack: C0SOC")
+    expect(page.locator("#history")).to_contain_text(f"notified {group} by slack: C0SOC")
+    watched.check("incident-notified")
+    # send it to JIRA twice: once filed, then the key it has
+    for expected in ("Sent to JIRA as SEC-7", "Already in JIRA as SEC-7: nothing was sent again"):
+        page.get_by_label("Send to", exact=True).select_option("jira")
+        page.get_by_label("Server block (JIRA site or TheHive server)").fill(f"jira-{suffix}")
+        page.get_by_label("JIRA project key (empty: the block's)").fill("SEC")
+        page.get_by_role("button", name="Send the incident").click()
+        expect(page.get_by_role("status")).to_have_text(expected)
+    assert [key for key, _ in jira.filed] == ["SEC-7"]
+    watched.check("incident-sent-to-jira")
+    # then to TheHive, and the group by SMS (Twilio)
+    page.get_by_label("Send to", exact=True).select_option("thehive")
+    page.get_by_label("Server block (JIRA site or TheHive server)").fill(f"thehive-{suffix}")
+    page.get_by_role("button", name="Send the incident").click()
+    expect(page.get_by_role("status")).to_have_text("Sent to TheHive as ~4242")
+    assert [a["sourceRef"] for a in hive.created] == [alert_uuid]
+    page.get_by_label("Group", exact=True).select_option(group)
+    page.get_by_label("By", exact=True).select_option("twilio")
+    page.get_by_label("Server block (SMTP server, Slack workspace or Twilio account)").fill(
+        f"twilio-{suffix}"
+    )
+    page.get_by_role("button", name="Notify the group").click()
+    expect(page.get_by_role("status")).to_have_text(f"Notified {group} by SMS (Twilio): +15005550006")
+    expect(page.locator("#history")).to_contain_text(f"notified {group} by twilio: +15005550006")
+    watched.check("incident-sent-and-told")
     page.close()
