@@ -1,4 +1,4 @@
-"""an alert has at most one incident: incident.alert_uuid gets a unique index
+"""an alert has at most one incident: incident.alert_uuid gets a unique index; playbook_run.rerun_of
 
 Revision ID: 0011_incident_alert_uuid_unique
 Revises: 0010_alert_rollups
@@ -10,11 +10,15 @@ oldest incident (lowest id) rather than dropped: it is the one analysts and noti
 first, later copies were only ever the losers of that race. The history entries of the copies
 move to the kept incident (nothing an analyst wrote is lost), and a JIRA key or TheHive id
 that only a copy carries is copied onto it; then the copies are deleted.
+
+playbook_run.rerun_of (for work-pool workers sharing one Prefect server): the flow run id of the
+Crashed run that the row's current flow run repeats; NULL for every row stored before.
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 revision: str = "0011_incident_alert_uuid_unique"
@@ -30,6 +34,8 @@ def upgrade() -> None:
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.drop_index("ix_incident_alert_uuid")
         batch_op.create_index("ix_incident_alert_uuid", ["alert_uuid"], unique=True)
+    with op.batch_alter_table("playbook_run", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("rerun_of", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True))
 
 
 def _merge_duplicates(conn: sa.Connection) -> None:
@@ -54,6 +60,8 @@ def _merge_duplicates(conn: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("playbook_run", schema=None) as batch_op:
+        batch_op.drop_column("rerun_of")
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.drop_index("ix_incident_alert_uuid")
         batch_op.create_index("ix_incident_alert_uuid", ["alert_uuid"], unique=False)
