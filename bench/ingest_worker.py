@@ -136,14 +136,20 @@ def file_pipeline(url: str, path: Path, n: int) -> float:
     return n / elapsed
 
 
-def stomp_pipeline(url: str, lines: list[bytes]) -> float:
-    """Events/s from an ActiveMQ queue (filled beforehand) through the worker, until all are stored."""
+def fill_queue(lines: list[bytes]) -> str:
+    """A fresh ActiveMQ queue holding `lines` as persistent messages; its name."""
     queue = f"/queue/alertflow-bench-{uuid.uuid4().hex[:10]}"
     pub = stomp.Connection12([STOMP])
     pub.connect(wait=True)
     for line in lines:
         pub.send(queue, line, headers={"persistent": "true"})
     pub.disconnect(receipt="done")
+    return queue
+
+
+def stomp_pipeline(url: str, lines: list[bytes]) -> float:
+    """Events/s from an ActiveMQ queue (filled beforehand) through the worker, until all are stored."""
+    queue = fill_queue(lines)
     engine = make_engine(url)
     source = StompSource(*STOMP, queue, prefetch=2 * BATCH)
     worker = Worker(engine, IngestCore(), [source], batch_size=BATCH, batch_wait_s=0.05)
@@ -214,12 +220,7 @@ def broker_only(lines: list[bytes], ack_mode: str = "client") -> float:
     cumulatively, here once per ACK_EVERY messages and for the last; with `client-individual`,
     each message.
     """
-    queue = f"/queue/alertflow-bench-{uuid.uuid4().hex[:10]}"
-    pub = stomp.Connection12([STOMP])
-    pub.connect(wait=True)
-    for line in lines:
-        pub.send(queue, line, headers={"persistent": "true"})
-    pub.disconnect(receipt="done")
+    queue = fill_queue(lines)
     got = 0
     done = threading.Event()
     conn = stomp.Connection12([STOMP], auto_decode=False)

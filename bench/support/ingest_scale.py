@@ -32,8 +32,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-import stomp  # noqa: E402
-
 from alertmodel.engine import make_engine  # noqa: E402
 from bench.ingest_worker import (  # noqa: E402
     BATCH,
@@ -42,6 +40,7 @@ from bench.ingest_worker import (  # noqa: E402
     baseline,
     broker_only,
     events,
+    fill_queue,
     fresh_store,
     stomp_pipeline,
     stored,
@@ -49,17 +48,6 @@ from bench.ingest_worker import (  # noqa: E402
 from ingest.core import IngestCore  # noqa: E402
 
 PREFETCH = 2 * BATCH
-
-
-def publish(lines: list[bytes]) -> str:
-    """A fresh queue holding `lines` as persistent messages; its name."""
-    queue = f"/queue/alertflow-scale-{uuid.uuid4().hex[:10]}"
-    conn = stomp.Connection12([STOMP])
-    conn.connect(wait=True)
-    for line in lines:
-        conn.send(queue, line, headers={"persistent": "true"})
-    conn.disconnect(receipt="published")
-    return queue
 
 
 def workers_rate(url: str, queue: str, n: int, workers: int, logs: Path) -> float:
@@ -117,7 +105,7 @@ def ingest_figure(n: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="alertflow-scale-") as tmp:
             for workers in (1, 2):
                 lines = events(n, f"{run}-w{workers}")
-                queue = publish(lines)
+                queue = fill_queue(lines)
                 rates[workers] = workers_rate(
                     fresh_store("mariadb", Path(tmp), made), queue, n, workers, Path(tmp)
                 )
