@@ -19,7 +19,7 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import Engine
 
-from alertflow.up.prefect_server import LocalPrefectServer, free_port
+from alertflow.up.prefect_server import LocalPrefectServer
 from response.dispatcher import DispatcherConfig
 from response.outbox_writer import ResponseHook
 from response.playbook_runs import SAFE_TO_REPEAT_TAG
@@ -28,6 +28,7 @@ from tests.alertfactory import import_profiles, make_alert, store_batch
 from tests.integration.response.conftest import (
     REPO,
     flow_runs_of,
+    own_prefect_server,
     playbook_runs,
     running_dispatcher,
     wait_for_deployment,
@@ -44,15 +45,8 @@ HEARTBEAT_S = 30  # Prefect's minimum
 @pytest.fixture(scope="module")
 def crash_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrefectServer]:
     """A Prefect server of its own, services on (the triggers service marks zombies Crashed)."""
-    server = LocalPrefectServer(home=tmp_path_factory.mktemp("crash-prefect"), port=free_port())
-    try:
-        server.start()
-    except (RuntimeError, TimeoutError) as exc:
-        pytest.fail(f"the crash tests' Prefect server did not start: {exc}")
-    try:
+    with own_prefect_server(tmp_path_factory.mktemp("crash-prefect"), "the crash tests") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def start_worker(
