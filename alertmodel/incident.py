@@ -20,7 +20,7 @@ class Incident(SQLModel, table=True):
     __table_args__ = (UTF8MB4,)
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
-    alert_uuid: str = Field(max_length=37, index=True)
+    alert_uuid: str = Field(max_length=37, index=True, unique=True)
     title: str = Field(default="", max_length=1024)
     state: str = Field(default="new", max_length=32, index=True)
     severity: int = Field(default=0)

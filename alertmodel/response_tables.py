@@ -73,6 +73,12 @@ class PlaybookRun(SQLModel, table=True):
         description="alert_uuid of the group's first alert when the profile fires per group; "
         "the run was created for that alert and this one was recorded against it.",
     )
+    rerun_of: str | None = Field(
+        default=None,
+        max_length=36,
+        description="Flow run id of the Crashed run this row's flow run repeats (a playbook declared "
+        "safe to repeat is run again once after a crash).",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         description="Bytes of a dead letter's raw input stored at most; a longer one is cut and ends in "
         "'…[truncated N bytes]'.",
     )
+    rerun_crashed_playbooks: bool = Field(
+        default=True,
+        description="The dispatcher runs a Crashed playbook run again, once, when its deployment is declared "
+        "safe to repeat (tag alertflow:safe-to-repeat); `alertflow up` turns it off for its ingest worker, "
+        "as up reschedules its own runner's crashed runs itself.",
+    )
 
     retain_alerts_days: int | None = Field(
         default=None,

@@ -46,6 +46,9 @@ SAMPLES = ROOT / "tests" / "fixtures" / "samples"
 BATCH = 1000
 MARIADB = ("127.0.0.1", 3306)
 STOMP = ("127.0.0.1", 61613)
+# ActiveMQ pages a queue's persistent messages to a consumer 200 at a time (its default
+# maxPageSize), whatever the prefetch: a consumer acking less often than that waits for ever.
+ACK_EVERY = 100
 
 
 def alert_lines() -> list[bytes]:
@@ -133,14 +136,20 @@ def file_pipeline(url: str, path: Path, n: int) -> float:
     return n / elapsed
 
 
-def stomp_pipeline(url: str, lines: list[bytes]) -> float:
-    """Events/s from an ActiveMQ queue (filled beforehand) through the worker, until all are stored."""
+def fill_queue(lines: list[bytes]) -> str:
+    """A fresh ActiveMQ queue holding `lines` as persistent messages; its name."""
     queue = f"/queue/alertflow-bench-{uuid.uuid4().hex[:10]}"
     pub = stomp.Connection12([STOMP])
     pub.connect(wait=True)
     for line in lines:
         pub.send(queue, line, headers={"persistent": "true"})
     pub.disconnect(receipt="done")
+    return queue
+
+
+def stomp_pipeline(url: str, lines: list[bytes]) -> float:
+    """Events/s from an ActiveMQ queue (filled beforehand) through the worker, until all are stored."""
+    queue = fill_queue(lines)
     engine = make_engine(url)
     source = StompSource(*STOMP, queue, prefetch=2 * BATCH)
     worker = Worker(engine, IngestCore(), [source], batch_size=BATCH, batch_wait_s=0.05)
@@ -204,30 +213,32 @@ def rss_run(n: int, scratch: Path) -> dict:
     }
 
 
-def broker_only(lines: list[bytes]) -> float:
-    """Messages/s a bare stomp.py consumer receives and acks from a filled queue: the broker's ceiling."""
-    queue = f"/queue/alertflow-bench-{uuid.uuid4().hex[:10]}"
-    pub = stomp.Connection12([STOMP])
-    pub.connect(wait=True)
-    for line in lines:
-        pub.send(queue, line, headers={"persistent": "true"})
-    pub.disconnect(receipt="done")
+def broker_only(lines: list[bytes], ack_mode: str = "client") -> float:
+    """Messages/s a bare stomp.py consumer receives and acks from a filled queue: the broker's ceiling.
+
+    Acked as the STOMP source acks (`ingest.sources.stomp`): with `client` (its default),
+    cumulatively, here once per ACK_EVERY messages and for the last; with `client-individual`,
+    each message.
+    """
+    queue = fill_queue(lines)
     got = 0
     done = threading.Event()
     conn = stomp.Connection12([STOMP], auto_decode=False)
+    every = ACK_EVERY if ack_mode == "client" else 1
 
     class Acker(stomp.ConnectionListener):
         def on_message(self, frame) -> None:  # type: ignore[no-untyped-def]
             nonlocal got
-            conn.ack(frame.headers["ack"])
             got += 1
+            if got % every == 0 or got == len(lines):
+                conn.ack(frame.headers["ack"])
             if got == len(lines):
                 done.set()
 
     conn.set_listener("", Acker())
     started = time.perf_counter()
     conn.connect(wait=True)
-    conn.subscribe(queue, id="1", ack="client-individual", headers={"activemq.prefetchSize": str(2 * BATCH)})
+    conn.subscribe(queue, id="1", ack=ack_mode, headers={"activemq.prefetchSize": str(2 * BATCH)})
     done.wait(600)
     elapsed = time.perf_counter() - started
     conn.disconnect()

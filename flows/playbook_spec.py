@@ -201,6 +201,11 @@ class PlaybookSpec(BaseModel):
         default_factory=dict, description="Parameters the jobs may use as {{ params.x }}, with defaults."
     )
     jobs: list[JobSpec] = Field(min_length=1)
+    safe_to_repeat: bool = Field(
+        default=False,
+        description="Every job can run twice with the effect of once: after a crash (its worker died "
+        "mid-run) alertflow runs the playbook again, once. Leave false when a job sends, opens or deletes.",
+    )
 
     @field_validator("jobs")
     @classmethod

@@ -50,6 +50,7 @@ class DispatcherConfig:
     max_busy_pause_s: float = 10.0
     prefect_client_retries: int = 0
     maintenance_interval_s: float = 5.0
+    rerun_crashed: bool = True  # run Crashed playbooks declared safe to repeat again, once
 
 
 class Dispatcher:
@@ -359,7 +360,7 @@ async def run_dispatcher(
     from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
     from response.executors import default_executors
-    from response.playbook_runs import refresh_playbook_runs
+    from response.playbook_runs import CrashedRuns, refresh_playbook_runs
 
     if not prefect_api_configured():
         raise ConfigurationError(
@@ -372,11 +373,16 @@ async def run_dispatcher(
     # still busy to the dispatcher's pause, which probes it at most every max_busy_pause_s.
     with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: config.prefect_client_retries}):
         async with get_client() as client:
+            crashed = CrashedRuns(engine, client) if config.rerun_crashed else None
+
+            async def maintenance() -> None:
+                await refresh_playbook_runs(engine, client)
+                if crashed is not None:
+                    for crashed_id, repeat_id in await crashed.rerun():
+                        log.warning("playbook run %s crashed; running it again as %s", crashed_id, repeat_id)
+
             dispatcher = Dispatcher(
-                engine,
-                default_executors(engine, client),
-                config,
-                maintenance=lambda: refresh_playbook_runs(engine, client),
+                engine, default_executors(engine, client), config, maintenance=maintenance
             )
             if started is not None:
                 started(dispatcher)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from alertmodel import Incident, IncidentEvent
 from alertmodel import incident_queries as q
@@ -52,17 +53,40 @@ def open_incident(
     """Open an incident for a stored alert and set the alert's status to `incident`.
 
     An alert has at most one incident: with `if_absent` the existing one is returned,
-    otherwise opening a second is refused.
+    otherwise opening a second is refused. Two processes opening one at the same moment both
+    pass the first check; the unique key on `incident.alert_uuid` refuses the second insert,
+    and that opener then gets the winner's incident (or the refusal) like any later one.
     """
+    try:
+        return _insert_incident(engine, alert_uuid, actor=actor, comment=comment, assignee=assignee)
+    except _AlreadyOpen as exc:
+        existing = exc.incident
+    except IntegrityError:
+        with engine.connect() as conn:
+            found = q.incident_of_alert(conn, alert_uuid)
+        if found is None:
+            raise
+        existing = found
+    if if_absent:
+        return existing
+    raise IncidentError(f"alert {alert_uuid} already has incident #{existing.id}")
+
+
+class _AlreadyOpen(Exception):
+    def __init__(self, incident: Incident) -> None:
+        self.incident = incident
+
+
+def _insert_incident(
+    engine: Engine, alert_uuid: str, *, actor: str, comment: str, assignee: str | None
+) -> Incident:
     with engine.begin() as conn:
         alert = q.alert_summary(conn, alert_uuid)
         if alert is None:
             raise IncidentError(f"no alert {alert_uuid}")
         existing = q.incident_of_alert(conn, alert_uuid)
         if existing is not None:
-            if if_absent:
-                return existing
-            raise IncidentError(f"alert {alert_uuid} already has incident #{existing.id}")
+            raise _AlreadyOpen(existing)
         now = utcnow()
         incident_id = q.insert_incident(
             conn,

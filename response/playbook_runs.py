@@ -3,6 +3,14 @@
 The run is created with the idempotency key `alert_uuid:profile`, so a dispatcher that dies
 between creating it and marking its outbox row done creates nothing new when the row is
 taken again. Its state is copied back from Prefect into `playbook_run`.
+
+A run whose worker died is Crashed (Prefect marks it: the worker's own report, or, when the
+whole worker is gone, the automation of `response.zombie_runs` that notices its missing
+heartbeats). `CrashedRuns` runs a Crashed playbook again only when its deployment carries the
+tag `SAFE_TO_REPEAT_TAG` (deployments/catalog.py declares which: their steps are idempotent),
+once: the new run's idempotency key is the crashed run's id, so two dispatchers create one,
+and the row then points at it with `rerun_of` set. A row left Crashed (a playbook not declared
+safe to repeat, or a repeat that crashed again) needs a human.
 """
 
 from __future__ import annotations
@@ -226,6 +234,90 @@ async def refresh_playbook_runs(
     if changes:
         await asyncio.to_thread(store)
     return len(changes)
+
+
+SAFE_TO_REPEAT_TAG = "alertflow:safe-to-repeat"
+"""A deployment with this tag may be run again after it crashed: each of its steps is idempotent."""
+
+
+def rerun_idempotency_key(crashed_flow_run_id: str) -> str:
+    """The key that makes repeating a crashed flow run happen once, whoever asks."""
+    return f"rerun-of:{crashed_flow_run_id}"
+
+
+class CrashedRuns:
+    """Run Crashed playbook runs of deployments declared safe to repeat again, once each."""
+
+    def __init__(self, engine: Engine, client: PrefectClient) -> None:
+        self._engine = engine
+        self._client = client
+        self._safe: dict[str, bool] = {}
+
+    async def rerun(self) -> list[tuple[str, str]]:
+        """(crashed flow run id, its repeat's id) for each run repeated now."""
+
+        def crashed() -> list[tuple[str, str]]:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(_RUNS.c.flow_run_id, _RUNS.c.deployment)
+                    .where(
+                        _RUNS.c.state == "CRASHED",
+                        _RUNS.c.rerun_of.is_(None),
+                        _RUNS.c.flow_run_id.is_not(None),
+                    )
+                    .distinct()
+                    .limit(100)
+                ).all()
+            return [(r.flow_run_id, r.deployment) for r in rows]
+
+        repeated = []
+        for flow_run_id, deployment in await asyncio.to_thread(crashed):
+            if await self._safe_to_repeat(deployment):
+                repeated.append((flow_run_id, await self._repeat(flow_run_id)))
+        return repeated
+
+    async def _safe_to_repeat(self, name: str) -> bool:
+        safe = self._safe.get(name)
+        if safe is None:
+            try:
+                deployment = await read_deployment(self._client, name)
+            except UnknownDeployment:
+                return False  # not cached: a deployment registered later may be safe
+            safe = self._safe[name] = SAFE_TO_REPEAT_TAG in (deployment.tags or [])
+        return safe
+
+    async def _repeat(self, crashed_id: str) -> str:
+        crashed = await call_prefect(
+            lambda: self._client.read_flow_run(UUID(crashed_id)), f"reading crashed flow run {crashed_id}"
+        )
+        assert crashed.deployment_id is not None
+        flow_run = await call_prefect(
+            lambda: self._client.create_flow_run_from_deployment(
+                crashed.deployment_id,
+                parameters=crashed.parameters,
+                idempotency_key=rerun_idempotency_key(crashed_id),
+                tags=[*crashed.tags, f"alertflow:rerun-of:{crashed_id}"],
+            ),
+            f"repeating crashed flow run {crashed_id}",
+        )
+        state = flow_run.state.type.value if flow_run.state is not None else "SCHEDULED"
+
+        def point_at_repeat() -> None:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    _RUNS.update()
+                    .where(
+                        _RUNS.c.flow_run_id == crashed_id,
+                        _RUNS.c.state == "CRASHED",
+                        _RUNS.c.rerun_of.is_(None),
+                    )
+                    .values(
+                        flow_run_id=str(flow_run.id), rerun_of=crashed_id, state=state, updated_at=utcnow()
+                    )
+                )
+
+        await asyncio.to_thread(point_at_repeat)
+        return str(flow_run.id)
 
 
 class UnknownDeployment(IntegrationError):

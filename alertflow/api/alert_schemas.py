@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from alertflow.api.timeparam import IsoDateTime
 from alertmodel.alert import ALERT_FIELD_WIDTHS, ALERT_STATUSES
@@ -169,4 +169,17 @@ class PlaybookRun(BaseModel):
     group_lead: str | None
     created_at: datetime
     updated_at: datetime
+    rerun_of: str | None = Field(
+        default=None,
+        description="The Crashed flow run this one repeats: a playbook declared safe to repeat is run "
+        "again once after its worker died.",
+    )
     ui_url: str | None = Field(description="The run in the Prefect UI, when the API knows where that is.")
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Crashed and not run again: a playbook not declared safe to repeat, or a repeat that "
+        "crashed too (one declared safe is run again within seconds, and then names the crashed run in rerun_of)."
+    )
+    @property
+    def needs_human(self) -> bool:
+        return self.state == "CRASHED"

@@ -29,7 +29,12 @@ def dispatch(
     logging.basicConfig(
         level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = DispatcherConfig(concurrency=concurrency, max_attempts=max_attempts, lease_s=lease)
+    config = DispatcherConfig(
+        concurrency=concurrency,
+        max_attempts=max_attempts,
+        lease_s=lease,
+        rerun_crashed=get_settings().rerun_crashed_playbooks,
+    )
     engine = open_engine()
 
     async def main() -> None:

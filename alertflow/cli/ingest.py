@@ -35,7 +35,7 @@ from ingest.sources.file import FileSource, checkpoint_key
 from ingest.sources.http_limits import HttpLimits
 from ingest.store import StoredSizes
 from ingest.worker import Enricher, PolicyProvider, Source, Worker, WorkerStats
-from response.dispatcher import DispatcherThread
+from response.dispatcher import DispatcherConfig, DispatcherThread
 from response.outbox_writer import ResponseHook
 
 log = logging.getLogger("alertflow.ingest")
@@ -122,7 +122,11 @@ def ingest(
     # The dispatcher starts playbooks and a MISP block is loaded from Prefect: both need the server.
     with prefect_server(NO_DISPATCH_HINT) if dispatch or misp_block else contextlib.nullcontext():
         enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
-        dispatcher = DispatcherThread(engine) if dispatch else None
+        dispatcher = (
+            DispatcherThread(engine, DispatcherConfig(rerun_crashed=settings.rerun_crashed_playbooks))
+            if dispatch
+            else None
+        )
         worker = _worker(
             engine,
             settings,

@@ -19,6 +19,8 @@ def playbook_runs(
 ) -> None:
     """Playbook runs, newest first: alert, profile, deployment, flow run id, state.
 
+    A run repeated after a crash names the crashed run; a Crashed run not run again needs a human.
+
     The states are refreshed from `alertflow up`'s Prefect server (or PREFECT_API_URL) unless --no-refresh.
     """
     engine = open_engine()
@@ -40,6 +42,9 @@ def playbook_runs(
     with engine.connect() as conn:
         for r in conn.execute(query):
             grouped = f"\tgroup of {r.group_lead}" if r.group_lead not in (None, r.alert_uuid) else ""
+            repeat = f"\trepeats crashed run {r.rerun_of}" if r.rerun_of else ""
+            human = "\tneeds a human (not run again)" if r.state == "CRASHED" else ""
             typer.echo(
-                f"{r.alert_uuid}\t{r.profile}\t{r.deployment}\t{r.flow_run_id or '-'}\t{r.state}{grouped}"
+                f"{r.alert_uuid}\t{r.profile}\t{r.deployment}\t{r.flow_run_id or '-'}\t{r.state}"
+                f"{grouped}{repeat}{human}"
             )

@@ -220,6 +220,7 @@ class Stack:
             env.pop("PREFECT_API_AUTH_STRING", None)
         if self.ingest_token:
             env["ALERTFLOW_INGEST_TOKEN"] = self.ingest_token
+        env["ALERTFLOW_RERUN_CRASHED_PLAYBOOKS"] = "false"  # up reschedules its runner's crashed runs
         return env
 
     def api(self) -> PrefectApi:

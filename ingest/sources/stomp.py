@@ -1,8 +1,12 @@
-"""Consume STOMP queues (ActiveMQ, RabbitMQ's STOMP plugin): client-individual acks after commit.
+"""Consume STOMP queues (ActiveMQ, RabbitMQ's STOMP plugin): cumulative acks after commit.
 
 The broker holds at most `prefetch` unacknowledged messages for us (ActiveMQ's
-`activemq.prefetchSize`), which bounds what sits in memory; each message is acked only once
-the batch that stored it committed. When the connection drops, a new one is made with
+`activemq.prefetchSize`), which bounds what sits in memory; a message is acked only once
+the batch that stored it committed. Acks are cumulative (STOMP `ack:client`): the worker
+commits batches in the order the messages arrived, so one ACK of a batch's last message
+covers the whole batch; an ack thread sends the latest one, where one ACK frame per message
+(`client-individual`) cost the single-threaded pipeline about a fifth of its throughput
+(`bench/support/ingest_scale.py`). When the connection drops, a new one is made with
 backoff; acks of messages received on the old connection are skipped (the broker delivers
 them again, and their deterministic alert_uuid keeps them from being stored twice).
 Several workers on one queue are competing consumers.
@@ -57,7 +61,10 @@ class StompSource:
         vhost: str | None = None,
         reconnect_initial_s: float = 0.2,
         reconnect_max_s: float = 5.0,
+        ack_mode: str = "client",
     ) -> None:
+        if ack_mode not in ("client", "client-individual"):
+            raise ValueError(f"ack_mode must be client or client-individual, not {ack_mode!r}")
         self.host = host
         self.port = port
         self.destination = destination
@@ -68,6 +75,7 @@ class StompSource:
         self.vhost = vhost
         self.reconnect_initial_s = reconnect_initial_s
         self.reconnect_max_s = reconnect_max_s
+        self.ack_mode = ack_mode
         self.name = f"stomp://{host}:{port}{destination}"
         self.acked = 0
         self.connections = 0
@@ -79,6 +87,9 @@ class StompSource:
         self._stop = threading.Event()
         self._disconnected = threading.Event()
         self._thread: threading.Thread | None = None
+        self._ack_due: tuple[stomp.Connection12, int, str, int] | None = None  # conn, generation, id, count
+        self._ack_wake = threading.Event()
+        self._ack_thread: threading.Thread | None = None
 
     @property
     def finished(self) -> bool:
@@ -97,6 +108,11 @@ class StompSource:
         self._reading.set()
         self._thread = threading.Thread(target=self._run, name=f"stomp-{self.destination}", daemon=True)
         self._thread.start()
+        if self.ack_mode == "client":
+            self._ack_thread = threading.Thread(
+                target=self._ack_loop, name=f"stomp-ack-{self.destination}", daemon=True
+            )
+            self._ack_thread.start()
 
     def stop_reading(self) -> None:
         """Ignore further messages (left unacked, so the broker delivers them again); acks still work."""
@@ -107,6 +123,10 @@ class StompSource:
         self._reading.clear()
         self._stop.set()
         self._disconnected.set()
+        self._ack_wake.set()
+        if self._ack_thread is not None:
+            self._ack_thread.join(15)
+        self._send_due_ack()
         if self._thread is not None:
             self._thread.join(15)
         self._drop_connection()
@@ -148,7 +168,7 @@ class StompSource:
         conn.subscribe(
             destination=self.destination,
             id="alertflow-1",
-            ack="client-individual",
+            ack=self.ack_mode,
             headers={"activemq.prefetchSize": str(self.prefetch), "prefetch-count": str(self.prefetch)},
         )
         self._conn = conn
@@ -176,14 +196,36 @@ class StompSource:
             with self._lock:
                 if generation != self._generation:
                     return
-            try:
-                conn.ack(ack_id)  # stomp.py 9 / STOMP 1.2: the ack header only (2nd arg is a transaction)
-                self.acked += 1
-            except (StompException, OSError) as exc:
-                log.info("ack on a dropped connection skipped (%s); the broker redelivers", exc)
+                if self.ack_mode == "client":  # covers every message delivered before it: sent once per wake
+                    count = self._ack_due[3] + 1 if self._ack_due is not None else 1
+                    self._ack_due = (conn, generation, ack_id, count)
+                    self._ack_wake.set()
+                    return
+            self._send_ack(conn, ack_id, 1)
 
         lines, source = self._lines(frame.headers, body)
         self._inbox.put(Delivery(lines=lines, origin=origin, source=source, on_commit=ack))
+
+    def _send_ack(self, conn: stomp.Connection12, ack_id: str, count: int) -> None:
+        try:
+            conn.ack(ack_id)  # stomp.py 9 / STOMP 1.2: the ack header only (2nd arg is a transaction)
+            self.acked += count
+        except (StompException, OSError) as exc:
+            log.info("ack on a dropped connection skipped (%s); the broker redelivers", exc)
+
+    def _ack_loop(self) -> None:
+        while not self._stop.is_set():
+            self._ack_wake.wait()
+            self._stop.wait(0.002)  # let the writer finish acking its batch: one frame for all of it
+            self._ack_wake.clear()
+            self._send_due_ack()
+
+    def _send_due_ack(self) -> None:
+        with self._lock:
+            due, self._ack_due = self._ack_due, None
+            if due is None or due[1] != self._generation:
+                return
+        self._send_ack(due[0], due[2], due[3])
 
     def _lines(self, headers: dict[str, str], body: bytes) -> tuple[list[bytes], str]:
         if is_alert_message(headers):

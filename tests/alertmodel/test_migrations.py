@@ -9,7 +9,7 @@ from alertmodel import DeadLetter, SourceCheckpoint, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 
-HEAD = "0010_alert_rollups"
+HEAD = "0011_incident_alert_uuid_unique"
 TABLES = {
     "alert",
     "category",
@@ -172,3 +172,48 @@ def test_dead_letters_stored_before_the_content_key_get_it_and_copies_are_droppe
         ("/var/log/a.json", b"{bad", dead_letter_key("wazuh", b"{bad")),
         ("/var/log/a.json", b"{other", dead_letter_key("wazuh", b"{other")),
     ]
+
+
+def test_incidents_opened_twice_for_one_alert_are_merged_into_the_oldest(database_url: str) -> None:
+    migrate.upgrade(database_url, "0010_alert_rollups")
+    at = utcnow()
+    incident = {"title": "t", "state": "new", "severity": 2, "created_at": at, "updated_at": at}
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            for row in (
+                {"alert_uuid": "a-1", "jira_key": None, "thehive_id": None},
+                {"alert_uuid": "a-1", "jira_key": "SOC-7", "thehive_id": None},
+                {"alert_uuid": "a-2", "jira_key": None, "thehive_id": "~42"},
+                {"alert_uuid": "a-1", "jira_key": "SOC-8", "thehive_id": None},
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO incident (alert_uuid, title, state, severity, jira_key, thehive_id,"
+                        " created_at, updated_at) VALUES (:alert_uuid, :title, :state, :severity,"
+                        " :jira_key, :thehive_id, :created_at, :updated_at)"
+                    ),
+                    {**incident, **row},
+                )
+            for incident_id, comment in ((1, "first"), (2, "second"), (3, "other alert"), (4, "third")):
+                conn.execute(
+                    text(
+                        "INSERT INTO incident_event (incident_id, at, actor, to_state, comment)"
+                        " VALUES (:i, :at, 'x', 'new', :c)"
+                    ),
+                    {"i": incident_id, "at": at, "c": comment},
+                )
+
+        migrate.upgrade(database_url)
+
+        with engine.connect() as conn:
+            kept = conn.execute(
+                text("SELECT id, alert_uuid, jira_key, thehive_id FROM incident ORDER BY id")
+            ).all()
+            history = conn.execute(text("SELECT incident_id, comment FROM incident_event ORDER BY id")).all()
+        unique = {tuple(ix["column_names"]) for ix in inspect(engine).get_indexes("incident") if ix["unique"]}
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in kept] == [(1, "a-1", "SOC-7", None), (3, "a-2", None, "~42")]
+    assert [tuple(r) for r in history] == [(1, "first"), (1, "second"), (3, "other alert"), (1, "third")]
+    assert ("alert_uuid",) in unique

@@ -215,3 +215,36 @@ def test_two_workers_on_one_queue_share_it_and_store_each_event_once(
     assert count_alerts(engine) == (2_000, 2_000)
     assert first_source.acked > 0 and second_source.acked > 0
     assert first_source.acked + second_source.acked == 2_000
+
+
+def test_a_worker_killed_beside_a_second_one_hands_its_unacked_messages_to_it(
+    queue: str, mariadb: tuple[str, Engine], tmp_path: Path
+) -> None:
+    url, engine = mariadb
+    total = 6_000
+    publish(queue, suricata_alerts(total, "handover"))
+    args = [
+        "--source",
+        f"stomp://{STOMP_HOST}:{STOMP_PORT}{queue}",
+        "--batch-size",
+        "200",
+        "--prefetch",
+        "400",
+    ]
+    env = {"ALERTFLOW_DATABASE_URL": url}
+    doomed = WorkerProcess(args, env, tmp_path / "doomed.log")
+    survivor = None
+    try:
+        wait_for(lambda: count_alerts(engine)[0] >= 400, timeout=120, what="the first worker's first alerts")
+        survivor = WorkerProcess(args, env, tmp_path / "survivor.log")
+        wait_for(lambda: count_alerts(engine)[0] >= 1_600, timeout=120, what="both workers consuming")
+    finally:
+        doomed.kill()
+    stored_at_kill = count_alerts(engine)[0]
+    assert stored_at_kill < total, "the stream was over before the kill; the test proved nothing"
+    try:
+        wait_for(lambda: count_alerts(engine)[0] >= total, timeout=180, what="every alert on the survivor")
+    finally:
+        code = survivor.terminate() if survivor is not None else None
+    assert code == 0, survivor.tail() if survivor is not None else ""
+    assert count_alerts(engine) == (total, total)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
-from alertmodel import Alert, migrate
+from alertmodel import Alert, Incident, IncidentEvent, migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import IncidentError
 from alertmodel.types import utcnow
@@ -46,6 +48,71 @@ def test_an_alert_has_one_incident(engine: Engine) -> None:
     with pytest.raises(IncidentError, match=f"already has incident #{first.id}"):
         incidents.open_incident(engine, alert["alert_uuid"], actor="bob")
     assert incidents.open_incident(engine, alert["alert_uuid"], actor="bob", if_absent=True).id == first.id
+
+
+def test_an_opener_that_lost_the_race_gets_the_winners_incident_not_an_integrity_error(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alert = make_alert()
+    store_batch(engine, [alert])
+    winner = incidents.open_incident(engine, alert["alert_uuid"], actor="alice")
+    real_lookup = incidents.q.incident_of_alert
+    checks: list[str] = []
+
+    def checked_before_the_winner_committed(conn: Any, alert_uuid: str) -> Any:
+        checks.append(alert_uuid)
+        return None if len(checks) == 1 else real_lookup(conn, alert_uuid)
+
+    monkeypatch.setattr(incidents.q, "incident_of_alert", checked_before_the_winner_committed)
+    assert incidents.open_incident(engine, alert["alert_uuid"], actor="bob", if_absent=True).id == winner.id
+    checks.clear()
+    with pytest.raises(IncidentError, match=f"already has incident #{winner.id}"):
+        incidents.open_incident(engine, alert["alert_uuid"], actor="bob")
+    with engine.connect() as conn:
+        stored = conn.execute(select(Incident.__table__.c.id)).scalars().all()
+    assert stored == [winner.id]
+
+
+def _open_each(url: str, uuids: list[str], actor: str, start: Any, outcomes: Any) -> None:
+    """One opener process: open an incident for every alert, as fast as it can once both are ready."""
+    engine = make_engine(url)
+    start.wait()
+    for alert_uuid in uuids:
+        try:
+            incidents.open_incident(engine, alert_uuid, actor=actor)
+            outcomes.put((alert_uuid, actor, "opened"))
+        except IncidentError as exc:
+            outcomes.put((alert_uuid, actor, "refused" if "already has" in str(exc) else repr(exc)))
+        except Exception as exc:  # what reached the caller is the finding
+            outcomes.put((alert_uuid, actor, repr(exc)))
+    engine.dispose()
+
+
+def test_two_processes_opening_incidents_for_the_same_alerts_open_one_each(engine: Engine) -> None:
+    alerts = [make_alert() for _ in range(60)]
+    store_batch(engine, alerts)
+    uuids = [a["alert_uuid"] for a in alerts]
+    url = engine.url.render_as_string(hide_password=False)
+    ctx = multiprocessing.get_context("spawn")
+    start, outcomes = ctx.Barrier(2), ctx.Queue()
+    openers = [
+        ctx.Process(target=_open_each, args=(url, uuids, name, start, outcomes)) for name in ("a", "b")
+    ]
+    for p in openers:
+        p.start()
+    results = [outcomes.get(timeout=120) for _ in range(2 * len(uuids))]
+    for p in openers:
+        p.join(30)
+        assert p.exitcode == 0
+    by_alert: dict[str, list[str]] = {u: [] for u in uuids}
+    for alert_uuid, _actor, outcome in results:
+        by_alert[alert_uuid].append(outcome)
+    assert all(sorted(o) == ["opened", "refused"] for o in by_alert.values()), by_alert
+    with engine.connect() as conn:
+        rows = conn.execute(select(Incident.__table__.c.alert_uuid)).scalars().all()
+        events = conn.execute(select(IncidentEvent.__table__.c.incident_id)).scalars().all()
+    assert sorted(rows) == sorted(uuids)
+    assert len(events) == len(uuids)
 
 
 def test_unknown_alert_is_refused(engine: Engine) -> None:

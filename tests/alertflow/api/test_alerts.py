@@ -264,3 +264,41 @@ def test_the_response_of_an_alert_shows_its_incident_history_and_playbook_runs(l
     ]
     assert body["playbook_runs"][0]["ui_url"] == f"http://127.0.0.1:4200/runs/flow-run/{run_id}"
     assert body["playbook_runs"][0]["deployment"] == "block-attacker/default"
+
+
+def test_the_response_of_an_alert_shows_a_crashed_run_as_needing_a_human_and_a_repeat_as_such(
+    live_api: LiveApi,
+) -> None:
+    alert = make_alert(ref_id=TENANT_A)
+    store_batch(live_api.engine, [alert])
+    crashed, repeat = str(uuid.uuid4()), str(uuid.uuid4())
+    now = datetime.now(UTC)
+    with live_api.engine.begin() as conn:
+        conn.execute(
+            PlaybookRun.__table__.insert(),
+            [
+                {
+                    "alert_uuid": alert["alert_uuid"],
+                    "created_at": now,
+                    "updated_at": now,
+                    "profile": profile,
+                    "deployment": deployment,
+                    "flow_run_id": flow_run_id,
+                    "state": state,
+                    "rerun_of": rerun_of,
+                }
+                for profile, deployment, flow_run_id, state, rerun_of in (
+                    ("once", "malware-triage/response", crashed, "CRASHED", None),
+                    ("again", "block-attacker/response", repeat, "COMPLETED", str(uuid.uuid4())),
+                )
+            ],
+        )
+    body = live_api.client("analyst-a").get(f"/api/v1/alerts/{alert['alert_uuid']}/response").json()
+    runs = {r["profile"]: r for r in body["playbook_runs"]}
+    assert (runs["once"]["state"], runs["once"]["needs_human"], runs["once"]["rerun_of"]) == (
+        "CRASHED",
+        True,
+        None,
+    )
+    assert (runs["again"]["needs_human"], runs["again"]["flow_run_id"]) == (False, repeat)
+    assert runs["again"]["rerun_of"] is not None

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from alertflow.up.prefect_server import LocalPrefectServer
+from alertflow.up.prefect_server import LocalPrefectServer, free_port
 from alertmodel import Alert, Outbox, PlaybookRun, migrate
 from alertmodel.engine import make_engine
 from ingest.core import IngestCore
@@ -65,6 +65,20 @@ def start_serving(server: LocalPrefectServer, home: Path, record_dir: Path) -> s
     )
     log.close()
     return process
+
+
+@contextmanager
+def own_prefect_server(home: Path, what: str) -> Iterator[LocalPrefectServer]:
+    """A Prefect server of `what`'s own (not the session's), stopped when the block ends."""
+    server = LocalPrefectServer(home=home, port=free_port())
+    try:
+        server.start()
+    except (RuntimeError, TimeoutError) as exc:
+        pytest.fail(f"{what}' Prefect server did not start: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def wait_for_deployment(server: LocalPrefectServer, name: str, timeout_s: float = 120) -> str:

@@ -14,7 +14,7 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import Engine
 
-from alertflow.up.prefect_server import HealthWatch, LocalPrefectServer, free_port
+from alertflow.up.prefect_server import HealthWatch, LocalPrefectServer
 from response.playbook_runs import refresh_playbook_runs
 from tests.alertfactory import import_profiles
 from tests.integration.response.conftest import (
@@ -22,6 +22,7 @@ from tests.integration.response.conftest import (
     count_alerts,
     flow_runs_of,
     outbox_states,
+    own_prefect_server,
     playbook_runs,
     running_dispatcher,
     running_worker,
@@ -36,15 +37,8 @@ BURST = 1000
 
 @pytest.fixture(scope="module")
 def burst_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrefectServer]:
-    server = LocalPrefectServer(home=tmp_path_factory.mktemp("burst-prefect"), port=free_port())
-    try:
-        server.start()
-    except (RuntimeError, TimeoutError) as exc:
-        pytest.fail(f"the burst tests' Prefect server did not start: {exc}")
-    try:
+    with own_prefect_server(tmp_path_factory.mktemp("burst-prefect"), "the burst tests") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def profile(deployment: str, **extra: object) -> dict[str, object]:
