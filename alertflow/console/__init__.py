@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from alertflow.console import pages
+from alertflow.console import admin, pages
 from alertflow.console.headers import SecurityHeaders
 from alertflow.console.sessions import IDLE_S, SessionStore
 
@@ -13,6 +13,7 @@ def mount(app: FastAPI, *, idle_s: float = IDLE_S) -> None:
     """Serve the console from `app`: its pages, assets, sessions and security headers."""
     app.state.console_sessions = SessionStore(idle_s=idle_s)
     app.include_router(pages.router)
+    app.include_router(admin.router)
     app.add_exception_handler(pages.ConsoleError, pages.show_error)
     app.add_exception_handler(pages.SignInRequired, pages.to_sign_in)
     app.add_middleware(SecurityHeaders)
