@@ -165,7 +165,7 @@ def reingest(request: Request, dead_letter_id: str, visit: VisitDep, fields: For
 @router.get("/operations/outbox")
 def outbox_page(request: Request, visit: VisitDep) -> Response:
     """Response actions, newest first, by state; a failed one can be retried (analyst)."""
-    given = _query_dict(request)
+    given = {k: v[-1] if isinstance(v, list) else v for k, v in _query_dict(request).items()}
     state = given.get("state")
     if state is not None and state not in OUTBOX_STATES:
         raise ConsoleError(422, f"state must be one of {', '.join(OUTBOX_STATES)}")
