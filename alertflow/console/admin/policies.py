@@ -22,6 +22,8 @@ from alertflow.console.pages import ConsoleError, FormDep, Visit, VisitDep, _che
 from ingest.policy import Policy
 
 router = APIRouter(include_in_schema=False)
+# A node name may hold a `/`: every route takes the rest of the path as the node, the page of the
+# node itself last, after the routes that end in a known word.
 MAX_VERSION = 2**31 - 1
 
 
@@ -100,18 +102,7 @@ def upload_policy(request: Request, visit: VisitDep, fields: FormDep) -> Respons
     return RedirectResponse(node_path(values["node"]), status_code=303)
 
 
-@router.get("/admin/filter-policies/{node}")
-def node_page(request: Request, node: str, visit: VisitDep) -> Response:
-    """A node's versions, the active one marked; activate, roll back, diff two."""
-    admin_only(visit)
-    try:
-        versions = policy_routes.list_versions(_node(node), _engine(request), visit.principal)
-    except HTTPException as exc:
-        raise _to_page(exc) from None
-    return render(request, "admin/policy_node.html", visit, node=node, versions=versions, node_path=node_path)
-
-
-@router.get("/admin/filter-policies/{node}/versions/{version}")
+@router.get("/admin/filter-policies/{node:path}/versions/{version}")
 def version_page(request: Request, node: str, version: str, visit: VisitDep) -> Response:
     """One version's body as indented JSON."""
     admin_only(visit)
@@ -125,7 +116,7 @@ def version_page(request: Request, node: str, version: str, visit: VisitDep) -> 
     return render(request, "admin/policy_version.html", visit, version=shown, body=body, node_path=node_path)
 
 
-@router.get("/admin/filter-policies/{node}/diff")
+@router.get("/admin/filter-policies/{node:path}/diff")
 def diff_page(request: Request, node: str, visit: VisitDep) -> Response:
     """What changes from one version to another: the changed JSON paths and a unified diff."""
     admin_only(visit)
@@ -148,7 +139,7 @@ def _shown(value: Any, absent: bool) -> str:
     return "" if absent else json.dumps(value, ensure_ascii=False)
 
 
-@router.post("/admin/filter-policies/{node}/versions/{version}/activate")
+@router.post("/admin/filter-policies/{node:path}/versions/{version}/activate")
 def activate(request: Request, node: str, version: str, visit: VisitDep, fields: FormDep) -> Response:
     """Make a version the node's active one (global admin)."""
     _checked(visit, fields, "admin")
@@ -160,7 +151,7 @@ def activate(request: Request, node: str, version: str, visit: VisitDep, fields:
     return RedirectResponse(node_path(node), status_code=303)
 
 
-@router.post("/admin/filter-policies/{node}/rollback")
+@router.post("/admin/filter-policies/{node:path}/rollback")
 def rollback(request: Request, node: str, visit: VisitDep, fields: FormDep) -> Response:
     """Activate again the version active before the active one (global admin)."""
     _checked(visit, fields, "admin")
@@ -170,3 +161,14 @@ def rollback(request: Request, node: str, visit: VisitDep, fields: FormDep) -> R
     except HTTPException as exc:
         raise _to_page(exc) from None
     return RedirectResponse(node_path(node), status_code=303)
+
+
+@router.get("/admin/filter-policies/{node:path}")
+def node_page(request: Request, node: str, visit: VisitDep) -> Response:
+    """A node's versions, the active one marked; activate, roll back, diff two."""
+    admin_only(visit)
+    try:
+        versions = policy_routes.list_versions(_node(node), _engine(request), visit.principal)
+    except HTTPException as exc:
+        raise _to_page(exc) from None
+    return render(request, "admin/policy_node.html", visit, node=node, versions=versions, node_path=node_path)
