@@ -96,7 +96,7 @@ def summarize(conn: Connection, principal: Principal, *, window: str, now: datet
         charts=charts,
         incidents_by_state=incident_search.counts_by_state(conn, principal),
         open_incidents=open_page,
-        health=health.read(conn, principal, now),
+        health=health.read(conn, principal, now, hourly=figures),
     )
 
 

@@ -46,12 +46,20 @@ class Health:
         return f"{seconds} s"
 
 
-def read(conn: Connection, principal: Principal, now: datetime) -> Health:
-    """The health figures for `principal` at `now`."""
+def read(
+    conn: Connection, principal: Principal, now: datetime, hourly: dashboard_figures.Dashboard | None = None
+) -> Health:
+    """The health figures for `principal` at `now`.
+
+    `hourly`: figures the caller read already whose window ends with this hour in hourly bins
+    (the dashboard's own, up to 7 days); otherwise the last two hours are read here.
+    """
     hour = now.replace(minute=0, second=0, microsecond=0)
-    figures = dashboard_figures.read(
-        conn, hour - timedelta(hours=1), hour + timedelta(hours=1), list(principal.tenants) or None, 1
-    )
+    figures = hourly
+    if figures is None or figures.step != "hour" or figures.until != hour + timedelta(hours=1):
+        figures = dashboard_figures.read(
+            conn, hour - timedelta(hours=1), hour + timedelta(hours=1), list(principal.tenants) or None, 1
+        )
     per_hour = {b.start: b.count for b in figures.histogram}
     dead = None
     if not principal.tenants:
