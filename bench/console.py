@@ -32,12 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pymysql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alertflow.api import accounts
-from bench.api import MARIADB, Generator, bench_engine, fill, fresh_store, p, serve, timed
+from bench.api import Generator, bench_engine, drop_databases, fill, fresh_store, p, serve, timed
 
 
 def first_load_kb(client: httpx.Client, path: str) -> float:
@@ -129,10 +128,7 @@ def main() -> None:
             for db in args.db or ["sqlite", "mariadb"]:
                 run_db(db, gen, args.requests, Path(tmp), made)
         finally:
-            if made:
-                with pymysql.connect(host=MARIADB[0], port=MARIADB[1], user="root", password="") as conn:
-                    for name in made:
-                        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+            drop_databases(made)
     print(f"  load average after: {os.getloadavg()}", file=sys.stderr)
 
 

@@ -10,6 +10,7 @@ validates it (`ResponseProfileSpec`, then the references to category profiles an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +25,15 @@ from alertflow.api.config_schemas import CategoryCreate
 from alertflow.api.routes import categories as category_routes
 from alertflow.api.routes import users as user_routes
 from alertflow.api.schemas import UserCreate, UserUpdate
-from alertflow.console.admin.forms import FieldErrors, admin_only, field_errors, global_admin, items, lines
+from alertflow.console.admin.forms import (
+    FieldErrors,
+    admin_only,
+    field_errors,
+    form_page,
+    global_admin,
+    items,
+    lines,
+)
 from alertflow.console.pages import ConsoleError, FormDep, Visit, VisitDep, _checked, _engine, render
 from alertmodel.account import ROLES
 from response.profiles import CategoryProfileSpec, ResponseProfileSpec, UserGroupSpec
@@ -71,16 +80,7 @@ def _categories_page(
 ) -> Response:
     admin_only(visit)
     listed = category_routes.list_categories(_engine(request), visit.principal, source_type=None)
-    return render(
-        request,
-        "admin/categories.html",
-        visit,
-        status=422 if errors else 200,
-        categories=listed,
-        errors=errors or {},
-        values=values or {},
-        saved=request.query_params.get("saved", ""),
-    )
+    return form_page(request, visit, "admin/categories.html", errors=errors, values=values, categories=listed)
 
 
 @router.get("/admin/categories")
@@ -111,15 +111,10 @@ def _category_profiles_page(
     request: Request, visit: Visit, *, errors: FieldErrors | None = None, values: dict[str, str] | None = None
 ) -> Response:
     admin_only(visit)
-    return render(
-        request,
-        "admin/category_profiles.html",
-        visit,
-        status=422 if errors else 200,
-        profiles=profile_store.list_items(_engine(request), "category_profiles"),
-        errors=errors or {},
-        values=values or {"categories": "*"},
-        saved=request.query_params.get("saved", ""),
+    profiles = profile_store.list_items(_engine(request), "category_profiles")
+    values = values or {"categories": "*"}
+    return form_page(
+        request, visit, "admin/category_profiles.html", errors=errors, values=values, profiles=profiles
     )
 
 
@@ -134,14 +129,32 @@ def create_category_profile(request: Request, visit: VisitDep, fields: FormDep) 
     """Create a category profile (global admin), validated as the profiles import validates it."""
     _writer(visit, fields)
     values = {k: fields.get(k, "") for k in ("name", "source_type", "categories")}
+    return _create_item(
+        request,
+        visit,
+        "category_profiles",
+        lambda: CategoryProfileSpec.model_validate({**values, "categories": lines(values["categories"])}),
+        values,
+    )
+
+
+def _create_item(
+    request: Request,
+    visit: Visit,
+    section: profile_store.Section,
+    spec: Callable[[], profile_store.Spec],
+    values: dict[str, str],
+) -> Response:
+    """Store the item `spec` validates (errors by field on its page), as `POST /api/v1/<section>` does."""
+    page, path = _SECTION_PAGES[section]
     try:
-        spec = CategoryProfileSpec.model_validate({**values, "categories": lines(values["categories"])})
-        profile_store.create_item(_engine(request), "category_profiles", spec, actor=visit.principal.name)
+        item = spec()
+        profile_store.create_item(_engine(request), section, item, actor=visit.principal.name)
     except (ValidationError, RequestValidationError) as exc:
-        return _category_profiles_page(request, visit, errors=field_errors(exc), values=values)
+        return page(request, visit, errors=field_errors(exc), values=values)
     except HTTPException as exc:
-        return _category_profiles_page(request, visit, errors={"name": [str(exc.detail)]}, values=values)
-    return _done("/admin/category-profiles", spec.name)
+        return page(request, visit, errors={"name": [str(exc.detail)]}, values=values)
+    return _done(path, item.name)
 
 
 @router.post("/admin/category-profiles/{name}/delete")
@@ -166,16 +179,8 @@ def _user_groups_page(
     request: Request, visit: Visit, *, errors: FieldErrors | None = None, values: dict[str, str] | None = None
 ) -> Response:
     admin_only(visit)
-    return render(
-        request,
-        "admin/user_groups.html",
-        visit,
-        status=422 if errors else 200,
-        groups=profile_store.list_items(_engine(request), "user_groups"),
-        errors=errors or {},
-        values=values or {},
-        saved=request.query_params.get("saved", ""),
-    )
+    groups = profile_store.list_items(_engine(request), "user_groups")
+    return form_page(request, visit, "admin/user_groups.html", errors=errors, values=values, groups=groups)
 
 
 @router.get("/admin/user-groups")
@@ -189,21 +194,20 @@ def create_user_group(request: Request, visit: VisitDep, fields: FormDep) -> Res
     """Create a user group (global admin)."""
     _writer(visit, fields)
     values = {k: fields.get(k, "") for k in ("name", "emails", "phones", "slack_channel")}
-    try:
-        spec = UserGroupSpec.model_validate(
+    return _create_item(
+        request,
+        visit,
+        "user_groups",
+        lambda: UserGroupSpec.model_validate(
             {
                 "name": values["name"],
                 "emails": lines(values["emails"]),
                 "phones": lines(values["phones"]),
                 "slack_channel": values["slack_channel"].strip() or None,
             }
-        )
-        profile_store.create_item(_engine(request), "user_groups", spec, actor=visit.principal.name)
-    except (ValidationError, RequestValidationError) as exc:
-        return _user_groups_page(request, visit, errors=field_errors(exc), values=values)
-    except HTTPException as exc:
-        return _user_groups_page(request, visit, errors={"name": [str(exc.detail)]}, values=values)
-    return _done("/admin/user-groups", spec.name)
+        ),
+        values,
+    )
 
 
 @router.post("/admin/user-groups/{name}/delete")
@@ -212,6 +216,12 @@ def delete_user_group(request: Request, name: str, visit: VisitDep, fields: Form
     _writer(visit, fields)
     _delete(request, "user_groups", _name(name), visit)
     return _done("/admin/user-groups", f"deleted {name}")
+
+
+_SECTION_PAGES: dict[str, tuple[Callable[..., Response], str]] = {
+    "category_profiles": (_category_profiles_page, "/admin/category-profiles"),
+    "user_groups": (_user_groups_page, "/admin/user-groups"),
+}
 
 
 # --- response profiles --------------------------------------------------------------------------
@@ -226,15 +236,7 @@ def _response_profile_form(
     errors: FieldErrors | None = None,
 ) -> Response:
     admin_only(visit)
-    return render(
-        request,
-        "admin/response_profile.html",
-        visit,
-        status=422 if errors else 200,
-        name=name,
-        text=text,
-        errors=errors or {},
-    )
+    return form_page(request, visit, "admin/response_profile.html", errors=errors, name=name, text=text)
 
 
 @router.get("/admin/response-profiles")
@@ -334,16 +336,10 @@ def _users_page(
     request: Request, visit: Visit, *, errors: FieldErrors | None = None, values: dict[str, str] | None = None
 ) -> Response:
     admin_only(visit)
-    return render(
-        request,
-        "admin/users.html",
-        visit,
-        status=422 if errors else 200,
-        users=user_routes.list_users(_engine(request), visit.principal),
-        roles=ROLES,
-        errors=errors or {},
-        values=values or {"role": "viewer"},
-        saved=request.query_params.get("saved", ""),
+    users = user_routes.list_users(_engine(request), visit.principal)
+    values = values or {"role": "viewer"}
+    return form_page(
+        request, visit, "admin/users.html", errors=errors, values=values, users=users, roles=ROLES
     )
 
 

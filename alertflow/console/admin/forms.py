@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from alertflow.api.auth import _require_global_admin
-from alertflow.console.pages import ConsoleError, Visit
+from alertflow.console.pages import ConsoleError, Visit, render
 from alertmodel.errors import document_path
 from response.profiles import ACTION_KINDS
 
@@ -56,3 +57,25 @@ def lines(text: str) -> list[str]:
 def items(text: str) -> list[str]:
     """The comma-separated items of a text field, stripped."""
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def form_page(
+    request: Request,
+    visit: Visit,
+    template: str,
+    *,
+    errors: FieldErrors | None = None,
+    values: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    """A page with a form: 422 with the errors by field and what was typed, else 200 with `?saved=` shown."""
+    return render(
+        request,
+        template,
+        visit,
+        status=422 if errors else 200,
+        errors=errors or {},
+        values=values or {},
+        saved=request.query_params.get("saved", ""),
+        **context,
+    )

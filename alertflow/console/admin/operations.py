@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from alertflow.api.routes import dead_letters as dead_letter_routes
 from alertflow.api.routes import outbox as outbox_routes
-from alertflow.console.admin.forms import FieldErrors, field_errors
+from alertflow.console.admin.forms import FieldErrors, field_errors, form_page
 from alertflow.console.pages import (
     ConsoleError,
     FormDep,
@@ -122,15 +122,8 @@ def _dead_letter_page(
     done: Any = None,
 ) -> Response:
     letter = _dead_letter(request, visit, dead_letter_id)
-    return render(
-        request,
-        "admin/dead_letter.html",
-        visit,
-        status=422 if errors else 200,
-        letter=letter,
-        errors=errors or {},
-        values=values or {},
-        done=done,
+    return form_page(
+        request, visit, "admin/dead_letter.html", errors=errors, values=values, letter=letter, done=done
     )
 
 

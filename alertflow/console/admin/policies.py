@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from alertflow.api.routes import filter_policies as policy_routes
-from alertflow.console.admin.forms import FieldErrors, admin_only, field_errors, global_admin
+from alertflow.console.admin.forms import FieldErrors, admin_only, field_errors, form_page, global_admin
 from alertflow.console.pages import ConsoleError, FormDep, Visit, VisitDep, _checked, _engine, render
 from ingest.policy import Policy
 
@@ -53,15 +53,9 @@ def _nodes_page(
 ) -> Response:
     admin_only(visit)
     nodes = policy_routes.list_nodes(_engine(request), visit.principal)
-    return render(
-        request,
-        "admin/policies.html",
-        visit,
-        status=422 if errors else 200,
-        nodes=nodes,
-        node_path=node_path,
-        errors=errors or {},
-        values=values or {"body": '{\n  "filter_name": "default",\n  "ref_id": "indef"\n}\n'},
+    values = values or {"body": '{\n  "filter_name": "default",\n  "ref_id": "indef"\n}\n'}
+    return form_page(
+        request, visit, "admin/policies.html", errors=errors, values=values, nodes=nodes, node_path=node_path
     )
 
 
