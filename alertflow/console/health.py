@@ -68,19 +68,22 @@ def read(
             .select_from(_DEAD)
             .where(_DEAD.c.reingested_at.is_(None), dead_letter_routes._visible(principal))
         ).scalar_one()
-    visible = outbox_routes._visible(principal)
-    pending, oldest = conn.execute(
-        select(func.count(), func.min(_OUTBOX.c.created_at)).where(_OUTBOX.c.state == "pending", visible)
-    ).one()
-    failed = conn.execute(
-        select(func.count()).select_from(_OUTBOX).where(_OUTBOX.c.state == "failed", visible)
-    ).scalar_one()
+    by_state = {
+        state: (int(n), oldest)
+        for state, n, oldest in conn.execute(
+            select(_OUTBOX.c.state, func.count(), func.min(_OUTBOX.c.created_at))
+            .where(_OUTBOX.c.state.in_(("pending", "failed")), outbox_routes._visible(principal))
+            .group_by(_OUTBOX.c.state)
+        )
+    }
+    pending, oldest = by_state.get("pending", (0, None))
+    failed = by_state.get("failed", (0, None))[0]
     return Health(
         last_hour=per_hour.get(hour - timedelta(hours=1), 0),
         this_hour=per_hour.get(hour, 0),
         this_hour_start=hour,
         dead_letters=dead,
-        outbox_pending=int(pending),
+        outbox_pending=pending,
         outbox_oldest_s=None if oldest is None else max(0, int((now - oldest).total_seconds())),
-        outbox_failed=int(failed),
+        outbox_failed=failed,
     )
