@@ -21,6 +21,7 @@ PER_NAME = 10
 PER_ADDRESS = 50
 WINDOW_S = 15 * 60
 MAX_KEYS = 100_000
+MAX_NAME_CHARS = 80
 
 
 class SignInLimiter:
@@ -46,7 +47,7 @@ class SignInLimiter:
         now = self._clock()
         with self._lock:
             waits = [
-                self._wait(("name", name.casefold()), self.per_name, now),
+                self._wait(_name_key(name), self.per_name, now),
                 self._wait(("address", address or ""), self.per_address, now),
             ]
         return max(waits)
@@ -55,7 +56,7 @@ class SignInLimiter:
         """Count a failed sign-in for `name` from `address`."""
         now = self._clock()
         with self._lock:
-            for key in (("name", name.casefold()), ("address", address or "")):
+            for key in (_name_key(name), ("address", address or "")):
                 times = self._failures.pop(key, None) or deque()
                 times.append(now)
                 self._failures[key] = times  # newest keys last: the oldest go first when full
@@ -65,7 +66,7 @@ class SignInLimiter:
     def succeeded(self, name: str) -> None:
         """Forget the failures of `name` (its password was right)."""
         with self._lock:
-            self._failures.pop(("name", name.casefold()), None)
+            self._failures.pop(_name_key(name), None)
 
     def _wait(self, key: tuple[str, str], limit: int, now: float) -> int:
         times = self._failures.get(key)
@@ -79,6 +80,11 @@ class SignInLimiter:
         if len(times) < limit:
             return 0
         return max(1, math.ceil(times[-limit] + self.window_s - now))
+
+
+def _name_key(name: str) -> tuple[str, str]:
+    # user names have at most 64 characters: a longer one is wrong anyway, and need not be kept whole
+    return ("name", name.casefold()[:MAX_NAME_CHARS])
 
 
 def refusal(wait_s: int) -> str:
