@@ -21,6 +21,7 @@ from alertmodel.response_tables import (
     UserGroup,
 )
 from alertmodel.rollup import AlertRollup
+from alertmodel.user_settings import UserSettings
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -55,5 +56,6 @@ __all__ = [
     "ResponseRate",
     "SourceCheckpoint",
     "UserGroup",
+    "UserSettings",
     "dead_letter_key",
 ]

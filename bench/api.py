@@ -132,6 +132,14 @@ def fresh_store(db: str, scratch: Path, made: list[str]) -> str:
     return url
 
 
+def drop_databases(made: list[str]) -> None:
+    """Drop the MariaDB databases `fresh_store` made."""
+    if made:
+        with pymysql.connect(host=MARIADB[0], port=MARIADB[1], user="root", password="") as conn:
+            for name in made:
+                conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
 def load_data(cur: Any, chunk: list[tuple[Any, ...]], scratch: Path) -> None:
     """MariaDB's bulk path: the chunk as a tab-separated file, then LOAD DATA LOCAL INFILE."""
     path = scratch / "chunk.tsv"
@@ -406,10 +414,7 @@ def main() -> None:
             for db in args.db or ["sqlite", "mariadb"]:
                 run_db(db, gen, args.repeat, Path(tmp), made)
         finally:
-            if made:
-                with pymysql.connect(host=MARIADB[0], port=MARIADB[1], user="root", password="") as conn:
-                    for name in made:
-                        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+            drop_databases(made)
 
 
 if __name__ == "__main__":

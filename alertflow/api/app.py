@@ -38,6 +38,7 @@ from alertflow.api.routes import (
     users,
 )
 from alertflow.api.schemas import Problem
+from alertflow.api.sign_in_limit import SignInLimiter
 from alertflow.console import mount as mount_console
 from alertflow.console.sessions import IDLE_S as CONSOLE_IDLE_S
 from alertflow.up.prefect_address import PrefectAddress
@@ -90,6 +91,7 @@ def create_app(
     app.state.engine = engine
     app.state.prefect_ui_url = prefect_ui_url.rstrip("/") if prefect_ui_url else None
     app.state.prefect = prefect
+    app.state.sign_ins = SignInLimiter()
     app.add_middleware(BodyLimit)
     app.add_exception_handler(OperationalError, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)

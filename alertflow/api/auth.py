@@ -2,6 +2,8 @@
 
 Every route depends on `require(role)`; a missing or wrong credential is 401, a role too
 small for the route is 403. Tenants are enforced by the queries (see `tenant_filter`).
+Wrong passwords are counted per user name and client address (`sign_in_limit`, shared with
+the console's sign-in form): past the limit, Basic sign-in is 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import ColumnElement, true
 
 from alertflow.api.accounts import MAX_PASSWORD, Principal, sign_in_with_password, sign_in_with_token
 from alertflow.api.deps import EngineDep
+from alertflow.api.sign_in_limit import SignInLimiter, refusal
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Basic realm="alertflow", Bearer'}
 
@@ -44,6 +47,7 @@ _bearer = _BearerScheme(
 
 
 def authenticate(
+    request: Request,
     engine: EngineDep,
     authorization: Annotated[str | None, Depends(_basic)],
     _declared: Annotated[str | None, Depends(_bearer)],
@@ -56,9 +60,29 @@ def authenticate(
     elif scheme.lower() == "basic":
         pair = _basic_pair(credentials.strip())
         if pair is not None:
-            principal = sign_in_with_password(engine, *pair)
+            principal = _limited_sign_in(request, engine, *pair)
     if principal is None:
         raise HTTPException(401, "valid credentials required", headers=UNAUTHORIZED_HEADERS)
+    return principal
+
+
+def limiter(request: Request) -> SignInLimiter:
+    """The app's failed sign-in counts (one per process, shared by the API and the console)."""
+    sign_ins: SignInLimiter = request.app.state.sign_ins
+    return sign_ins
+
+
+def _limited_sign_in(request: Request, engine: EngineDep, name: str, password: str) -> Principal | None:
+    counts = limiter(request)
+    address = request.client.host if request.client else None
+    wait = counts.wait_s(name, address)
+    if wait:
+        raise HTTPException(429, refusal(wait), headers={"Retry-After": str(wait)})
+    principal = sign_in_with_password(engine, name, password)
+    if principal is None:
+        counts.failed(name, address)
+    else:
+        counts.succeeded(name)
     return principal
 
 

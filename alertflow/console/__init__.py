@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from alertflow.console import alert_actions, incident_actions, pages
+from alertflow.console import admin, alert_actions, incident_actions, pages
 from alertflow.console.headers import SecurityHeaders
 from alertflow.console.sessions import IDLE_S, SessionStore
 
@@ -15,6 +15,7 @@ def mount(app: FastAPI, *, idle_s: float = IDLE_S) -> None:
     app.include_router(alert_actions.router)
     app.include_router(incident_actions.router)
     app.include_router(pages.router)
+    app.include_router(admin.router)
     app.add_exception_handler(pages.ConsoleError, pages.show_error)
     app.add_exception_handler(pages.SignInRequired, pages.to_sign_in)
     app.add_middleware(SecurityHeaders)

@@ -1,8 +1,8 @@
 """The dashboard's figures and its server-drawn SVG bar charts.
 
 `summarize` is the one place the figures come from: the dashboard rollups the API's
-`/dashboard` reads (`alertflow.api.dashboard.read`, with the principal's tenants) and the
-incident listing.
+`/dashboard` reads (`alertflow.api.dashboard.read`, with the principal's tenants), the
+incident listing, and the health figures (`alertflow.console.health`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from alertflow.api import dashboard as dashboard_figures
 from alertflow.api import incident_search
 from alertflow.api.accounts import Principal
 from alertflow.api.incident_schemas import IncidentSearch
+from alertflow.console import health
+from alertmodel.user_settings import DEFAULT_DASHBOARD_WINDOW
 
 WINDOWS = {
     "1h": timedelta(hours=1),
@@ -24,7 +26,7 @@ WINDOWS = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
-DEFAULT_WINDOW = "24h"
+DEFAULT_WINDOW = DEFAULT_DASHBOARD_WINDOW
 TOP = 10
 OPEN_STATES = ["new", "in_progress", "reopened"]
 SEVERITY_NAMES = {0: "0 info", 1: "1 low", 2: "2 medium", 3: "3 high"}
@@ -66,6 +68,7 @@ class Dashboard:
     charts: list[Chart]
     incidents_by_state: dict[str, int]
     open_incidents: list[dict[str, Any]] = field(default_factory=list)
+    health: health.Health | None = None
 
 
 BAR_HEIGHT, BAR_GAP, BAR_MAX_WIDTH = 22, 6, 300
@@ -93,6 +96,7 @@ def summarize(conn: Connection, principal: Principal, *, window: str, now: datet
         charts=charts,
         incidents_by_state=incident_search.counts_by_state(conn, principal),
         open_incidents=open_page,
+        health=health.read(conn, principal, now, hourly=figures),
     )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from alertflow.api import accounts
 from alertflow.api.accounts import Principal
 from alertflow.api.alert_schemas import AlertSearch, AlertSummary
+from alertflow.api.auth import limiter
 from alertflow.api.incident_schemas import IncidentOpen, IncidentSearch, IncidentStateChange
 from alertflow.api.routes import alerts as alert_routes
 from alertflow.api.routes import approvals as approval_routes
@@ -31,6 +32,7 @@ from alertflow.api.routes import audit as audit_routes
 from alertflow.api.routes import category_profiles as profile_routes
 from alertflow.api.routes import incidents as incident_routes
 from alertflow.api.routes import user_groups as group_routes
+from alertflow.api.sign_in_limit import refusal
 from alertflow.console import dashboard
 from alertflow.console.sessions import (
     COOKIE,
@@ -42,6 +44,7 @@ from alertflow.console.sessions import (
     new_login_csrf,
 )
 from alertmodel.alert import ALERT_STATUSES
+from alertmodel.user_settings import read_settings
 from response.incidents import TRANSITIONS
 
 router = APIRouter(include_in_schema=False)
@@ -230,26 +233,49 @@ def _page_not_found(exc: HTTPException) -> ConsoleError:
 def login_page(request: Request, next: str = "/") -> Response:
     """The sign-in form, with a fresh double-submit CSRF token."""
     token = new_login_csrf()
-    response = render(request, "login.html", None, next=_local_path(next), login_csrf=token, failed=False)
+    response = render(request, "login.html", None, next=_local_path(next), login_csrf=token, failed="")
     _set_login_csrf(request, response, token)
     return response
 
 
 @router.post("/login")
 def login(request: Request, fields: FormDep) -> Response:
-    """Check the name and password (argon2, as the API does) and start a session."""
+    """Check the name and password (argon2, as the API does) and start a session.
+
+    Failures count against the name and the address in the limiter the API's Basic sign-in uses.
+    """
     if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), fields.get(CSRF_FIELD)):
         raise ConsoleError(403, "the sign-in form's security token is missing or wrong; reload the page")
     name, password = fields.get("username", ""), fields.get("password", "")
+    target = _local_path(fields.get("next"))
+    counts, address = limiter(request), request.client.host if request.client else None
+    wait = counts.wait_s(name, address)
+    if wait:
+        token = new_login_csrf()
+        response = render(
+            request, "login.html", None, status=429, next=target, login_csrf=token, failed=refusal(wait)
+        )
+        response.headers["Retry-After"] = str(wait)
+        _set_login_csrf(request, response, token)
+        return response
     principal = None
     if 0 < len(password) <= accounts.MAX_PASSWORD:
         principal = accounts.sign_in_with_password(_engine(request), name, password)
-    target = _local_path(fields.get("next"))
     if principal is None:
+        counts.failed(name, address)
         token = new_login_csrf()
-        response = render(request, "login.html", None, status=401, next=target, login_csrf=token, failed=True)
+        response = render(
+            request,
+            "login.html",
+            None,
+            status=401,
+            next=target,
+            login_csrf=token,
+            failed="Wrong user name or password.",
+        )
         _set_login_csrf(request, response, token)
         return response
+    counts.succeeded(name)
     cookie, _ = _store(request).start(principal.name)
     _store(request).end(request.cookies.get(COOKIE))
     response = RedirectResponse(target, status_code=303)
@@ -284,16 +310,26 @@ def _dashboard(request: Request, visit: Visit, window: str) -> dashboard.Dashboa
         return dashboard.summarize(conn, visit.principal, window=window, now=datetime.now(UTC))
 
 
+def _window(request: Request, visit: Visit, window: str | None) -> str:
+    """The window asked for, else the one the user saved in their settings."""
+    if window is not None:
+        return window
+    with _engine(request).connect() as conn:
+        return read_settings(conn, visit.principal.name).dashboard_window
+
+
 @router.get("/")
-def dashboard_page(request: Request, visit: VisitDep, window: str = dashboard.DEFAULT_WINDOW) -> Response:
-    """Totals and charts over the window, and open incidents."""
-    return render(request, "dashboard.html", visit, board=_dashboard(request, visit, window))
+def dashboard_page(request: Request, visit: VisitDep, window: str | None = None) -> Response:
+    """Totals and charts over the window (the user's own by default), open incidents and health."""
+    board = _dashboard(request, visit, _window(request, visit, window))
+    return render(request, "dashboard.html", visit, board=board)
 
 
 @router.get("/dashboard/panels")
-def dashboard_panels(request: Request, visit: VisitDep, window: str = dashboard.DEFAULT_WINDOW) -> Response:
+def dashboard_panels(request: Request, visit: VisitDep, window: str | None = None) -> Response:
     """The dashboard's panels alone: what the page's self-refresh swaps in."""
-    return render(request, "dashboard_panels.html", visit, board=_dashboard(request, visit, window))
+    board = _dashboard(request, visit, _window(request, visit, window))
+    return render(request, "dashboard_panels.html", visit, board=board)
 
 
 # --- alerts -------------------------------------------------------------------------------------

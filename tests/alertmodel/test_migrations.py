@@ -9,7 +9,7 @@ from alertmodel import DeadLetter, SourceCheckpoint, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 
-HEAD = "0011_incident_alert_uuid_unique"
+HEAD = "0012_user_settings"
 TABLES = {
     "alert",
     "category",
@@ -35,6 +35,7 @@ TABLES = {
     "posture_report_finding",
     "node_stats",
     "alert_rollup",
+    "user_settings",
 }
 
 

@@ -246,7 +246,7 @@ def test_bad_search_input_is_a_page_naming_the_field_never_a_500(live_console: L
 
 
 def test_no_template_turns_escaping_off_or_inlines_script_or_style() -> None:
-    for template in TEMPLATES.glob("*.html"):
+    for template in TEMPLATES.rglob("*.html"):
         text = template.read_text()
         assert not re.search(r"\|\s*safe|autoescape\s+false|Markup", text), template.name
         assert not re.search(r"<script>|<style|\sstyle=|\son[a-z]+=", text), template.name
