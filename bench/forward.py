@@ -35,20 +35,19 @@ import orjson
 
 from alertmodel import migrate
 from alertmodel.engine import make_engine
-from alertmodel.forwarding import alerts_after
+from alertmodel.forwarding import newest_alert_id
 from alertmodel.repository import insert_alerts
 from bench.ingest_worker import BATCH, baseline, events, file_pipeline, fresh_store
 from blocks.forwarders import ElasticsearchForwarder, GelfForwarder
 from ingest.core import IngestCore
 from ingest.sources.file import FileSource
 from ingest.worker import Worker
-from tasks.forward.common import Outgoing
-from tasks.forward.elastic import ElasticSender
-from tasks.forward.gelf import GelfSender
-from tasks.forward.loop import ForwardLoop
+from tasks.forward.loop import ForwardLoop, render_spec
+from tasks.forward.render import Encoder
 from tests.forward_receivers import BulkServer, free_port
 
 FORWARD_BATCH = 2000
+RENDER_PROCESSES = 2  # `alertflow forward`'s default
 
 
 # -- receivers (each in its own process) -------------------------------------------------------
@@ -173,7 +172,8 @@ def forwarded(url: str, block: Any, target: Any, n: int) -> float:
             if hasattr(block, "port")
             else {"url": f"http://127.0.0.1:{receiver.port}"}
         )
-        loop = ForwardLoop(engine, f"bench-{uuid.uuid4().hex[:6]}", block)
+        loop = ForwardLoop(engine, f"bench-{uuid.uuid4().hex[:6]}", block, processes=RENDER_PROCESSES)
+        loop.prepare()  # the render processes start before the clock, as in a running forwarder
         started = time.perf_counter()
         loop.drain()
         done = receiver.wait_for(n)
@@ -185,35 +185,17 @@ def forwarded(url: str, block: Any, target: Any, n: int) -> float:
 
 
 def payloads(url: str, block: Any, n: int) -> list[bytes]:
-    """The bytes the forwarder sends, batch by batch, computed once before the bare clock."""
+    """The bytes the forwarder sends, window by window, encoded once before the bare clock."""
     engine = make_engine(url)
+    encoder = Encoder(render_spec(block))
     out: list[bytes] = []
-    after = 0
     with engine.connect() as conn:
-        while True:
-            rows, upto = alerts_after(conn, after, FORWARD_BATCH)
-            if not rows:
-                break
-            after = upto
-            loop = ForwardLoop.__new__(ForwardLoop)
-            loop.block, loop.render = block, None
-            from alertmodel.formats import FORMATS
-
-            items = [Outgoing(r, FORMATS[block.format](_read(r))) for r in rows]
-            if isinstance(block, GelfForwarder):
-                sender = GelfSender(block)
-                out.append(b"".join(sender.encode(item) + b"\0" for item in items))
-            else:
-                out.append(ElasticSender(block).bulk_body(items)[0])
+        top = newest_alert_id(conn)
+        for after in range(0, top, block.batch_size):
+            out.append(encoder.window(conn, after, min(top, after + block.batch_size)).wire)
     engine.dispose()
-    assert sum(1 for _ in out) >= n // FORWARD_BATCH
+    assert len(out) >= n // block.batch_size
     return out
-
-
-def _read(row: dict) -> Any:
-    from alertmodel.alert import AlertRead
-
-    return AlertRead.model_construct(**row)
 
 
 def bare_socket(batches: list[bytes], n: int) -> float:

@@ -1,0 +1,290 @@
+"""A window of stored alerts, read after a forwarder's cursor and encoded as the receiver's wire bytes.
+
+`Encoder.window` reads the alerts with alert_id in (after, upto] that pass the forwarder's
+filter (SQLAlchemy Core rows, no ORM objects), renders each in the forwarder's format and
+encodes it for the receiver kind: GELF frames, `_bulk` lines, RFC 5424 frames, GELF datagrams.
+It runs in the forwarder's own thread or in its render processes (`RenderPool`), so reading
+and rendering the next windows overlaps sending this one. Nothing here imports Prefect or the
+blocks: a render process starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import zlib
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import Connection, Engine, select
+
+from alertmodel.alert import ALERT_COLUMNS
+from alertmodel.engine import make_engine
+from alertmodel.formats import FORMATS
+from alertmodel.formats._fields import iso
+from alertmodel.forwarding import ALERTS, forward_filter
+from tasks.forward.common import SYSLOG_LEVEL, Outgoing, Refused
+
+Kind = Literal["gelf_tcp", "gelf_udp", "bulk", "syslog"]
+
+CHUNK_MAGIC = b"\x1e\x0f"
+CHUNK_HEADER = 12  # magic (2) + message id (8) + sequence number (1) + count (1)
+MAX_CHUNKS = 128
+SD_ID = "alertflow@32473"  # 32473: the private enterprise number RFC 5612 sets aside for examples
+
+_COLUMNS = [ALERTS.c[name] for name in ALERT_COLUMNS]
+_TIMES = frozenset({"time_collr", "time_cntrl"})
+_AS_IS = frozenset({str, int, float, datetime})  # orjson writes a datetime as ISO 8601 text
+_NAMES: dict[str, str] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class RenderSpec:
+    """What a forwarder sends, as plain data a render process can take: filter, format and wire settings."""
+
+    kind: Kind
+    format: str
+    min_severity: int = 0
+    sources: tuple[str, ...] = ()
+    categories_profile: str | None = None
+    host: str = ""  # GELF `host` / syslog HOSTNAME
+    index: str = ""  # _bulk index
+    facility: int = 4
+    app_name: str = "alertflow"
+    udp_chunk_size: int = 8154
+
+
+@dataclass(slots=True)
+class Window:
+    """The alerts of ids (after, upto] a forwarder sends, encoded; those its format refused set aside.
+
+    `wire` is what a stream receiver gets (GELF TCP frames, syslog frames) or the `_bulk` body;
+    `documents` holds each alert's document (`_bulk`, to dead-letter a refused one) or its GELF
+    datagrams (UDP, each alert's in a row).
+    """
+
+    after: int
+    upto: int
+    uuids: list[str] = field(default_factory=list)
+    wire: bytes = b""
+    documents: list[bytes] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+
+
+def gelf_name(key: str) -> str:
+    """The GELF additional field of a document key: `_key`, and `_id_` for `id` (GELF reserves `_id`)."""
+    name = "_id_" if key == "id" else "_" + key
+    if len(_NAMES) < 4096:  # formats have a fixed set of keys; the cache stays small
+        _NAMES[key] = name
+    return name
+
+
+def gelf_message(item: Outgoing, host: str) -> dict[str, Any]:
+    """The GELF message of one alert: GELF's own fields, then every document field as `_name`.
+
+    GELF additional fields are strings or numbers, so nested values travel as JSON text; `_id`
+    is reserved by GELF, so a document's `id` goes as `_id_`.
+    """
+    row = item.row
+    message = _gelf_head(row, host)
+    for key, value in item.document.items():
+        if type(value) in _AS_IS:
+            message[_NAMES.get(key) or gelf_name(key)] = value
+        elif value is not None:  # GELF has no null; nested values and booleans travel as JSON text
+            message[_NAMES.get(key) or gelf_name(key)] = orjson.dumps(
+                value, option=orjson.OPT_NAIVE_UTC
+            ).decode()
+    return message
+
+
+def _gelf_head(row: Any, host: str) -> dict[str, Any]:
+    collected = row["time_collr"]
+    return {
+        "version": "1.1",
+        "host": host,
+        "short_message": str(row["description"]) or "alert",
+        "timestamp": collected.timestamp() if isinstance(collected, datetime) else collected,
+        "level": SYSLOG_LEVEL.get(row["severity"], 6),
+    }
+
+
+def udp_datagrams(payload: bytes, chunk_size: int) -> list[bytes]:
+    """`payload` (already compressed) as one datagram, or as GELF chunks of at most `chunk_size` bytes."""
+    if len(payload) <= chunk_size:
+        return [payload]
+    room = chunk_size - CHUNK_HEADER
+    count = -(-len(payload) // room)
+    if count > MAX_CHUNKS:
+        raise ValueError(
+            f"a GELF message of {len(payload)} bytes needs {count} chunks, more than {MAX_CHUNKS}"
+        )
+    message_id = os.urandom(8)
+    return [
+        CHUNK_MAGIC + message_id + bytes((i, count)) + payload[i * room : (i + 1) * room]
+        for i in range(count)
+    ]
+
+
+def header_token(value: str, limit: int) -> str:
+    """A syslog header field: printable ASCII without spaces, at most `limit` characters, or '-'."""
+    cleaned = "".join(ch for ch in value if 33 <= ord(ch) <= 126)[:limit]
+    return cleaned or "-"
+
+
+def _sd_value(value: Any) -> str:
+    """A structured-data parameter value with '"', '\\' and ']' escaped as RFC 5424 6.3.3 asks."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+
+
+def syslog_message(item: Outgoing, facility: int, hostname: str, app_name: str) -> bytes:
+    """One alert as an RFC 5424 message: the alert's keys as structured data, the document as JSON MSG."""
+    row = item.row
+    priority = facility * 8 + SYSLOG_LEVEL.get(row["severity"], 6)
+    collected = row["time_collr"]
+    if isinstance(collected, datetime):
+        stamp = collected.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    else:
+        stamp = "-"
+    params = " ".join(
+        f'{name}="{_sd_value(row[name])}"' for name in ("alert_uuid", "source", "severity", "event")
+    )
+    header = f"<{priority}>1 {stamp} {hostname} {app_name} - alert [{SD_ID} {params}] "
+    return header.encode() + orjson.dumps(item.document, option=orjson.OPT_NAIVE_UTC)
+
+
+class Encoder:
+    """Reads and encodes windows for one forwarder (one per thread or render process)."""
+
+    def __init__(self, spec: RenderSpec) -> None:
+        self.spec = spec
+        self.render = FORMATS[spec.format]
+        # The Alertflex record's fields are the alert's columns, scalars all: its GELF message is
+        # built straight from the row, the same message `gelf_message` builds from the document.
+        self._gelf_names = [gelf_name(name) for name in ALERT_COLUMNS]
+        self._times = [i for i, name in enumerate(ALERT_COLUMNS) if name in _TIMES]
+        self._direct_gelf = spec.format == "alertflex" and spec.kind.startswith("gelf")
+        self._action = b'{"index":{"_index":' + orjson.dumps(spec.index) + b',"_id":'
+
+    def window(self, conn: Connection, after: int, upto: int) -> Window:
+        """The alerts of ids (after, upto] that pass the filter, encoded."""
+        spec = self.spec
+        clauses = forward_filter(conn, spec.min_severity, spec.sources, spec.categories_profile)
+        query = (
+            select(*_COLUMNS)
+            .where(ALERTS.c.alert_id > after, ALERTS.c.alert_id <= upto, *clauses)
+            .order_by(ALERTS.c.alert_id)
+        )
+        return self.encode(after, upto, conn.execute(query).all())
+
+    def encode(self, after: int, upto: int, rows: list[Any]) -> Window:
+        """`rows` (tuples of ALERT_COLUMNS) encoded for the receiver kind."""
+        window = Window(after, upto)
+        messages: list[bytes] = []
+        dumps, naive = orjson.dumps, orjson.OPT_NAIVE_UTC
+        host, kind = self.spec.host, self.spec.kind
+        for values in rows:
+            row = dict(zip(ALERT_COLUMNS, values, strict=True))
+            try:
+                if self._direct_gelf:
+                    message = self._gelf_alertflex(row, values, host)
+                else:
+                    document = self.render(row)
+                    if kind == "bulk":
+                        message = dumps(document, option=naive)
+                    elif kind == "syslog":
+                        message = self._syslog(row, document)
+                    else:
+                        message = dumps(gelf_message(Outgoing(row, document), host), option=naive)
+            except (ValueError, TypeError, KeyError) as exc:
+                window.refused.append(
+                    Refused(row["alert_uuid"], repr(row).encode(), f"format {self.spec.format}: {exc}")
+                )
+                continue
+            if kind == "gelf_udp":
+                try:
+                    datagrams = udp_datagrams(zlib.compress(message, 1), self.spec.udp_chunk_size)
+                except ValueError as exc:
+                    window.refused.append(Refused(row["alert_uuid"], message, str(exc)))
+                    continue
+                window.documents += datagrams
+            window.uuids.append(row["alert_uuid"])
+            messages.append(message)
+        if kind == "gelf_tcp" and messages:
+            window.wire = b"\0".join(messages) + b"\0"
+        elif kind == "syslog":
+            window.wire = b"".join(b"%d %s" % (len(m), m) for m in messages)
+        elif kind == "bulk":
+            action = self._action
+            lines = []
+            for uuid, document in zip(window.uuids, messages, strict=True):
+                lines += (action + dumps(uuid) + b"}}", document)
+            lines.append(b"")
+            window.wire = b"\n".join(lines)
+            window.documents = messages
+        return window
+
+    def _gelf_alertflex(self, row: dict[str, Any], values: Any, host: str) -> bytes:
+        message = _gelf_head(row, host)
+        fields = list(values)
+        for i in self._times:
+            fields[i] = iso(fields[i])
+        message.update({name: v for name, v in zip(self._gelf_names, fields, strict=True) if v is not None})
+        return orjson.dumps(message)
+
+    def _syslog(self, row: dict[str, Any], document: dict[str, Any]) -> bytes:
+        spec = self.spec
+        return syslog_message(Outgoing(row, document), spec.facility, spec.host, spec.app_name)
+
+
+# -- render processes ------------------------------------------------------------------------------
+
+_CHILD: tuple[Engine, Encoder] | None = None
+
+
+def _child_start(url: str, spec: RenderSpec, parent: int) -> None:
+    global _CHILD
+    _CHILD = (make_engine(url), Encoder(spec))
+
+    def orphaned() -> None:  # the forwarder was killed (SIGKILL): nobody will ask for a window again
+        while os.getppid() == parent:
+            threading.Event().wait(1.0)
+        os._exit(0)
+
+    threading.Thread(target=orphaned, daemon=True).start()
+
+
+def _child_window(after: int, upto: int) -> Window:
+    assert _CHILD is not None
+    engine, encoder = _CHILD
+    with engine.connect() as conn:
+        return encoder.window(conn, after, upto)
+
+
+def _child_ready() -> int:
+    time.sleep(0.05)  # long enough that each warm-up job lands on a process of its own
+    return os.getpid()
+
+
+def render_pool(url: str, spec: RenderSpec, processes: int) -> Executor:
+    """`processes` render processes (spawned: the forwarder has threads) for one forwarder, started.
+
+    Submit `window_job` to it; each process has its own engine on the store at `url`.
+    """
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=get_context("spawn"),
+        initializer=_child_start,
+        initargs=(url, spec, os.getpid()),
+    )
+    for started in [pool.submit(_child_ready) for _ in range(processes)]:
+        started.result()
+    return pool
+
+
+window_job = _child_window
+"""The job a render pool runs: `(after, upto)` → Window."""
