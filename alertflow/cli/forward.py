@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from alertflow.cli.common import fail_on, open_engine, prefect_server
+from alertflow.cli.common import MetricsEndpoint, fail_on, open_engine, prefect_server
 from alertmodel.errors import AlertflowError, ConfigurationError, IntegrationError
 from alertmodel.settings import get_settings
 
@@ -73,6 +73,23 @@ def forward(
         30.0, min=0.1, help="Longest wait between tries of a receiver that is down."
     ),
     reload: float = typer.Option(30.0, min=0.1, help="Seconds between reloads of the forwarder blocks."),
+    render_processes: int = typer.Option(
+        2,
+        min=0,
+        max=16,
+        help="Processes per forwarder that read and encode the next batches while one is sent "
+        "(0: one thread of this process).",
+    ),
+    metrics_port: int = typer.Option(
+        None,
+        min=0,
+        max=65535,
+        help="Serve Prometheus metrics (forwarder lag) at http://HOST:PORT/metrics "
+        "(no authentication: keep it on loopback).",
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", help="Address the metrics endpoint listens on (only with --metrics-port)."
+    ),
 ) -> None:
     """Forward stored alerts to Graylog (GELF), Elasticsearch/OpenSearch and syslog until SIGINT/SIGTERM."""
     from tasks.forward.loop import ForwardLoop, ForwardSupervisor
@@ -85,7 +102,7 @@ def forward(
     with prefect_server(), fail_on(ConfigurationError, IntegrationError):
         if once:
             for name, block in load_forwarders(only).items():
-                loop = ForwardLoop(engine, name, block)
+                loop = ForwardLoop(engine, name, block, processes=render_processes)
                 try:
                     loop.drain()
                 finally:
@@ -96,5 +113,14 @@ def forward(
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        supervisor = ForwardSupervisor(engine, lambda: load_forwarders(only), poll, max_backoff, reload)
-        supervisor.run(stop)
+        endpoint = MetricsEndpoint(metrics_host, metrics_port) if metrics_port is not None else None
+        if endpoint is not None:
+            logging.getLogger("alertflow.forward").info("metrics at %s", endpoint.url)
+        supervisor = ForwardSupervisor(
+            engine, lambda: load_forwarders(only), poll, max_backoff, reload, processes=render_processes
+        )
+        try:
+            supervisor.run(stop)
+        finally:
+            if endpoint is not None:
+                endpoint.stop()

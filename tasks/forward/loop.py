@@ -267,6 +267,7 @@ class ForwardSupervisor:
     poll_s: float = 1.0
     max_backoff_s: float = 30.0
     reload_s: float = 30.0
+    processes: int = 0
     running: dict[str, Running] = field(default_factory=dict)
 
     def reconcile(self) -> None:
@@ -282,7 +283,7 @@ class ForwardSupervisor:
             if current is not None:
                 self._stop(name)
             try:
-                loop = ForwardLoop(self.engine, name, block)
+                loop = ForwardLoop(self.engine, name, block, processes=self.processes)
             except (ValueError, OSError, AlertflowError) as exc:
                 log.error("forwarder %s cannot start: %s", name, exc)
                 continue
