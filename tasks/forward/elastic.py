@@ -76,7 +76,8 @@ class ElasticSender:
             return []
         refused, retry = [], []
         items = answer.get("items", [])
-        for alert_uuid, document, result in zip(window.uuids, window.documents, items, strict=False):
+        documents = window.wire.split(b"\n")[1::2]  # JSON has no raw newline: one line per document
+        for alert_uuid, document, result in zip(window.uuids, documents, items, strict=False):
             outcome = next(iter(result.values()), {})
             status = int(outcome.get("status", 0))
             if status < 300:

@@ -63,9 +63,9 @@ class RenderSpec:
 class Window:
     """The alerts of ids (after, upto] a forwarder sends, encoded; those its format refused set aside.
 
-    `wire` is what a stream receiver gets (GELF TCP frames, syslog frames) or the `_bulk` body;
-    `documents` holds each alert's document (`_bulk`, to dead-letter a refused one) or its GELF
-    datagrams (UDP, each alert's in a row).
+    `wire` is what a stream receiver gets (GELF TCP frames, syslog frames) or the `_bulk` body
+    (an action line and a document line per alert, in `uuids` order); `documents` holds the GELF
+    datagrams of a UDP input (each alert's in a row).
     """
 
     after: int
@@ -167,7 +167,10 @@ class Encoder:
         # built straight from the row, the same message `gelf_message` builds from the document.
         self._gelf_names = [gelf_name(name) for name in ALERT_COLUMNS]
         self._times = [i for i, name in enumerate(ALERT_COLUMNS) if name in _TIMES]
-        self._direct_gelf = spec.format == "alertflex" and spec.kind.startswith("gelf")
+        self._alertflex = spec.format == "alertflex"
+        position = {name: i for i, name in enumerate(ALERT_COLUMNS)}
+        self._uuid, self._collected = position["alert_uuid"], position["time_collr"]
+        self._description, self._severity = position["description"], position["severity"]
         self._action = b'{"index":{"_index":' + orjson.dumps(spec.index) + b',"_id":'
 
     def window(self, conn: Connection, after: int, upto: int) -> Window:
@@ -188,19 +191,28 @@ class Encoder:
         dumps, naive = orjson.dumps, orjson.OPT_NAIVE_UTC
         host, kind = self.spec.host, self.spec.kind
         for values in rows:
-            row = dict(zip(ALERT_COLUMNS, values, strict=True))
             try:
-                if self._direct_gelf:
-                    message = self._gelf_alertflex(row, values, host)
+                if self._alertflex:  # the Alertflex record is the row itself, times as ISO text
+                    fields = list(values)
+                    for i in self._times:
+                        fields[i] = iso(fields[i])
+                    if kind == "bulk":
+                        message = dumps(dict(zip(ALERT_COLUMNS, fields, strict=True)))
+                    elif kind != "syslog":
+                        message = dumps(self._gelf_alertflex(values, fields, host))
+                    else:
+                        message = self._syslog(values, dict(zip(ALERT_COLUMNS, fields, strict=True)))
                 else:
-                    document = self.render(row)
+                    document = self.render(dict(zip(ALERT_COLUMNS, values, strict=True)))
                     if kind == "bulk":
                         message = dumps(document, option=naive)
                     elif kind == "syslog":
-                        message = self._syslog(row, document)
+                        message = self._syslog(values, document)
                     else:
+                        row = dict(zip(ALERT_COLUMNS, values, strict=True))
                         message = dumps(gelf_message(Outgoing(row, document), host), option=naive)
             except (ValueError, TypeError, KeyError) as exc:
+                row = dict(zip(ALERT_COLUMNS, values, strict=True))
                 window.refused.append(
                     Refused(row["alert_uuid"], repr(row).encode(), f"format {self.spec.format}: {exc}")
                 )
@@ -209,10 +221,10 @@ class Encoder:
                 try:
                     datagrams = udp_datagrams(zlib.compress(message, 1), self.spec.udp_chunk_size)
                 except ValueError as exc:
-                    window.refused.append(Refused(row["alert_uuid"], message, str(exc)))
+                    window.refused.append(Refused(values[self._uuid], message, str(exc)))
                     continue
                 window.documents += datagrams
-            window.uuids.append(row["alert_uuid"])
+            window.uuids.append(values[self._uuid])
             messages.append(message)
         if kind == "gelf_tcp" and messages:
             window.wire = b"\0".join(messages) + b"\0"
@@ -225,19 +237,24 @@ class Encoder:
                 lines += (action + dumps(uuid) + b"}}", document)
             lines.append(b"")
             window.wire = b"\n".join(lines)
-            window.documents = messages
         return window
 
-    def _gelf_alertflex(self, row: dict[str, Any], values: Any, host: str) -> bytes:
-        message = _gelf_head(row, host)
-        fields = list(values)
-        for i in self._times:
-            fields[i] = iso(fields[i])
+    def _gelf_alertflex(self, values: Any, fields: list[Any], host: str) -> dict[str, Any]:
+        """The GELF message `gelf_message` makes of the Alertflex record, built from the row's values."""
+        collected = values[self._collected]
+        message: dict[str, Any] = {
+            "version": "1.1",
+            "host": host,
+            "short_message": str(values[self._description]) or "alert",
+            "timestamp": collected.timestamp() if isinstance(collected, datetime) else collected,
+            "level": SYSLOG_LEVEL.get(values[self._severity], 6),
+        }
         message.update({name: v for name, v in zip(self._gelf_names, fields, strict=True) if v is not None})
-        return orjson.dumps(message)
+        return message
 
-    def _syslog(self, row: dict[str, Any], document: dict[str, Any]) -> bytes:
+    def _syslog(self, values: Any, document: dict[str, Any]) -> bytes:
         spec = self.spec
+        row = dict(zip(ALERT_COLUMNS, values, strict=True))
         return syslog_message(Outgoing(row, document), spec.facility, spec.host, spec.app_name)
 
 
