@@ -22,6 +22,7 @@ import argparse
 import http.client
 import json
 import multiprocessing as mp
+import os
 import socket
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from alertflow.cli.forward import FORWARD_NICE
 from alertmodel import migrate
 from alertmodel.engine import make_engine
 from alertmodel.forwarding import newest_alert_id
@@ -233,10 +235,12 @@ def bare_http(batches: list[bytes], n: int) -> float:
 
 
 def forward_process(url: str, port: int, stop: Any, poll_s: float) -> None:
-    """`alertflow forward` for one GELF TCP forwarder, as its own process."""
+    """`alertflow forward` for one GELF TCP forwarder, as its own process, with its default nice value
+    and render processes."""
+    os.nice(FORWARD_NICE)
     engine = make_engine(url)
     block = GelfForwarder(host="127.0.0.1", port=port, backfill=True, batch_size=FORWARD_BATCH)
-    loop = ForwardLoop(engine, "bench", block)
+    loop = ForwardLoop(engine, "bench", block, processes=RENDER_PROCESSES)
     stopping = threading.Event()
     threading.Thread(target=lambda: (stop.wait(), stopping.set()), daemon=True).start()
     loop.run(stopping, poll_s=poll_s)

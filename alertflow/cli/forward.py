@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 from typing import Any
@@ -17,6 +18,9 @@ import typer
 from alertflow.cli.common import MetricsEndpoint, fail_on, open_engine, prefect_server
 from alertmodel.errors import AlertflowError, ConfigurationError, IntegrationError
 from alertmodel.settings import get_settings
+
+FORWARD_NICE = 10
+"""How much `alertflow forward` lowers its CPU priority by default (render processes inherit it)."""
 
 
 async def _saved_forwarders(only: list[str]) -> dict[str, Any]:
@@ -80,6 +84,13 @@ def forward(
         help="Processes per forwarder that read and encode the next batches while one is sent "
         "(0: one thread of this process).",
     ),
+    nice: int = typer.Option(
+        FORWARD_NICE,
+        min=0,
+        max=19,
+        help="Raise this process's (and its render processes') nice value by this much: forwarding "
+        "is background work, ingest gets the CPU first.",
+    ),
     metrics_port: int = typer.Option(
         None,
         min=0,
@@ -98,6 +109,7 @@ def forward(
         level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     only = list(forwarder or [])
+    os.nice(nice)
     engine = open_engine()
     with prefect_server(), fail_on(ConfigurationError, IntegrationError):
         if once:
