@@ -243,13 +243,18 @@ def forward_process(url: str, port: int, stop: Any, poll_s: float) -> None:
     loop = ForwardLoop(engine, "bench", block, processes=RENDER_PROCESSES)
     stopping = threading.Event()
     threading.Thread(target=lambda: (stop.wait(), stopping.set()), daemon=True).start()
-    loop.run(stopping, poll_s=poll_s)
+    try:
+        loop.run(stopping, poll_s=poll_s)
+    finally:
+        loop.close()
 
 
 def ingest_with_forwarder(url: str, path: Path, n: int) -> float:
     receiver = Receiver(gelf_receiver)
     stop = mp.Event()
-    forwarder = mp.Process(target=forward_process, args=(url, receiver.port, stop, 0.1), daemon=True)
+    forwarder = mp.Process(
+        target=forward_process, args=(url, receiver.port, stop, 0.1)
+    )  # it starts render processes
     forwarder.start()
     try:
         rate = file_pipeline(url, path, n)
@@ -268,7 +273,9 @@ def lag_p99(scratch: Path, lines: list[bytes], rate: float) -> float:
     path.write_bytes(b"")
     receiver = Receiver(gelf_receiver, arrivals=True)
     stop = mp.Event()
-    forwarder = mp.Process(target=forward_process, args=(url, receiver.port, stop, 0.1), daemon=True)
+    forwarder = mp.Process(
+        target=forward_process, args=(url, receiver.port, stop, 0.1)
+    )  # it starts render processes
     forwarder.start()
     engine = make_engine(url)
     worker = Worker(

@@ -4,13 +4,15 @@ render processes send exactly what one thread sends."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from alertmodel.alert import ALERT_COLUMNS
 from alertmodel.formats import FORMATS
-from alertmodel.forwarding import read_cursor
+from alertmodel.forwarding import ALERTS, read_cursor
 from blocks.forwarders import GelfForwarder
 from tasks.forward.common import Outgoing
 from tasks.forward.loop import ForwardLoop
@@ -31,39 +33,56 @@ def _mixed(store: Engine) -> list[dict]:
     return rows
 
 
-@pytest.mark.parametrize("kind", ["gelf_tcp", "bulk"])
-def test_the_alertflex_fast_path_encodes_what_the_generic_renderer_does(store: Engine, kind: str) -> None:
-    rows = _mixed(store)
-    spec = RenderSpec(kind, "alertflex", host="sensor-host", index="alerts")  # type: ignore[arg-type]
-    with store.connect() as conn:
-        window = Encoder(spec).window(conn, 0, 10)
-    assert window.uuids == [r["alert_uuid"] for r in rows] and window.refused == []
-    with store.connect() as conn:  # the same rows, as the generic renderer and GELF mapping take them
-        stored = [
-            dict(r._mapping) for r in conn.exec_driver_sql("SELECT * FROM alert ORDER BY alert_id").fetchall()
-        ]
+def _expected(stored: list[dict[str, Any]], kind: str) -> list[bytes]:
+    """What the generic renderer and GELF mapping make of the rows, as the wire carries them."""
     expected = []
     for row in stored:
-        row["time_collr"] = datetime.fromisoformat(row["time_collr"]).replace(tzinfo=UTC)
-        if row["time_cntrl"] is not None:
-            row["time_cntrl"] = datetime.fromisoformat(row["time_cntrl"]).replace(tzinfo=UTC)
         document = FORMATS["alertflex"](row)
         if kind == "bulk":
             action = {"index": {"_index": "alerts", "_id": row["alert_uuid"]}}
             expected += [orjson.dumps(action), orjson.dumps(document)]
         else:
             expected.append(orjson.dumps(gelf_message(Outgoing(row, document), "sensor-host")))
+    return expected
+
+
+def _parsed(wire: bytes, kind: str) -> list[Any]:
+    return [
+        orjson.loads(part) for part in (wire.split(b"\n")[:-1] if kind == "bulk" else wire.split(b"\0")[:-1])
+    ]
+
+
+@pytest.mark.parametrize("kind", ["gelf_tcp", "bulk"])
+def test_the_alertflex_fast_paths_encode_what_the_generic_renderer_does(store: Engine, kind: str) -> None:
+    rows = _mixed(store)
+    spec = RenderSpec(kind, "alertflex", host="sensor-host", index="alerts")  # type: ignore[arg-type]
+    encoder = Encoder(spec)
+    with store.connect() as conn:
+        window = encoder.window(conn, 0, 10)  # SQLite: json_object in SQL
+        values = conn.execute(select(*[ALERTS.c[n] for n in ALERT_COLUMNS]).order_by(ALERTS.c.alert_id)).all()
+    in_python = encoder.encode(0, 10, values)  # other databases: from the row values in Python
+    stored = [dict(zip(ALERT_COLUMNS, v, strict=True)) for v in values]
+    expected = _expected(stored, kind)
+    assert window.uuids == in_python.uuids == [r["alert_uuid"] for r in rows]
+    assert window.refused == in_python.refused == []
+    separator = b"\n" if kind == "bulk" else b"\0"
+    assert in_python.wire == separator.join([*expected, b""])
+    decoded, wanted = _parsed(window.wire, kind), _parsed(in_python.wire, kind)
+    assert [list(d) for d in decoded] == [list(w) for w in wanted]  # the same fields, in the same order
+    for got, want in zip(decoded, wanted, strict=True):
+        if kind != "bulk":  # SQLite writes a real to 15 significant digits: 10 µs
+            assert abs(got.pop("timestamp") - want.pop("timestamp")) < 1e-4
+        assert got == want
     if kind == "bulk":
-        assert window.wire == b"\n".join([*expected, b""])
-        documents = [orjson.loads(line) for line in window.wire.split(b"\n")[1::2]]
+        documents = decoded[1::2]
         assert documents[0]["time_cntrl"] is None
         assert documents[5]["time_cntrl"] == "2026-11-23T12:00:01.250000+00:00"
+        assert documents[5]["description"] == 'quote " newline \n ü'
     else:
-        assert window.wire == b"\0".join(expected) + b"\0"
-        messages = [orjson.loads(frame) for frame in window.wire.split(b"\0")[:-1]]
-        assert "_time_cntrl" not in messages[0]  # GELF has no null: an unset time is left out
-        assert messages[0]["short_message"] == "alert" and messages[0]["level"] == 6
-        assert messages[5]["_time_cntrl"] == "2026-11-23T12:00:01.250000+00:00"
+        assert "_time_cntrl" not in decoded[0]  # GELF has no null: an unset time is left out
+        assert decoded[0]["short_message"] == "alert" and decoded[0]["level"] == 6
+        assert decoded[5]["_time_cntrl"] == "2026-11-23T12:00:01.250000+00:00"
+        assert decoded[5]["level"] == 2
 
 
 def test_render_processes_send_what_one_thread_sends_and_move_the_cursor_in_order(store: Engine) -> None:
