@@ -234,7 +234,7 @@ def bare_http(batches: list[bytes], n: int) -> float:
 # -- ingest with a forwarder on ------------------------------------------------------------------
 
 
-def forward_process(url: str, port: int, stop: Any, poll_s: float) -> None:
+def forward_process(url: str, port: int, stop: Any, poll_s: float, ready: Any) -> None:
     """`alertflow forward` for one GELF TCP forwarder, as its own process, with its default nice value
     and render processes."""
     os.nice(FORWARD_NICE)
@@ -243,6 +243,8 @@ def forward_process(url: str, port: int, stop: Any, poll_s: float) -> None:
     loop = ForwardLoop(engine, "bench", block, processes=RENDER_PROCESSES)
     stopping = threading.Event()
     threading.Thread(target=lambda: (stop.wait(), stopping.set()), daemon=True).start()
+    loop.prepare()  # a running `alertflow forward` has its render processes up
+    ready.set()
     try:
         loop.run(stopping, poll_s=poll_s)
     finally:

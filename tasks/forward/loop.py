@@ -33,6 +33,7 @@ from alertmodel.forwarding import (
 )
 from alertmodel.metrics import FORWARDER_LAG
 from blocks.forwarders import ElasticsearchForwarder, Forwarder, GelfForwarder, SyslogForwarder
+from tasks.forward.common import Refused
 from tasks.forward.elastic import ElasticSender
 from tasks.forward.gelf import GelfSender
 from tasks.forward.render import Encoder, RenderSpec, Window, render_pool, window_job
@@ -106,6 +107,8 @@ class ForwardLoop:
         self.processes = processes
         self._encoder = Encoder(self.spec)
         self._pool: Executor | None = None
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix=f"forward-{name}-commit")
+        self._committing: Future[None] | None = None
         self._oldest_unsent: float | None = None  # time_collr (epoch s) of the first alert after the cursor
         FORWARDER_LAG.labels(name).set_function(self.lag_s)
 
@@ -130,8 +133,13 @@ class ForwardLoop:
             self.cursor = self._start()
         top = self._newest()
         covered = 0
-        if top > self.cursor:
-            covered = self._deliver(self._window(self.cursor, min(top, self.cursor + self.block.batch_size)))
+        try:
+            if top > self.cursor:
+                covered = self._deliver(
+                    self._window(self.cursor, min(top, self.cursor + self.block.batch_size))
+                )
+        finally:
+            self.settle()
         self.note_lag()
         return covered
 
@@ -160,13 +168,13 @@ class ForwardLoop:
                         break
                     continue
                 covered += self._deliver(pending.popleft().result())
-                self.note_lag()
         except BrokenExecutor as exc:  # a render process died (killed, out of memory): start new ones
             self._pool = None
             raise ServiceUnavailableError(f"forwarder {self.name}: a render process died: {exc}") from exc
         finally:
             for future in pending:
                 future.cancel()
+            self.settle()
         self.note_lag()
         return covered
 
@@ -201,7 +209,23 @@ class ForwardLoop:
             self._oldest_unsent = oldest_after(conn, self.cursor)
 
     def _deliver(self, window: Window) -> int:
+        """Send `window`, then commit its cursor (and dead letters) in the background; the ids it covered.
+
+        The commit (an fsync on SQLite) overlaps sending the next window, but only one window is
+        ever sent and not committed: a kill resends at most that one and the one on the wire.
+        """
         refused = window.refused + (self.sender.send_window(window) if window.uuids else [])
+        self.settle()
+        self._committing = self._committer.submit(self._commit, window, refused)
+        return window.upto - window.after
+
+    def settle(self) -> None:
+        """Wait for the commit of the last window sent (its error, if any, is raised here)."""
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            committing.result()
+
+    def _commit(self, window: Window, refused: list[Refused]) -> None:
         with self.engine.begin() as conn:
             for item in refused:
                 dead_letter_forward(conn, self.name, self.sender.origin, item.document, item.reason)
@@ -211,7 +235,7 @@ class ForwardLoop:
         self.stats.sent += len(window.uuids) - (len(refused) - len(window.refused))
         self.stats.refused += len(refused)
         self.stats.batches += 1
-        return window.upto - window.after
+        self.note_lag()
 
     def run(self, stop: threading.Event, poll_s: float = 1.0, max_backoff_s: float = 30.0) -> None:
         """Forward until `stop` is set: batches back to back while behind, a poll every `poll_s` when caught up."""
@@ -243,6 +267,7 @@ class ForwardLoop:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._committer.shutdown(wait=True)
         self.sender.close()
         with contextlib.suppress(KeyError):
             FORWARDER_LAG.remove(self.name)
