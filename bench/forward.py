@@ -254,10 +254,11 @@ def forward_process(url: str, port: int, stop: Any, poll_s: float, ready: Any) -
 def ingest_with_forwarder(url: str, path: Path, n: int) -> float:
     receiver = Receiver(gelf_receiver)
     stop = mp.Event()
-    forwarder = mp.Process(
-        target=forward_process, args=(url, receiver.port, stop, 0.1)
-    )  # it starts render processes
-    forwarder.start()
+    ready = mp.Event()
+    forwarder = mp.Process(target=forward_process, args=(url, receiver.port, stop, 0.1, ready))
+    forwarder.start()  # not a daemon: it starts render processes
+    if not ready.wait(60):
+        raise SystemExit("the forwarder did not start")
     try:
         rate = file_pipeline(url, path, n)
         receiver.wait_for(n)
@@ -275,10 +276,11 @@ def lag_p99(scratch: Path, lines: list[bytes], rate: float) -> float:
     path.write_bytes(b"")
     receiver = Receiver(gelf_receiver, arrivals=True)
     stop = mp.Event()
-    forwarder = mp.Process(
-        target=forward_process, args=(url, receiver.port, stop, 0.1)
-    )  # it starts render processes
-    forwarder.start()
+    ready = mp.Event()
+    forwarder = mp.Process(target=forward_process, args=(url, receiver.port, stop, 0.1, ready))
+    forwarder.start()  # not a daemon: it starts render processes
+    if not ready.wait(60):
+        raise SystemExit("the forwarder did not start")
     engine = make_engine(url)
     worker = Worker(
         engine, IngestCore(), [FileSource(path, follow=True)], batch_size=BATCH, batch_wait_s=0.05
