@@ -181,6 +181,7 @@ class Encoder:
         self._gelf_names = [gelf_name(name) for name in ALERT_COLUMNS]
         self._times = [i for i, name in enumerate(ALERT_COLUMNS) if name in _TIMES]
         self._alertflex = spec.format == "alertflex"
+        self._sqlite_json = sqlite_alertflex_json(spec) if self._alertflex and spec.kind != "syslog" else None
         position = {name: i for i, name in enumerate(ALERT_COLUMNS)}
         self._uuid, self._collected = position["alert_uuid"], position["time_collr"]
         self._description, self._severity = position["description"], position["severity"]
@@ -194,7 +195,7 @@ class Encoder:
         if self._alertflex and spec.kind != "syslog" and conn.dialect.name == "sqlite":
             # SQLite writes the Alertflex record's JSON itself (json_object), in C: the rows
             # come as one text each, nothing is built per field in Python.
-            query = select(ALERTS.c.alert_uuid, sqlite_alertflex_json(spec)).where(*where)
+            query = select(ALERTS.c.alert_uuid, self._sqlite_json).where(*where)
             rows = conn.execute(query.order_by(ALERTS.c.alert_id)).all()
             window = Window(after, upto, [uuid for uuid, _ in rows])
             return self._pack(window, [text.encode() for _, text in rows])
