@@ -1,17 +1,20 @@
 """Forwarding throughput and its cost to ingest.
 
 1. `forward`: alerts/s of a forwarder (GELF TCP; Elasticsearch `_bulk` through the official
-   client) draining a SQLite store of real recorded alerts, from cursor to receiver, against
-   the same bytes pre-serialized before the clock and written with a bare socket (GELF) or a
-   bare keep-alive HTTP POST per batch (`_bulk`), in the same run, to the same receiver. Each
-   receiver is a process of its own that decodes every message (a GELF input splitting on NUL,
-   the test suite's `_bulk` server with its per-item answers) and counts the distinct alert
-   uuids, so a run is only measured when every alert arrived.
+   client) draining a SQLite store of real recorded alerts, from cursor to receiver, with
+   `alertflow forward`'s default render processes (started before the clock), against the
+   same bytes pre-serialized before the clock (the forwarder's own encoder, window by window)
+   and written with a bare socket (GELF) or a bare keep-alive HTTP POST per window (`_bulk`),
+   in the same run, to the same receiver. Each receiver is a process of its own that decodes
+   every message (a GELF input splitting on NUL, the test suite's `_bulk` server with its
+   per-item answers) and counts the distinct alert uuids, so a run is only measured when
+   every alert arrived.
    {"bench": "forward", "target": "gelf_tcp"|"elasticsearch", "alerts_per_s", "bare_alerts_per_s", "ratio"}
 2. `forward_ingest`: the ingest worker reading a file into SQLite with one forwarder (GELF TCP,
-   its own process, as `alertflow forward` runs) on, against plain executemany of the same rows
-   (bench/ingest_worker.py's baseline); then the worker fed at 5,000 events/s with the forwarder
-   on, and the p99 of (arrival at the receiver minus the alert's time_collr).
+   its own process with `alertflow forward`'s defaults: nice 10, two render processes) on,
+   against plain executemany of the same rows (bench/ingest_worker.py's baseline); then the
+   worker fed at 5,000 events/s with the forwarder on (fed once the forwarder is up), and the
+   p99 of (arrival at the receiver minus the alert's time_collr).
    {"bench": "forward_ingest", "ratio", "lag_p99_s"}
 `--quick` uses fewer alerts. Figures are the best of a few rounds (slow rounds measure neighbours).
 """
