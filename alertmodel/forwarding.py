@@ -78,6 +78,14 @@ def newest_alert_id(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(ALERTS.c.alert_id), 0))).scalar_one())
 
 
+def oldest_after(conn: Connection, after: int) -> float | None:
+    """When the first alert stored after id `after` was collected (epoch seconds); None when there is none."""
+    collected = conn.execute(
+        select(ALERTS.c.time_collr).where(ALERTS.c.alert_id > after).order_by(ALERTS.c.alert_id).limit(1)
+    ).scalar()
+    return None if collected is None else float(collected.timestamp())
+
+
 def alerts_after(
     conn: Connection, after: int, limit: int, clauses: Sequence[ColumnElement[bool]] = ()
 ) -> tuple[list[dict[str, Any]], int]:

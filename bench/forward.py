@@ -1,17 +1,20 @@
 """Forwarding throughput and its cost to ingest.
 
 1. `forward`: alerts/s of a forwarder (GELF TCP; Elasticsearch `_bulk` through the official
-   client) draining a SQLite store of real recorded alerts, from cursor to receiver, against
-   the same bytes pre-serialized before the clock and written with a bare socket (GELF) or a
-   bare keep-alive HTTP POST per batch (`_bulk`), in the same run, to the same receiver. Each
-   receiver is a process of its own that decodes every message (a GELF input splitting on NUL,
-   the test suite's `_bulk` server with its per-item answers) and counts the distinct alert
-   uuids, so a run is only measured when every alert arrived.
+   client) draining a SQLite store of real recorded alerts, from cursor to receiver, with
+   `alertflow forward`'s default render processes (started before the clock), against the
+   same bytes pre-serialized before the clock (the forwarder's own encoder, window by window)
+   and written with a bare socket (GELF) or a bare keep-alive HTTP POST per window (`_bulk`),
+   in the same run, to the same receiver. Each receiver is a process of its own that decodes
+   every message (a GELF input splitting on NUL, the test suite's `_bulk` server with its
+   per-item answers) and counts the distinct alert uuids, so a run is only measured when
+   every alert arrived.
    {"bench": "forward", "target": "gelf_tcp"|"elasticsearch", "alerts_per_s", "bare_alerts_per_s", "ratio"}
 2. `forward_ingest`: the ingest worker reading a file into SQLite with one forwarder (GELF TCP,
-   its own process, as `alertflow forward` runs) on, against plain executemany of the same rows
-   (bench/ingest_worker.py's baseline); then the worker fed at 5,000 events/s with the forwarder
-   on, and the p99 of (arrival at the receiver minus the alert's time_collr).
+   its own process with `alertflow forward`'s defaults: nice 10, two render processes) on,
+   against plain executemany of the same rows (bench/ingest_worker.py's baseline); then the
+   worker fed at 5,000 events/s with the forwarder on (fed once the forwarder is up), and the
+   p99 of (arrival at the receiver minus the alert's time_collr).
    {"bench": "forward_ingest", "ratio", "lag_p99_s"}
 `--quick` uses fewer alerts. Figures are the best of a few rounds (slow rounds measure neighbours).
 """
@@ -22,6 +25,7 @@ import argparse
 import http.client
 import json
 import multiprocessing as mp
+import os
 import socket
 import sys
 import tempfile
@@ -33,22 +37,22 @@ from typing import Any
 
 import orjson
 
+from alertflow.cli.forward import FORWARD_NICE
 from alertmodel import migrate
 from alertmodel.engine import make_engine
-from alertmodel.forwarding import alerts_after
+from alertmodel.forwarding import newest_alert_id
 from alertmodel.repository import insert_alerts
 from bench.ingest_worker import BATCH, baseline, events, file_pipeline, fresh_store
 from blocks.forwarders import ElasticsearchForwarder, GelfForwarder
 from ingest.core import IngestCore
 from ingest.sources.file import FileSource
 from ingest.worker import Worker
-from tasks.forward.common import Outgoing
-from tasks.forward.elastic import ElasticSender
-from tasks.forward.gelf import GelfSender
-from tasks.forward.loop import ForwardLoop
+from tasks.forward.loop import ForwardLoop, render_spec
+from tasks.forward.render import Encoder
 from tests.forward_receivers import BulkServer, free_port
 
 FORWARD_BATCH = 2000
+RENDER_PROCESSES = 2  # `alertflow forward`'s default
 
 
 # -- receivers (each in its own process) -------------------------------------------------------
@@ -173,7 +177,8 @@ def forwarded(url: str, block: Any, target: Any, n: int) -> float:
             if hasattr(block, "port")
             else {"url": f"http://127.0.0.1:{receiver.port}"}
         )
-        loop = ForwardLoop(engine, f"bench-{uuid.uuid4().hex[:6]}", block)
+        loop = ForwardLoop(engine, f"bench-{uuid.uuid4().hex[:6]}", block, processes=RENDER_PROCESSES)
+        loop.prepare()  # the render processes start before the clock, as in a running forwarder
         started = time.perf_counter()
         loop.drain()
         done = receiver.wait_for(n)
@@ -185,35 +190,17 @@ def forwarded(url: str, block: Any, target: Any, n: int) -> float:
 
 
 def payloads(url: str, block: Any, n: int) -> list[bytes]:
-    """The bytes the forwarder sends, batch by batch, computed once before the bare clock."""
+    """The bytes the forwarder sends, window by window, encoded once before the bare clock."""
     engine = make_engine(url)
+    encoder = Encoder(render_spec(block))
     out: list[bytes] = []
-    after = 0
     with engine.connect() as conn:
-        while True:
-            rows, upto = alerts_after(conn, after, FORWARD_BATCH)
-            if not rows:
-                break
-            after = upto
-            loop = ForwardLoop.__new__(ForwardLoop)
-            loop.block, loop.render = block, None
-            from alertmodel.formats import FORMATS
-
-            items = [Outgoing(r, FORMATS[block.format](_read(r))) for r in rows]
-            if isinstance(block, GelfForwarder):
-                sender = GelfSender(block)
-                out.append(b"".join(sender.encode(item) + b"\0" for item in items))
-            else:
-                out.append(ElasticSender(block).bulk_body(items)[0])
+        top = newest_alert_id(conn)
+        for after in range(0, top, block.batch_size):
+            out.append(encoder.window(conn, after, min(top, after + block.batch_size)).wire)
     engine.dispose()
-    assert sum(1 for _ in out) >= n // FORWARD_BATCH
+    assert len(out) >= n // block.batch_size
     return out
-
-
-def _read(row: dict) -> Any:
-    from alertmodel.alert import AlertRead
-
-    return AlertRead.model_construct(**row)
 
 
 def bare_socket(batches: list[bytes], n: int) -> float:
@@ -250,21 +237,31 @@ def bare_http(batches: list[bytes], n: int) -> float:
 # -- ingest with a forwarder on ------------------------------------------------------------------
 
 
-def forward_process(url: str, port: int, stop: Any, poll_s: float) -> None:
-    """`alertflow forward` for one GELF TCP forwarder, as its own process."""
+def forward_process(url: str, port: int, stop: Any, poll_s: float, ready: Any) -> None:
+    """`alertflow forward` for one GELF TCP forwarder, as its own process, with its default nice value
+    and render processes."""
+    os.nice(FORWARD_NICE)
     engine = make_engine(url)
     block = GelfForwarder(host="127.0.0.1", port=port, backfill=True, batch_size=FORWARD_BATCH)
-    loop = ForwardLoop(engine, "bench", block)
+    loop = ForwardLoop(engine, "bench", block, processes=RENDER_PROCESSES)
     stopping = threading.Event()
     threading.Thread(target=lambda: (stop.wait(), stopping.set()), daemon=True).start()
-    loop.run(stopping, poll_s=poll_s)
+    loop.prepare()  # a running `alertflow forward` has its render processes up
+    ready.set()
+    try:
+        loop.run(stopping, poll_s=poll_s)
+    finally:
+        loop.close()
 
 
 def ingest_with_forwarder(url: str, path: Path, n: int) -> float:
     receiver = Receiver(gelf_receiver)
     stop = mp.Event()
-    forwarder = mp.Process(target=forward_process, args=(url, receiver.port, stop, 0.1), daemon=True)
-    forwarder.start()
+    ready = mp.Event()
+    forwarder = mp.Process(target=forward_process, args=(url, receiver.port, stop, 0.1, ready))
+    forwarder.start()  # not a daemon: it starts render processes
+    if not ready.wait(60):
+        raise SystemExit("the forwarder did not start")
     try:
         rate = file_pipeline(url, path, n)
         receiver.wait_for(n)
@@ -282,8 +279,11 @@ def lag_p99(scratch: Path, lines: list[bytes], rate: float) -> float:
     path.write_bytes(b"")
     receiver = Receiver(gelf_receiver, arrivals=True)
     stop = mp.Event()
-    forwarder = mp.Process(target=forward_process, args=(url, receiver.port, stop, 0.1), daemon=True)
-    forwarder.start()
+    ready = mp.Event()
+    forwarder = mp.Process(target=forward_process, args=(url, receiver.port, stop, 0.1, ready))
+    forwarder.start()  # not a daemon: it starts render processes
+    if not ready.wait(60):
+        raise SystemExit("the forwarder did not start")
     engine = make_engine(url)
     worker = Worker(
         engine, IngestCore(), [FileSource(path, follow=True)], batch_size=BATCH, batch_wait_s=0.05

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from sqlalchemy import Engine
@@ -44,3 +45,30 @@ def prefect_server(otherwise: str = "") -> Iterator[PrefectAddress]:
         raise typer.Exit(2) from None
     with use_prefect_server(address):
         yield address
+
+
+class MetricsEndpoint:
+    """This process's Prometheus registry at http://HOST:PORT/metrics (prometheus_client's threaded server).
+
+    No authentication: the callers bind it to 127.0.0.1 unless told otherwise. A port that is
+    taken ends the command with exit status 2, naming the address.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        from prometheus_client import start_http_server
+
+        from alertmodel.metrics import REGISTRY
+
+        try:
+            self.server: Any
+            self.server, self.thread = start_http_server(port, addr=host, registry=REGISTRY)
+        except OSError as exc:
+            typer.echo(f"cannot serve metrics on {host}:{port}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{self.server.server_address[1]}/metrics"
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 from typing import Any
 
 import typer
 
-from alertflow.cli.common import fail_on, open_engine, prefect_server
+from alertflow.cli.common import MetricsEndpoint, fail_on, open_engine, prefect_server
 from alertmodel.errors import AlertflowError, ConfigurationError, IntegrationError
 from alertmodel.settings import get_settings
+
+FORWARD_NICE = 10
+"""How much `alertflow forward` lowers its CPU priority by default (render processes inherit it)."""
 
 
 async def _saved_forwarders(only: list[str]) -> dict[str, Any]:
@@ -73,6 +77,30 @@ def forward(
         30.0, min=0.1, help="Longest wait between tries of a receiver that is down."
     ),
     reload: float = typer.Option(30.0, min=0.1, help="Seconds between reloads of the forwarder blocks."),
+    render_processes: int = typer.Option(
+        2,
+        min=0,
+        max=16,
+        help="Processes per forwarder that read and encode the next batches while one is sent "
+        "(0: one thread of this process).",
+    ),
+    nice: int = typer.Option(
+        FORWARD_NICE,
+        min=0,
+        max=19,
+        help="Raise this process's (and its render processes') nice value by this much: forwarding "
+        "is background work, ingest gets the CPU first.",
+    ),
+    metrics_port: int = typer.Option(
+        None,
+        min=0,
+        max=65535,
+        help="Serve Prometheus metrics (forwarder lag) at http://HOST:PORT/metrics "
+        "(no authentication: keep it on loopback).",
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", help="Address the metrics endpoint listens on (only with --metrics-port)."
+    ),
 ) -> None:
     """Forward stored alerts to Graylog (GELF), Elasticsearch/OpenSearch and syslog until SIGINT/SIGTERM."""
     from tasks.forward.loop import ForwardLoop, ForwardSupervisor
@@ -81,11 +109,12 @@ def forward(
         level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     only = list(forwarder or [])
+    os.nice(nice)
     engine = open_engine()
     with prefect_server(), fail_on(ConfigurationError, IntegrationError):
         if once:
             for name, block in load_forwarders(only).items():
-                loop = ForwardLoop(engine, name, block)
+                loop = ForwardLoop(engine, name, block, processes=render_processes)
                 try:
                     loop.drain()
                 finally:
@@ -96,5 +125,14 @@ def forward(
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        supervisor = ForwardSupervisor(engine, lambda: load_forwarders(only), poll, max_backoff, reload)
-        supervisor.run(stop)
+        endpoint = MetricsEndpoint(metrics_host, metrics_port) if metrics_port is not None else None
+        if endpoint is not None:
+            logging.getLogger("alertflow.forward").info("metrics at %s", endpoint.url)
+        supervisor = ForwardSupervisor(
+            engine, lambda: load_forwarders(only), poll, max_backoff, reload, processes=render_processes
+        )
+        try:
+            supervisor.run(stop)
+        finally:
+            if endpoint is not None:
+                endpoint.stop()

@@ -11,13 +11,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import typer
-from prometheus_client import start_http_server
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy import Engine
 
-from alertflow.cli.common import prefect_server
+from alertflow.cli.common import MetricsEndpoint, prefect_server
 from alertmodel import archive, migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import ConfigurationError
@@ -265,7 +264,7 @@ def ingest_file(
 
 
 class _MetricsServer:
-    """The worker's /metrics: prometheus_client's threaded HTTP server plus the database gauges' thread."""
+    """The worker's /metrics: the process's metrics endpoint plus the database gauges' thread."""
 
     def __init__(self, worker: Worker, engine: Engine, host: str, port: int) -> None:
         self.queues = QueueDepths(worker.queue_depths)
@@ -273,20 +272,17 @@ class _MetricsServer:
         REGISTRY.register(self.queues)
         REGISTRY.register(self.database)
         self.database.start()
+        self.endpoint: MetricsEndpoint | None = None
         try:
-            self.server, self.thread = start_http_server(port, addr=host, registry=REGISTRY)
-        except OSError as exc:
+            self.endpoint = MetricsEndpoint(host, port)
+        except typer.Exit:
             self.stop()
-            typer.echo(f"cannot serve metrics on {host}:{port}: {exc}", err=True)
-            raise typer.Exit(2) from None
-        bound_port = self.server.server_address[1]
-        shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{bound_port}/metrics"
+            raise
+        self.url = self.endpoint.url
 
     def stop(self) -> None:
-        if hasattr(self, "server"):
-            self.server.shutdown()
-            self.server.server_close()
+        if self.endpoint is not None:
+            self.endpoint.stop()
         self.database.stop()
         REGISTRY.unregister(self.queues)
         REGISTRY.unregister(self.database)

@@ -32,6 +32,13 @@ class UpSettings(BaseSettings):
         le=65535,
         description="Port of the ingest worker's Prometheus /metrics (127.0.0.1 only, no authentication); 0: off.",
     )
+    forward_metrics_port: int = Field(
+        default=9481,
+        ge=0,
+        le=65535,
+        description="Port of the forward process's Prometheus /metrics (forwarder lag; 127.0.0.1 only, "
+        "no authentication); 0: off.",
+    )
     tls_certfile: Path | None = Field(
         default=None, description="PEM certificate (chain) of the ingest endpoint: it then speaks HTTPS."
     )
@@ -50,6 +57,11 @@ class UpSettings(BaseSettings):
     def metrics_url(self) -> str:
         """The ingest worker's metrics endpoint ("" when off)."""
         return f"http://127.0.0.1:{self.metrics_port}/metrics" if self.metrics_port else ""
+
+    @property
+    def forward_metrics_url(self) -> str:
+        """The forward process's metrics endpoint ("" when off)."""
+        return f"http://127.0.0.1:{self.forward_metrics_port}/metrics" if self.forward_metrics_port else ""
 
     @property
     def tls(self) -> bool:

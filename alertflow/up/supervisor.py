@@ -290,7 +290,10 @@ class Stack:
         ]
         self._start_child("api", [*api, "--tls-cert", str(certfile), "--tls-key", str(keyfile)])
         # Forwarding is its own process: a SIEM that is down or slow never holds up ingest.
-        self._start_child("forward", [sys.executable, "-m", "alertflow", "forward"])
+        forward = [sys.executable, "-m", "alertflow", "forward"]
+        if self.up.forward_metrics_port:  # loopback only, as the worker's
+            forward += ["--metrics-port", str(self.up.forward_metrics_port), "--metrics-host", "127.0.0.1"]
+        self._start_child("forward", forward)
         self.drop = DropDirectory(
             self.drop_dir, self.log_dir / "drop.log", self.client_env, self.echo, self.up.drop_quiet_s
         )
@@ -478,6 +481,10 @@ class Stack:
         if self.up.metrics_url:
             lines.append(
                 f"  metrics:      {self.up.metrics_url}  (ingest worker, Prometheus; loopback only, no login)"
+            )
+        if self.up.forward_metrics_url:
+            lines.append(
+                f"  forwarders:   {self.up.forward_metrics_url}  (forward process, Prometheus; loopback only, no login)"
             )
         lines.append(
             f"  console:      {self.up.api_url}/  (sign in as {API_ADMIN} with the REST API's password; "

@@ -14,7 +14,8 @@ import orjson
 
 from alertmodel.errors import ServiceCallError, ServiceUnavailableError
 from blocks.forwarders import ElasticsearchForwarder
-from tasks.forward.common import Outgoing, Refused
+from tasks.forward.common import Refused
+from tasks.forward.render import Window
 
 RETRY_ITEM_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 
@@ -68,25 +69,15 @@ class ElasticSender:
         self.client = _client(block)
         self._secrets = [s.get_secret_value() for s in (block.password, block.api_key) if s is not None]
 
-    def bulk_body(self, items: list[Outgoing]) -> tuple[bytes, list[bytes]]:
-        """The NDJSON `_bulk` body and each document's bytes (kept to dead-letter a refused one)."""
-        index = self.block.index
-        documents = [orjson.dumps(item.document, option=orjson.OPT_NAIVE_UTC) for item in items]
-        lines = []
-        for item, document in zip(items, documents, strict=True):
-            lines.append(orjson.dumps({"index": {"_index": index, "_id": item.row["alert_uuid"]}}))
-            lines.append(document)
-        lines.append(b"")
-        return b"\n".join(lines), documents
-
-    def send(self, items: list[Outgoing]) -> list[Refused]:
-        """Index a batch; the documents refused for good come back, the rest are written or retried."""
-        body, documents = self.bulk_body(items)
-        answer = self._bulk(body)
+    def send_window(self, window: Window) -> list[Refused]:
+        """Index a window; the documents refused for good come back, the rest are written or retried."""
+        answer = self._bulk(window.wire)
         if not answer.get("errors"):
             return []
         refused, retry = [], []
-        for item, document, result in zip(items, documents, answer.get("items", []), strict=False):
+        items = answer.get("items", [])
+        documents = window.wire.split(b"\n")[1::2]  # JSON has no raw newline: one line per document
+        for alert_uuid, document, result in zip(window.uuids, documents, items, strict=False):
             outcome = next(iter(result.values()), {})
             status = int(outcome.get("status", 0))
             if status < 300:
@@ -100,10 +91,10 @@ class ElasticSender:
                 if isinstance(error, dict)
                 else f"HTTP {status}: {error}"
             )
-            refused.append(Refused(item.row["alert_uuid"], document, self._scrub(reason)))
+            refused.append(Refused(alert_uuid, document, self._scrub(reason)))
         if retry:
             raise ServiceUnavailableError(
-                f"{self.origin}: {len(retry)} of {len(items)} documents answered {sorted(set(retry))}; resending"
+                f"{self.origin}: {len(retry)} of {len(window.uuids)} documents answered {sorted(set(retry))}; resending"
             )
         return refused
 

@@ -8,31 +8,36 @@ ingest never waits for any of them (forwarding only reads the alert store).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from alertmodel.errors import AlertflowError, IntegrationError, ServiceUnavailableError
-from alertmodel.formats import FORMATS
 from alertmodel.forwarding import (
     advance_cursor,
-    alerts_after,
     dead_letter_forward,
-    forward_filter,
+    newest_alert_id,
+    oldest_after,
     read_cursor,
     start_cursor_at_end,
-    stored_alert,
 )
+from alertmodel.metrics import FORWARDER_LAG
 from blocks.forwarders import ElasticsearchForwarder, Forwarder, GelfForwarder, SyslogForwarder
-from tasks.forward.common import Outgoing, Refused
+from tasks.forward.common import Refused
 from tasks.forward.elastic import ElasticSender
 from tasks.forward.gelf import GelfSender
-from tasks.forward.syslog import SyslogSender
+from tasks.forward.render import Encoder, RenderSpec, Window, render_pool, window_job
+from tasks.forward.syslog import SyslogSender, syslog_hostname
 
 log = logging.getLogger("alertflow.forward")
 
@@ -48,14 +53,28 @@ def make_sender(block: Forwarder) -> Any:
     raise TypeError(f"not a forwarder block: {type(block).__name__}")
 
 
-@dataclass
-class Batch:
-    """Alerts read after `after` up to id `upto`, rendered; those the format refused are set aside."""
-
-    after: int
-    upto: int
-    items: list[Outgoing]
-    refused: list[Refused]
+def render_spec(block: Forwarder) -> RenderSpec:
+    """What a render process needs of a forwarder block: its filter, format and wire settings."""
+    common: dict[str, Any] = {
+        "format": block.format,
+        "min_severity": block.min_severity,
+        "sources": tuple(block.sources),
+        "categories_profile": block.categories_profile,
+    }
+    if isinstance(block, GelfForwarder):
+        kind = "gelf_tcp" if block.protocol == "tcp" else "gelf_udp"
+        return RenderSpec(kind, host=socket.gethostname(), udp_chunk_size=block.udp_chunk_size, **common)
+    if isinstance(block, ElasticsearchForwarder):
+        return RenderSpec("bulk", index=block.index, **common)
+    if isinstance(block, SyslogForwarder):
+        return RenderSpec(
+            "syslog",
+            host=syslog_hostname(block),
+            facility=block.facility,
+            app_name=block.app_name,
+            **common,
+        )
+    raise TypeError(f"not a forwarder block: {type(block).__name__}")
 
 
 @dataclass
@@ -70,15 +89,33 @@ class ForwardStats:
 
 
 class ForwardLoop:
-    """Forwards the alerts after `name`'s cursor to the receiver `block` describes."""
+    """Forwards the alerts after `name`'s cursor to the receiver `block` describes.
 
-    def __init__(self, engine: Engine, name: str, block: Forwarder, sender: Any | None = None) -> None:
+    Windows of `batch_size` alert ids are read and encoded ahead of the one on the wire: by
+    `processes` render processes (each reading the store itself), or by one thread of this
+    process when `processes` is 0. Windows are sent, and the cursor moved, strictly in order.
+    """
+
+    def __init__(
+        self, engine: Engine, name: str, block: Forwarder, sender: Any | None = None, processes: int = 0
+    ) -> None:
         self.engine, self.name, self.block = engine, name, block
         self.sender = sender if sender is not None else make_sender(block)
-        self.render = FORMATS[block.format]
+        self.spec = render_spec(block)
         self.stats = ForwardStats()
         self.cursor: int | None = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"forward-{name}-send")
+        self.processes = processes
+        self._encoder = Encoder(self.spec)
+        self._pool: Executor | None = None
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix=f"forward-{name}-commit")
+        self._committing: Future[None] | None = None
+        self._oldest_unsent: float | None = None  # time_collr (epoch s) of the first alert after the cursor
+        FORWARDER_LAG.labels(name).set_function(self.lag_s)
+
+    def lag_s(self) -> float:
+        """Seconds since the oldest alert not sent yet was collected (its time_collr); 0 when caught up."""
+        oldest = self._oldest_unsent
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
 
     def _start(self) -> int:
         with self.engine.begin() as conn:
@@ -88,70 +125,117 @@ class ForwardLoop:
             return start_cursor_at_end(conn, self.name)
 
     def step(self) -> int:
-        """Send the next batch; the number of alert ids it covered (0: caught up).
+        """Send the next window, read in this thread; the number of alert ids it covered (0: caught up).
 
         Raises ServiceUnavailableError (try again later) or another IntegrationError.
         """
         if self.cursor is None:
             self.cursor = self._start()
-        batch = self._prepare(self.cursor)
-        return 0 if batch is None else self._deliver(batch)
+        top = self._newest()
+        covered = 0
+        try:
+            if top > self.cursor:
+                covered = self._deliver(
+                    self._window(self.cursor, min(top, self.cursor + self.block.batch_size))
+                )
+        finally:
+            self.settle()
+        self.note_lag()
+        return covered
 
     def catch_up(self) -> int:
-        """Send batches back to back until caught up; the alert ids covered.
+        """Send windows back to back until caught up; the alert ids covered.
 
-        The next batch is read and rendered while the previous one is on the wire (the
-        receiver works meanwhile); the cursor still moves one delivered batch at a time, and
-        a batch read ahead is dropped when a send fails.
+        The next windows are read and encoded while one is on the wire (the receiver works
+        meanwhile); the cursor still moves one delivered window at a time, and windows read
+        ahead are dropped when a send fails.
         """
         if self.cursor is None:
             self.cursor = self._start()
-        covered = 0
-        batch = self._prepare(self.cursor)
-        while batch is not None:
-            sending = self._pool.submit(self._deliver, batch)
-            try:
-                batch = self._prepare(batch.upto)
-            finally:
-                covered += sending.result()
+        pool = self._executor()
+        covered, after = 0, self.cursor
+        top = self._newest()
+        pending: deque[Future[Window]] = deque()
+        try:
+            while True:
+                while len(pending) <= max(self.processes, 1) and after < top:
+                    upto = min(top, after + self.block.batch_size)
+                    pending.append(pool.submit(self._job, after, upto))
+                    after = upto
+                if not pending:
+                    top = self._newest()
+                    if top <= after:
+                        break
+                    continue
+                covered += self._deliver(pending.popleft().result())
+        except BrokenExecutor as exc:  # a render process died (killed, out of memory): start new ones
+            self._pool = None
+            raise ServiceUnavailableError(f"forwarder {self.name}: a render process died: {exc}") from exc
+        finally:
+            for future in pending:
+                future.cancel()
+            self.settle()
+        self.note_lag()
         return covered
 
-    def _prepare(self, after: int) -> Batch | None:
-        with self.engine.connect() as conn:
-            clauses = forward_filter(
-                conn, self.block.min_severity, self.block.sources, self.block.categories_profile
-            )
-            rows, upto = alerts_after(conn, after, self.block.batch_size, clauses)
-        if upto == after:
-            return None
-        items, refused = self._render(rows)
-        return Batch(after, upto, items, refused)
+    def prepare(self) -> None:
+        """Start the render processes now (the first `catch_up` does it otherwise)."""
+        self._executor()
 
-    def _deliver(self, batch: Batch) -> int:
-        refused = batch.refused + (self.sender.send(batch.items) if batch.items else [])
+    def _executor(self) -> Executor:
+        if self._pool is None:
+            if self.processes > 0:
+                url = self.engine.url.render_as_string(hide_password=False)
+                self._pool = render_pool(url, self.spec, self.processes)
+                self._job: Callable[[int, int], Window] = window_job
+            else:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"forward-{self.name}-render")
+                self._job = self._window
+        return self._pool
+
+    def _window(self, after: int, upto: int) -> Window:
+        with self.engine.connect() as conn:
+            return self._encoder.window(conn, after, upto)
+
+    def _newest(self) -> int:
+        with self.engine.connect() as conn:
+            return newest_alert_id(conn)
+
+    def note_lag(self) -> None:
+        """Read when the oldest alert after the cursor was collected, for the lag gauge."""
+        if self.cursor is None:
+            return
+        with self.engine.connect() as conn:
+            self._oldest_unsent = oldest_after(conn, self.cursor)
+
+    def _deliver(self, window: Window) -> int:
+        """Send `window`, then commit its cursor (and dead letters) in the background; the ids it covered.
+
+        The commit (an fsync on SQLite) overlaps sending the next window, but only one window is
+        ever sent and not committed: a kill resends at most that one and the one on the wire.
+        """
+        refused = window.refused + (self.sender.send_window(window) if window.uuids else [])
+        self.settle()
+        self._committing = self._committer.submit(self._commit, window, refused)
+        return window.upto - window.after
+
+    def settle(self) -> None:
+        """Wait for the commit of the last window sent (its error, if any, is raised here)."""
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            committing.result()
+
+    def _commit(self, window: Window, refused: list[Refused]) -> None:
         with self.engine.begin() as conn:
             for item in refused:
                 dead_letter_forward(conn, self.name, self.sender.origin, item.document, item.reason)
                 log.warning("forwarder %s: alert %s refused: %s", self.name, item.alert_uuid, item.reason)
-            advance_cursor(conn, self.name, batch.upto)
-        self.cursor = batch.upto
-        self.stats.sent += len(batch.items) - (len(refused) - len(batch.refused))
+            advance_cursor(conn, self.name, window.upto)
+        self.cursor = window.upto
+        self.stats.sent += len(window.uuids) - (len(refused) - len(window.refused))
         self.stats.refused += len(refused)
         self.stats.batches += 1
-        return batch.upto - batch.after
-
-    def _render(self, rows: list[dict[str, Any]]) -> tuple[list[Outgoing], list[Refused]]:
-        items, refused = [], []
-        for row in rows:
-            try:
-                document = self.render(stored_alert(dict(row)))
-            except (ValueError, TypeError, KeyError) as exc:
-                refused.append(
-                    Refused(row["alert_uuid"], repr(row).encode(), f"format {self.block.format}: {exc}")
-                )
-                continue
-            items.append(Outgoing(row, document))
-        return items, refused
+        self.note_lag()
 
     def run(self, stop: threading.Event, poll_s: float = 1.0, max_backoff_s: float = 30.0) -> None:
         """Forward until `stop` is set: batches back to back while behind, a poll every `poll_s` when caught up."""
@@ -163,6 +247,8 @@ class ForwardLoop:
                 self.stats.failures += 1
                 self.stats.last_error = str(exc)
                 self.sender.close()
+                with contextlib.suppress(SQLAlchemyError):  # the store may be what is down
+                    self.note_lag()
                 transient = isinstance(exc, ServiceUnavailableError)
                 backoff = min(max_backoff_s, max(poll_s, backoff * 2)) if transient else max_backoff_s
                 log.warning("forwarder %s: %s; next try in %.1f s", self.name, exc, backoff)
@@ -177,9 +263,14 @@ class ForwardLoop:
         self.catch_up()
 
     def close(self) -> None:
-        """Close the sender's connections."""
-        self._pool.shutdown(wait=True)
+        """Stop the render processes (or thread), close the sender's connections, drop the lag gauge."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._committer.shutdown(wait=True)
         self.sender.close()
+        with contextlib.suppress(KeyError):
+            FORWARDER_LAG.remove(self.name)
 
 
 @dataclass
@@ -201,6 +292,7 @@ class ForwardSupervisor:
     poll_s: float = 1.0
     max_backoff_s: float = 30.0
     reload_s: float = 30.0
+    processes: int = 0
     running: dict[str, Running] = field(default_factory=dict)
 
     def reconcile(self) -> None:
@@ -216,7 +308,7 @@ class ForwardSupervisor:
             if current is not None:
                 self._stop(name)
             try:
-                loop = ForwardLoop(self.engine, name, block)
+                loop = ForwardLoop(self.engine, name, block, processes=self.processes)
             except (ValueError, OSError, AlertflowError) as exc:
                 log.error("forwarder %s cannot start: %s", name, exc)
                 continue

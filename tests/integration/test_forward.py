@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from alertflow.up.prefect_server import LocalPrefectServer
@@ -23,7 +25,7 @@ from alertmodel.forwarding import read_cursor
 from blocks.forwarders import GelfForwarder
 from ingest.core import IngestCore
 from tests.alertfactory import make_alert, store_batch
-from tests.forward_receivers import GelfReceiver, wait_until
+from tests.forward_receivers import GelfReceiver, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +37,7 @@ OUTAGE_S = 30  # the outage the forwarding requirement names
 class Forwarder:
     """`alertflow forward --forwarder NAME` as a subprocess, its output in a log file."""
 
-    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], log: Path, extra: tuple[str, ...] = ()) -> None:
         self.log = log
         self._fh = log.open("ab")
         self.proc = subprocess.Popen(
@@ -50,6 +52,7 @@ class Forwarder:
                 "0.2",
                 "--max-backoff",
                 "1",
+                *extra,
             ],
             env={**os.environ, **env},
             cwd=REPO,
@@ -211,3 +214,44 @@ def test_forward_once_sends_what_is_stored_and_names_a_missing_forwarder(setup: 
     )
     assert missing.returncode == 1
     assert "no forwarder block named no-such-forwarder" in missing.stderr
+
+
+def _lag(url: str, name: str) -> float | None:
+    """The forwarder's lag gauge as the forward process serves it (None: not there, or no answer yet)."""
+    try:
+        body = httpx.get(url, timeout=5).text
+    except httpx.HTTPError:
+        return None
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            if sample.name == "alertflow_forwarder_lag_seconds" and sample.labels == {"forwarder": name}:
+                return float(sample.value)
+    return None
+
+
+def test_the_forward_process_serves_its_lag_which_grows_with_a_backlog_and_drops_to_0_once_drained(
+    setup: dict[str, Any],
+) -> None:
+    engine, receiver, name = setup["engine"], setup["receiver"], setup["name"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    store_batch(engine, [make_alert() for _ in range(200)])
+    forwarder = Forwarder(name, setup["env"], setup["dir"] / "forward.log", ("--metrics-port", str(port)))
+    try:
+        wait_until(lambda: receiver.count >= 200, 90, "the first 200 alerts were forwarded")
+        wait_until(lambda: _lag(url, name) == 0.0, 30, "a lag of 0 once caught up")
+        receiver.stop()
+        backlog = [make_alert() for _ in range(1000)]
+        store_batch(engine, backlog)
+        wait_until(lambda: (_lag(url, name) or 0) > 1.0, 30, "the lag to grow while the receiver is away")
+        first = _lag(url, name)
+        time.sleep(1.5)
+        assert (_lag(url, name) or 0) >= (first or 0) + 1.0, "the lag grows while nothing can be sent"
+        receiver.start()
+        wait_until(lambda: receiver.count >= 1200, 60, "the backlog drained after the receiver came back")
+        wait_until(lambda: _lag(url, name) == 0.0, 30, "the lag back to 0 once the backlog drained")
+        assert receiver.uuids() >= {r["alert_uuid"] for r in backlog}
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{forwarder.tail()}") from exc
+    finally:
+        forwarder.stop()

@@ -52,11 +52,13 @@ class Up:
         ingest_port: int,
         api_port: int,
         metrics_port: int,
+        forward_metrics_port: int,
         *,
         ui: bool = False,
     ) -> None:
         self.data = data
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        self.forward_metrics_url = f"http://127.0.0.1:{forward_metrics_port}/metrics"
         self.prefect_port = prefect_port
         self.rest_url = f"https://127.0.0.1:{api_port}"
         self.api_url = f"http://127.0.0.1:{prefect_port}/api"
@@ -69,6 +71,7 @@ class Up:
             "ALERTFLOW_UP_INGEST_PORT": str(ingest_port),
             "ALERTFLOW_UP_API_PORT": str(api_port),
             "ALERTFLOW_UP_METRICS_PORT": str(metrics_port),
+            "ALERTFLOW_UP_FORWARD_METRICS_PORT": str(forward_metrics_port),
             "ALERTFLOW_UP_READY_TIMEOUT_S": "280",
             "ALERTFLOW_UP_DROP_QUIET_S": "2",
         }
@@ -103,7 +106,7 @@ def up() -> Iterator[Up]:
 def up_running(*, ui: bool = False) -> Iterator[Up]:
     """`alertflow up --demo` on a fresh data dir, ready; stopped with Ctrl-C and removed after."""
     parent = open_parent()  # every user may enter it: only the data dir's own modes keep them out
-    running = Up(parent / "data", free_port(), free_port(), free_port(), free_port(), ui=ui)
+    running = Up(parent / "data", free_port(), free_port(), free_port(), free_port(), free_port(), ui=ui)
     try:
         wait_for(
             lambda: "alertflow is up" in running.output() or running.process.poll() is not None,
@@ -296,6 +299,16 @@ def test_a_forwarder_saved_while_up_runs_gets_the_stored_alerts_from_ups_forward
         assert uuids
         # the forward process reloads its blocks every 30 s
         wait_for(lambda: receiver.uuids() >= uuids, "the stored alerts to reach the GELF input", 120)
+        # the forward process's own metrics, on loopback: this forwarder's lag, 0 once caught up
+        assert f"forwarders:   {up.forward_metrics_url}" in up.output()
+        wait_for(
+            lambda: (
+                'alertflow_forwarder_lag_seconds{forwarder="up-graylog"} 0.0'
+                in httpx.get(up.forward_metrics_url, timeout=10).text
+            ),
+            "the forwarder's lag gauge at 0",
+            30,
+        )
     finally:
         receiver.stop()
 
