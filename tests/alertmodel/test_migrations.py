@@ -9,7 +9,7 @@ from alertmodel import DeadLetter, SourceCheckpoint, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 
-HEAD = "0010_alert_rollups"
+HEAD = "0014_dashboard_topk"
 TABLES = {
     "alert",
     "category",

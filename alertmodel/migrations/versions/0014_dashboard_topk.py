@@ -1,0 +1,31 @@
+"""dashboard top-k: alert_rollup indexes by count within a piece and by value across buckets
+
+Revision ID: 0014_dashboard_topk
+Revises: 0010_alert_rollups
+Create Date: 2026-12-01
+
+The dashboard ranks its top source addresses by reading, in each (grain, dim, bucket,
+ref_id) piece, only the rows at or over a bound (`ix_alert_rollup_rank`), then the whole
+window's rows of those few values (`ix_alert_rollup_value`); see `alertflow.api.dashboard`.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0014_dashboard_topk"
+down_revision: str | None = "0010_alert_rollups"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_alert_rollup_rank", "alert_rollup", ["grain", "dim", "bucket", "ref_id", "n"])
+    op.create_index(
+        "ix_alert_rollup_value", "alert_rollup", ["dim", "value_key", "grain", "bucket", "ref_id", "n"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_alert_rollup_value", table_name="alert_rollup")
+    op.drop_index("ix_alert_rollup_rank", table_name="alert_rollup")
