@@ -13,9 +13,16 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBearer
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, Engine, true
+from starlette.concurrency import run_in_threadpool
 
-from alertflow.api.accounts import MAX_PASSWORD, Principal, sign_in_with_password, sign_in_with_token
+from alertflow.api.accounts import (
+    MAX_PASSWORD,
+    SIGNED_IN,
+    Principal,
+    sign_in_with_password,
+    sign_in_with_token,
+)
 from alertflow.api.deps import EngineDep
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Basic realm="alertflow", Bearer'}
@@ -43,23 +50,32 @@ _bearer = _BearerScheme(
 )
 
 
-def authenticate(
+async def authenticate(
     engine: EngineDep,
     authorization: Annotated[str | None, Depends(_basic)],
     _declared: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
-    """The signed-in principal, or 401."""
-    principal = None
-    scheme, _, credentials = (authorization or "").partition(" ")
-    if scheme.lower() == "bearer":
-        principal = sign_in_with_token(engine, credentials.strip())
-    elif scheme.lower() == "basic":
-        pair = _basic_pair(credentials.strip())
-        if pair is not None:
-            principal = sign_in_with_password(engine, *pair)
+    """The signed-in principal, or 401; a credential accepted moments ago is not looked up again (SIGNED_IN)."""
+    principal = SIGNED_IN.get(authorization) if authorization else None
+    if principal is None:
+        principal = await run_in_threadpool(_sign_in, engine, authorization or "")
     if principal is None:
         raise HTTPException(401, "valid credentials required", headers=UNAUTHORIZED_HEADERS)
     return principal
+
+
+def _sign_in(engine: Engine, authorization: str) -> Principal | None:
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return sign_in_with_token(engine, credentials.strip(), cache_as=authorization)
+    if scheme.lower() == "basic":
+        pair = _basic_pair(credentials.strip())
+        if pair is not None:
+            principal = sign_in_with_password(engine, *pair)
+            if principal is not None:
+                SIGNED_IN.put(authorization, principal)
+            return principal
+    return None
 
 
 def _basic_pair(encoded: str) -> tuple[str, str] | None:
