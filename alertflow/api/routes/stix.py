@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 
@@ -108,7 +109,8 @@ def stix_search(
     )
     with engine.connect() as conn:
         rows = conn.execute(statement).all()
-    return JSONResponse([_flat(row._mapping) for row in rows])
+    # orjson: thousands of rows encode in a tenth of the time of the standard library's JSONResponse
+    return Response(orjson.dumps([_flat(row._mapping) for row in rows]), media_type="application/json")
 
 
 def _flat(row: Any) -> dict[str, Any]:
