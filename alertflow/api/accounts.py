@@ -281,6 +281,7 @@ def sign_in_with_token(engine: Engine, secret: str, *, cache_as: str | None = No
     """
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 128:
         return None
+    generation = SIGNED_IN.generation
     with engine.connect() as conn:
         row = conn.execute(
             select(_USERS.c.name, _USERS.c.role, _USERS.c.tenants, _USERS.c.disabled, _TOKENS.c.expires_at)
@@ -291,7 +292,7 @@ def sign_in_with_token(engine: Engine, secret: str, *, cache_as: str | None = No
         return None
     principal = Principal(row.name, row.role, tuple(row.tenants))
     if cache_as is not None:
-        SIGNED_IN.put(cache_as, principal, row.expires_at)
+        SIGNED_IN.put(cache_as, principal, generation, row.expires_at)
     return principal
 
 
@@ -375,6 +376,7 @@ class SignedInCache:
         self.ttl_s = ttl_s
         self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self._generation = 0
 
     def _digest(self, authorization: str) -> bytes:
         return hmac.new(self._key, authorization.encode(errors="surrogatepass"), "sha256").digest()
@@ -390,12 +392,21 @@ class SignedInCache:
                 return None
             return entry[0]
 
-    def put(self, authorization: str, principal: Principal, expires_at: datetime | None = None) -> None:
+    @property
+    def generation(self) -> int:
+        """Take it before reading a user: `put` with it is ignored if `clear` ran in between."""
+        return self._generation
+
+    def put(
+        self, authorization: str, principal: Principal, generation: int, expires_at: datetime | None = None
+    ) -> None:
         until = time.monotonic() + self.ttl_s
         if expires_at is not None:
             until = min(until, time.monotonic() + (expires_at - utcnow()).total_seconds())
         key = self._digest(authorization)
         with self._lock:
+            if generation != self._generation:  # the user or a token changed while it was read
+                return
             self._entries[key] = (principal, until)
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
@@ -404,6 +415,7 @@ class SignedInCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._generation += 1
 
 
 SIGNED_IN = SignedInCache()

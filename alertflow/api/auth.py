@@ -71,9 +71,10 @@ def _sign_in(engine: Engine, authorization: str) -> Principal | None:
     if scheme.lower() == "basic":
         pair = _basic_pair(credentials.strip())
         if pair is not None:
+            generation = SIGNED_IN.generation
             principal = sign_in_with_password(engine, *pair)
             if principal is not None:
-                SIGNED_IN.put(authorization, principal)
+                SIGNED_IN.put(authorization, principal, generation)
             return principal
     return None
 
