@@ -48,7 +48,7 @@ class AlertRollup(SQLModel, table=True):
     __table_args__ = (
         # each piece's rows by count (the dashboard's top-k bound), each value's rows by bucket (its totals)
         Index("ix_alert_rollup_rank", "grain", "dim", "bucket", "ref_id", "n"),
-        Index("ix_alert_rollup_value", "dim", "value_key", "grain", "bucket", "ref_id", "n"),
+        Index("ix_alert_rollup_value", "dim", "value_key", "grain", "bucket", "ref_id"),
         {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "sqlite_with_rowid": False},
     )
 

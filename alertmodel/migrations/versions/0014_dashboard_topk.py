@@ -21,8 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index("ix_alert_rollup_rank", "alert_rollup", ["grain", "dim", "bucket", "ref_id", "n"])
+    # without n: an upsert that only adds to a row's count leaves this index alone
     op.create_index(
-        "ix_alert_rollup_value", "alert_rollup", ["dim", "value_key", "grain", "bucket", "ref_id", "n"]
+        "ix_alert_rollup_value", "alert_rollup", ["dim", "value_key", "grain", "bucket", "ref_id"]
     )
 
 
