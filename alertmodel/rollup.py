@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CHAR, BigInteger, Column, Connection, String, and_, select
+from sqlalchemy import CHAR, BigInteger, Column, Connection, Index, String, and_, select
 from sqlmodel import Field, SQLModel
 
 from alertmodel.alert import ALERT_COLUMNS, Alert
@@ -45,11 +45,12 @@ class AlertRollup(SQLModel, table=True):
     """How many stored alerts of a tenant have one value of one field, in one hour or day."""
 
     __tablename__ = "alert_rollup"
-    __table_args__ = {
-        "mysql_charset": "utf8mb4",
-        "mysql_collate": "utf8mb4_bin",
-        "sqlite_with_rowid": False,
-    }
+    __table_args__ = (
+        # each piece's rows by count (the dashboard's top-k bound), each value's rows by bucket (its totals)
+        Index("ix_alert_rollup_rank", "grain", "dim", "bucket", "ref_id", "n"),
+        Index("ix_alert_rollup_value", "dim", "value_key", "grain", "bucket", "ref_id"),
+        {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "sqlite_with_rowid": False},
+    )
 
     grain: str = Field(sa_column=Column(CHAR(1), primary_key=True))
     dim: str = Field(sa_column=Column(String(16), primary_key=True))

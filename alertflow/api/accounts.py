@@ -11,6 +11,7 @@ import hmac
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -165,6 +166,7 @@ def update_user(
             before=user_view(before),
             after=shown_after,
         )
+    SIGNED_IN.clear()  # a disabled user, a new role or password counts from the next request
     return user_view(after)
 
 
@@ -256,6 +258,7 @@ def revoke_token(engine: Engine, token_id: int, *, actor: str, user: str | None 
             before={"revoked_at": None},
             after={"revoked_at": now.isoformat()},
         )
+    SIGNED_IN.clear()
 
 
 def sign_in_with_password(engine: Engine, name: str, password: str) -> Principal | None:
@@ -271,10 +274,14 @@ def sign_in_with_password(engine: Engine, name: str, password: str) -> Principal
     return Principal(row.name, row.role, tuple(row.tenants))
 
 
-def sign_in_with_token(engine: Engine, secret: str) -> Principal | None:
-    """The principal owning a live token (not revoked, not expired, user enabled), or None."""
+def sign_in_with_token(engine: Engine, secret: str, *, cache_as: str | None = None) -> Principal | None:
+    """The principal owning a live token (not revoked, not expired, user enabled), or None.
+
+    `cache_as`: the request's `Authorization` header, to remember the principal under (SIGNED_IN).
+    """
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 128:
         return None
+    generation = SIGNED_IN.generation
     with engine.connect() as conn:
         row = conn.execute(
             select(_USERS.c.name, _USERS.c.role, _USERS.c.tenants, _USERS.c.disabled, _TOKENS.c.expires_at)
@@ -283,7 +290,10 @@ def sign_in_with_token(engine: Engine, secret: str) -> Principal | None:
         ).first()
     if row is None or row.disabled or (row.expires_at is not None and row.expires_at <= utcnow()):
         return None
-    return Principal(row.name, row.role, tuple(row.tenants))
+    principal = Principal(row.name, row.role, tuple(row.tenants))
+    if cache_as is not None:
+        SIGNED_IN.put(cache_as, principal, generation, row.expires_at)
+    return principal
 
 
 def principal_of(engine: Engine, name: str) -> Principal | None:
@@ -347,3 +357,65 @@ class _VerifiedCache:
 
 
 _CACHE = _VerifiedCache()
+
+
+class SignedInCache:
+    """Principals of credentials (an `Authorization` header) accepted in the last `ttl_s` seconds.
+
+    Saves each request of a script or the console's API calls a user lookup and a thread hop.
+    It honours changes: `update_user` and `revoke_token` clear it in this process, so a
+    disabled user, a new password or role or a revoked token counts from the next request;
+    a change made by another process (`alertflow users disable`) counts within `ttl_s`. A
+    token's entry never outlives the token. Keys are keyed HMACs (the key lives only in this
+    process), never the credentials.
+    """
+
+    def __init__(self, size: int = 1024, ttl_s: float = 2.0) -> None:
+        self._key = secrets.token_bytes(32)
+        self._size = size
+        self.ttl_s = ttl_s
+        self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._generation = 0
+
+    def _digest(self, authorization: str) -> bytes:
+        return hmac.new(self._key, authorization.encode(errors="surrogatepass"), "sha256").digest()
+
+    def get(self, authorization: str) -> Principal | None:
+        key = self._digest(authorization)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[1] <= time.monotonic():
+                del self._entries[key]
+                return None
+            return entry[0]
+
+    @property
+    def generation(self) -> int:
+        """Take it before reading a user: `put` with it is ignored if `clear` ran in between."""
+        return self._generation
+
+    def put(
+        self, authorization: str, principal: Principal, generation: int, expires_at: datetime | None = None
+    ) -> None:
+        until = time.monotonic() + self.ttl_s
+        if expires_at is not None:
+            until = min(until, time.monotonic() + (expires_at - utcnow()).total_seconds())
+        key = self._digest(authorization)
+        with self._lock:
+            if generation != self._generation:  # the user or a token changed while it was read
+                return
+            self._entries[key] = (principal, until)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._generation += 1
+
+
+SIGNED_IN = SignedInCache()

@@ -15,9 +15,16 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBearer
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, Engine, true
+from starlette.concurrency import run_in_threadpool
 
-from alertflow.api.accounts import MAX_PASSWORD, Principal, sign_in_with_password, sign_in_with_token
+from alertflow.api.accounts import (
+    MAX_PASSWORD,
+    SIGNED_IN,
+    Principal,
+    sign_in_with_password,
+    sign_in_with_token,
+)
 from alertflow.api.deps import EngineDep
 from alertflow.api.sign_in_limit import SignInLimiter, refusal
 
@@ -46,21 +53,16 @@ _bearer = _BearerScheme(
 )
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     engine: EngineDep,
     authorization: Annotated[str | None, Depends(_basic)],
     _declared: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
-    """The signed-in principal, or 401."""
-    principal = None
-    scheme, _, credentials = (authorization or "").partition(" ")
-    if scheme.lower() == "bearer":
-        principal = sign_in_with_token(engine, credentials.strip())
-    elif scheme.lower() == "basic":
-        pair = _basic_pair(credentials.strip())
-        if pair is not None:
-            principal = _limited_sign_in(request, engine, *pair)
+    """The signed-in principal, or 401; a credential accepted moments ago is not looked up again (SIGNED_IN)."""
+    principal = SIGNED_IN.get(authorization) if authorization else None
+    if principal is None:
+        principal = await run_in_threadpool(_sign_in, request, engine, authorization or "")
     if principal is None:
         raise HTTPException(401, "valid credentials required", headers=UNAUTHORIZED_HEADERS)
     return principal
@@ -72,7 +74,22 @@ def limiter(request: Request) -> SignInLimiter:
     return sign_ins
 
 
-def _limited_sign_in(request: Request, engine: EngineDep, name: str, password: str) -> Principal | None:
+def _sign_in(request: Request, engine: Engine, authorization: str) -> Principal | None:
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return sign_in_with_token(engine, credentials.strip(), cache_as=authorization)
+    if scheme.lower() == "basic":
+        pair = _basic_pair(credentials.strip())
+        if pair is not None:
+            generation = SIGNED_IN.generation
+            principal = _limited_sign_in(request, engine, *pair)
+            if principal is not None:
+                SIGNED_IN.put(authorization, principal, generation)
+            return principal
+    return None
+
+
+def _limited_sign_in(request: Request, engine: Engine, name: str, password: str) -> Principal | None:
     counts = limiter(request)
     address = request.client.host if request.client else None
     wait = counts.wait_s(name, address)

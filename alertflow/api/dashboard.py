@@ -10,12 +10,12 @@ GROUP BYs over the alert table: the tests and the benchmark compare the two.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select, true, union_all
 
 from alertmodel.alert import SEVERITY_NAMES, Alert
 from alertmodel.rollup import ROLLUP
@@ -130,9 +130,126 @@ def read(
         severity=counts("severity", None),
         source=counts("source", top),
         category=counts("category", top),
-        srcip=counts("srcip", top),
+        srcip=_top(conn, "srcip", since, until, ranges, tenants, top) or counts("srcip", top),
         bins=bins,
     )
+
+
+MAX_PIECES = 1000
+"""Windows over more (day, tenant) pieces than this rank by a plain GROUP BY."""
+MAX_CANDIDATES = 2000
+"""When the bound leaves more candidate values than this, a plain GROUP BY ranks them instead."""
+
+
+def _top(
+    conn: Connection,
+    dim: str,
+    since: datetime,
+    until: datetime,
+    ranges: Sequence[tuple[str, datetime, datetime]],
+    tenants: Sequence[str] | None,
+    k: int,
+) -> list[tuple[str, int]] | None:
+    """The k largest values of `dim` in [since, until) (ties by value), reading only what can be among them.
+
+    Exact, by a pigeonhole bound over the day rows of every day the window touches (a
+    piece: one tenant's day; its size from the status rows). The 2k largest values of the
+    largest piece, with their window totals, say the k-th largest total is at least T. A
+    value with window total >= T has at least T over those days, so in some piece p at
+    least T * size(p) / size(all pieces) alerts; only values over that threshold in some
+    piece (`ix_alert_rollup_rank` serves each piece's `n >=` range) are counted in full
+    (`ix_alert_rollup_value`). None when the bound cannot prune (too many pieces or
+    candidates, fewer than k of the seeds in the window): the caller ranks by GROUP BY then.
+    """
+    days = [("d", since.replace(hour=0), until)]
+    pieces: dict[tuple[datetime, str], int] = {
+        (bucket, ref_id): int(n)
+        for bucket, ref_id, n in conn.execute(
+            select(ROLLUP.c.bucket, ROLLUP.c.ref_id, func.sum(ROLLUP.c.n))
+            .where(_window("status", days, tenants))
+            .group_by(ROLLUP.c.bucket, ROLLUP.c.ref_id)
+        )
+    }
+    if not pieces or len(pieces) > MAX_PIECES:
+        return None
+    day = ROLLUP.c.grain == "d"
+    bucket, ref_id = max(pieces, key=lambda p: pieces[p])
+    seeds = conn.scalars(
+        _using("ix_alert_rollup_rank", select(ROLLUP.c.value_key))
+        .where(day, ROLLUP.c.dim == dim, ROLLUP.c.bucket == bucket, ROLLUP.c.ref_id == ref_id)
+        .order_by(ROLLUP.c.n.desc())
+        .limit(2 * k)  # some may have no alert inside the window's part of that day
+    ).all()
+    visible = {ref_id for _, ref_id in pieces}
+    totals = _totals(conn, dim, ranges, visible, seeds)
+    if len(totals) < k:
+        return None
+    bound = sorted((n for _, n in totals.values()), reverse=True)[k - 1]
+    size = sum(pieces.values())
+    # a select per piece (an index range each), united: an OR of them is planned as one wide scan
+    selects = [
+        _using("ix_alert_rollup_rank", select(ROLLUP.c.value_key)).where(
+            day,
+            ROLLUP.c.dim == dim,
+            ROLLUP.c.bucket == bucket,
+            ROLLUP.c.ref_id == ref_id,
+            ROLLUP.c.n >= max(1, -(-bound * n // size)),
+        )
+        for (bucket, ref_id), n in pieces.items()
+    ]
+    candidates: set[str] = set()
+    for start in range(0, len(selects), _SELECTS_PER_UNION):
+        part = selects[start : start + _SELECTS_PER_UNION]
+        candidates.update(conn.scalars(union_all(*part) if len(part) > 1 else part[0]))
+        if len(candidates) > MAX_CANDIDATES:
+            return None
+    totals.update(_totals(conn, dim, ranges, visible, sorted(candidates - totals.keys())))
+    return _ranked(totals.values())[:k]
+
+
+def _totals(
+    conn: Connection,
+    dim: str,
+    ranges: Sequence[tuple[str, datetime, datetime]],
+    tenants: set[str],
+    keys: Sequence[str],
+) -> dict[str, tuple[str, int]]:
+    """value_key -> (value, total over the window) for `keys`, counting the rows of `tenants`."""
+    totals: dict[str, tuple[str, int]] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        # one query per grain range of the window, led by (dim, value_key): an index range per key
+        for grain, first, end in ranges:
+            for key, value, ref_id, n in conn.execute(
+                _using(
+                    "ix_alert_rollup_value",
+                    select(ROLLUP.c.value_key, ROLLUP.c.value, ROLLUP.c.ref_id, ROLLUP.c.n),
+                ).where(
+                    ROLLUP.c.dim == dim,
+                    ROLLUP.c.value_key.in_(chunk),
+                    ROLLUP.c.grain == grain,
+                    ROLLUP.c.bucket >= first,
+                    ROLLUP.c.bucket < end,
+                )
+            ):
+                if ref_id in tenants:
+                    totals[key] = (value, totals[key][1] + n if key in totals else n)
+    return totals
+
+
+_SELECTS_PER_UNION = 200  # SQLite allows 500 selects in a compound statement
+
+
+def _using(index: str, query: Select[Any]) -> Select[Any]:
+    """`query` reading alert_rollup through `index`: without table statistics both planners pick the key."""
+    return query.with_hint(ROLLUP, f"INDEXED BY {index}", "sqlite").with_hint(
+        ROLLUP, f"FORCE INDEX ({index})", "mysql"
+    )
+
+
+def _ranked(pairs: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Largest count first, ties by value; no zero counts."""
+    return sorted(((v, int(n)) for v, n in pairs if n > 0), key=lambda p: (-p[1], p[0]))
 
 
 def scan(

@@ -9,7 +9,7 @@ from alertmodel import DeadLetter, SourceCheckpoint, dead_letter_key, migrate
 from alertmodel.engine import make_engine
 from alertmodel.types import utcnow
 
-HEAD = "0012_user_settings"
+HEAD = "0013_dashboard_topk"
 TABLES = {
     "alert",
     "category",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
@@ -16,6 +16,7 @@ from alertflow.api.alert_schemas import Alert, AlertExport, AlertPage, AlertSear
 from alertflow.api.auth import Viewer
 from alertflow.api.deps import EngineDep
 from alertflow.api.incident_schemas import IncidentView
+from alertflow.api.query_model import query_model
 from alertflow.api.schemas import Problem
 from alertmodel import incident_queries
 from alertmodel.response_tables import PlaybookRun as PlaybookRunRow
@@ -36,8 +37,13 @@ class AlertResponse(BaseModel):
     playbook_runs: list[PlaybookRun]
 
 
-@router.get("", response_model=AlertPage)
-def search_alerts(engine: EngineDep, principal: Viewer, search: Annotated[AlertSearch, Query()]) -> Response:
+_parse_search, _SEARCH_PARAMETERS = query_model(AlertSearch)
+
+
+@router.get("", response_model=AlertPage, openapi_extra=_SEARCH_PARAMETERS)
+def search_alerts(
+    engine: EngineDep, principal: Viewer, search: Annotated[AlertSearch, Depends(_parse_search)]
+) -> Response:
     """Alerts matching every given filter, newest first (or as `sort` says), one keyset page at a time."""
     return _json(alert_page(engine, principal, search))
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 
@@ -47,6 +48,8 @@ _TEXT_FIELDS = {
     "type": col.type,
 }
 """Connector field -> alert column; `indef` and empty values are left out, as the connector skips them."""
+_COLUMNS = [col.time_collr, col.severity, col.srcport, col.dstport, *_TEXT_FIELDS.values()]
+_NAMES = list(_TEXT_FIELDS)
 _EMPTY = {"", "indef"}
 
 
@@ -99,28 +102,27 @@ def stix_search(
         message = str(exc)
         body = {"code": exc.code, "message": message, "messages": [{"text": message}]}
         return JSONResponse(body, status_code=400)
-    columns = [col.time_collr, col.severity, col.srcport, col.dstport, *_TEXT_FIELDS.values()]
     statement = (
-        select(*columns)
+        select(*_COLUMNS)
         .where(visible(principal), where)
         .order_by(col.time_collr.desc(), col.alert_id.desc())
         .limit(MAX_RESULTS)
     )
     with engine.connect() as conn:
         rows = conn.execute(statement).all()
-    return JSONResponse([_flat(row._mapping) for row in rows])
+    # orjson: thousands of rows encode in a tenth of the time of the standard library's JSONResponse
+    return Response(orjson.dumps([_flat(row) for row in rows]), media_type="application/json")
 
 
 def _flat(row: Any) -> dict[str, Any]:
-    alert: dict[str, Any] = {
-        "create_time": int(row["time_collr"].timestamp() * 1000),
-        "severity": row["severity"],
-    }
-    for port in ("srcport", "dstport"):
-        if row[port]:
-            alert[port] = row[port]
-    for name, column in _TEXT_FIELDS.items():
-        value = row[column.name]
+    """One row (in _COLUMNS order) in the connector's shape; positional, as this runs for thousands of rows."""
+    time_collr, severity, srcport, dstport, *texts = row
+    alert: dict[str, Any] = {"create_time": int(time_collr.timestamp() * 1000), "severity": severity}
+    if srcport:
+        alert["srcport"] = srcport
+    if dstport:
+        alert["dstport"] = dstport
+    for name, value in zip(_NAMES, texts, strict=True):
         if value not in _EMPTY:
             alert[name] = value
     return alert

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import httpx
 import pytest
 
 from alertflow.api import accounts
+from alertmodel.account import ApiUser
 
 from .conftest import PASSWORD, LiveApi
 
@@ -126,3 +128,35 @@ def test_bad_user_changes_are_422_and_values_are_not_coerced(
 ) -> None:
     response = live_api.client("admin").patch("/api/v1/users/viewer", json=body)
     assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("scheme", ["basic", "token"])
+def test_a_disabled_user_is_refused_at_once_when_disabled_here_and_within_the_cache_ttl_from_elsewhere(
+    live_api: LiveApi, scheme: str
+) -> None:
+    name = f"cached-{scheme}"
+    accounts.add_user(
+        live_api.engine, name, role="viewer", password="long enough pw", tenants=[], actor="test"
+    )
+    if scheme == "basic":
+        header = "Basic " + base64.b64encode(f"{name}:long enough pw".encode()).decode()
+    else:
+        token = accounts.create_token(live_api.engine, name, expires_in=None, actor="test").secret
+        header = f"Bearer {token}"
+
+    def status() -> int:
+        return httpx.get(f"{live_api.base_url}/api/v1/me", headers={"Authorization": header}).status_code
+
+    assert status() == 200 and status() == 200  # the second answered from the sign-in cache
+    accounts.update_user(live_api.engine, name, actor="test", disabled=True)
+    assert status() == 401  # this process's change clears the cache
+    accounts.update_user(live_api.engine, name, actor="test", disabled=False)
+    assert status() == 200 and status() == 200
+    # another process (`alertflow users disable`) writes the row without touching this cache
+    with live_api.engine.begin() as conn:
+        conn.execute(ApiUser.__table__.update().where(ApiUser.__table__.c.name == name).values(disabled=True))
+    started = time.monotonic()
+    while status() == 200:
+        assert time.monotonic() - started < accounts.SIGNED_IN.ttl_s + 1, "still signed in after the TTL"
+        time.sleep(0.05)
+    assert status() == 401

@@ -22,7 +22,7 @@ WINDOWS = ["24h", "7d", "30d", "3h"]
 
 @pytest.fixture(scope="module")
 def spread(live_api: LiveApi) -> LiveApi:
-    """Besides the sample files the fixture ingested, 2,000 alerts over the last 20 days, via the ingest writer."""
+    """Besides the sample files the fixture ingested, 3,500 alerts over the last 20 days, via the ingest writer."""
     rng = random.Random(5)
     now = utcnow()
     alerts = [
@@ -35,6 +35,15 @@ def spread(live_api: LiveApi) -> LiveApi:
             time_collr=now - timedelta(seconds=rng.randint(0, 20 * 86400)),
         )
         for _ in range(2000)
+    ]
+    # and 1,500 from a skewed pool of 300 source addresses (a few very frequent), as real sources are
+    alerts += [
+        make_alert(
+            ref_id=rng.choice([TENANT_A, TENANT_B]),
+            srcip=f"203.0.{113 + i // 250}.{i % 250 + 1}",
+            time_collr=now - timedelta(seconds=rng.randint(0, 20 * 86400)),
+        )
+        for i in (int(300 * rng.random() ** 4) for _ in range(1500))
     ]
     writer = BatchWriter(live_api.engine)
     for i in range(0, len(alerts), 250):
@@ -62,6 +71,43 @@ def test_dashboard_figures_equal_a_group_by_over_the_alerts(spread: LiveApi, use
     assert answer == _expected(spread, answer, _tenants(user))
     assert answer["total"] == sum(b["count"] for b in answer["histogram"])
     assert answer["total"] == sum(s["count"] for s in answer["by_severity"])
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+@pytest.mark.parametrize("tenants", [None, [TENANT_A], [TENANT_B]])
+@pytest.mark.parametrize("top", [1, 3, 10])
+def test_the_bounded_top_srcip_equals_the_group_by(
+    spread: LiveApi, window: str, tenants: list[str] | None, top: int
+) -> None:
+    until = utcnow()
+    amount, unit = int(window[:-1]), window[-1]
+    since, until = dashboard.align(until - timedelta(**{"hours" if unit == "h" else "days": amount}), until)
+    with spread.engine.connect() as conn:
+        bounded = dashboard._top(conn, "srcip", since, until, dashboard._ranges(since, until), tenants, top)
+        expected = dashboard.scan(conn, since, until, tenants, top).top_srcip
+    if window in ("7d", "30d"):
+        assert bounded is not None  # the bound applied (no GROUP BY fallback)
+    if bounded is not None:  # else too few of its seeds fall in a short window: the GROUP BY ranks
+        assert bounded == [(v.value, v.count) for v in expected]
+
+
+def test_the_top_srcip_counts_only_the_values_the_bound_leaves(
+    spread: LiveApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted: list[str] = []
+    totals = dashboard._totals
+
+    def recording(conn: Any, dim: str, ranges: Any, tenants: set[str], keys: Any) -> Any:
+        counted.extend(keys)
+        return totals(conn, dim, ranges, tenants, keys)
+
+    monkeypatch.setattr(dashboard, "_totals", recording)
+    answer = spread.client("viewer").get("/api/v1/dashboard", params={"window": "30d", "top": 3}).json()
+    assert answer == _expected(spread, answer, None, top=3)
+    with spread.engine.connect() as conn:
+        since, until = (datetime.fromisoformat(answer[k]) for k in ("since", "until"))
+        distinct = len(dashboard.scan(conn, since, until, None, 10_000).top_srcip)
+    assert 3 <= len(counted) < distinct / 2, (len(counted), distinct)
 
 
 def test_a_tenant_bound_user_sees_only_its_tenants_figures(spread: LiveApi) -> None:
