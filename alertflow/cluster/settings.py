@@ -53,6 +53,11 @@ class ClusterSettings(BaseSettings):
     )
     alert_database: str = Field(default="alertflow", description="The alert store's database and user.")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for Prefect's messaging.")
+    start_timeout_s: int = Field(
+        default=300,
+        ge=60,
+        description="A flow run a worker claimed but did not start within this long (s) is marked Crashed.",
+    )
     ready_timeout_s: float = Field(default=300, gt=0, description="Give up starting after this long (s).")
 
     @property

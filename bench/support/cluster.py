@@ -83,7 +83,13 @@ class LocalCluster:
     """One `alertflow cluster` for a test or a benchmark; `up()`, then `down()` (drops its databases)."""
 
     def __init__(
-        self, root: Path, *, redis_db: int, ingest_workers: int = 2, prefect_workers: int = 2
+        self,
+        root: Path,
+        *,
+        redis_db: int,
+        ingest_workers: int = 2,
+        prefect_workers: int = 2,
+        start_timeout_s: int = 300,
     ) -> None:
         tag = uuid.uuid4().hex[:8]
         self.root = root
@@ -102,6 +108,7 @@ class LocalCluster:
             prefect_database=f"af_prefect_{tag}",
             alert_database=f"af_alerts_{tag}",
             redis_url=f"redis://127.0.0.1:6379/{redis_db}",
+            start_timeout_s=start_timeout_s,
         )
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ALERTFLOW_"))}
         self.env |= {"ALERTFLOW_DATA_DIR": str(root / "data"), "PYTHONPATH": str(REPO), "DO_NOT_TRACK": "1"}
