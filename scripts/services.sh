@@ -10,10 +10,11 @@ export DEBIAN_FRONTEND=noninteractive
 # the live OpenSCAP test evaluates a few OVAL definitions of this machine; prometheus: the metrics
 # test starts its own Prometheus (temporary config and storage, a free loopback port);
 # rsyslog + rsyslog-gnutls: the syslog forwarder tests start their own rsyslogd (TCP and TLS);
-# chromium: the console's browser tests drive it with Playwright (/usr/bin/chromium, no download).
+# chromium: the console's browser tests drive it with Playwright (/usr/bin/chromium, no download);
+# nginx: `alertflow cluster` balances its Prefect API servers with it.
 PACKAGES=(mariadb-server mariadb-client activemq openssh-server openssh-client nmap
   apache2 libapache2-mod-security2 modsecurity-crs libnginx-mod-http-modsecurity
-  openscap-scanner ssg-debian prometheus chromium rsyslog rsyslog-gnutls)
+  openscap-scanner ssg-debian prometheus chromium rsyslog rsyslog-gnutls nginx)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "services.sh: run as root (installs Debian packages)" >&2; exit 1; }; }
 

@@ -14,6 +14,8 @@ import typer
 import yaml
 
 from alertflow.cli.main import app as alertflow_app
+from alertflow.cluster.settings import ENV_FILE, ClusterSettings, file_values
+from alertflow.cluster.topology import Cluster
 from alertflow.up.settings import UpSettings
 from alertmodel.settings import Settings
 from deployments.export import WORK_POOL
@@ -62,18 +64,69 @@ def is_group(command: Any) -> bool:
 
 
 def test_the_compose_file_has_the_multi_machine_shape() -> None:
-    assert {"postgres", "prefect-server", "mariadb", "activemq", "ingest", "worker"} <= set(
-        COMPOSE["services"]
+    services = COMPOSE["services"]
+    assert {"postgres", "redis", "prefect-api", "prefect-services", "lb", "mariadb", "activemq"} <= set(
+        services
     )
-    assert COMPOSE["services"]["prefect-server"]["build"] == "."
-    assert COMPOSE["services"]["ingest"]["deploy"]["replicas"] >= 2
-    assert COMPOSE["services"]["worker"]["deploy"]["replicas"] >= 2
-    server_env = COMPOSE["services"]["prefect-server"]["environment"]
-    assert server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"].startswith("postgresql+asyncpg://")
-    assert "PREFECT_SERVER_API_AUTH_STRING" in server_env
+    assert {"ingest", "worker", "api", "deploy"} <= set(services)
+    assert services["prefect-migrate"]["build"] == "."
+    assert "--no-services" in services["prefect-api"]["command"]
+    assert services["prefect-services"]["command"][1:] == ["server", "services", "start"]
+    for name in ("prefect-api", "ingest", "worker"):
+        assert services[name]["deploy"]["replicas"] >= 2, name
+    for name in ("prefect-migrate", "prefect-api", "prefect-services"):
+        server_env = services[name]["environment"]
+        assert server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"].startswith("postgresql+asyncpg://"), name
+        assert "PREFECT_SERVER_API_AUTH_STRING" in server_env, name
+        assert server_env["PREFECT_REDIS_MESSAGING_URL"].startswith("redis://redis:"), name
+        assert server_env["PREFECT_SERVER_DOCKET_URL"].startswith("redis://redis:"), name
+    assert "prefect-api:4200" in COMPOSE["configs"]["lb-config"]["content"]
     for name in OURS:
-        if name != "prefect-server":
+        if not name.startswith("prefect-"):
             assert "PREFECT_API_AUTH_STRING" in OURS[name]["environment"], name
+            assert OURS[name]["environment"]["PREFECT_API_URL"] == "http://lb:4200/api", name
+
+
+def test_every_service_of_the_image_reads_the_cluster_settings_file() -> None:
+    for name, service in OURS.items():
+        assert [REPO / f for f in service["env_file"]] == [ENV_FILE], name
+    settings = file_values(ENV_FILE)
+    # Prefect's multi-server mode: messaging, caches, ordering and leases through prefect-redis.
+    for variable in (
+        "PREFECT_MESSAGING_BROKER",
+        "PREFECT_MESSAGING_CACHE",
+        "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING",
+    ):
+        assert settings[variable].startswith("prefect_redis."), variable
+    assert settings["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] == "prefect_redis.lease_storage"
+    assert "flow_runs" in settings["PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED"]
+
+
+def test_the_native_cluster_runs_the_same_commands_as_the_compose_services() -> None:
+    cluster = Cluster(Settings(), ClusterSettings())
+    same = {
+        "prefect-api-1": "prefect-api",
+        "prefect-services": "prefect-services",
+        "prefect-worker-1": "worker",
+        "ingest-1": "ingest",
+        "api": "api",
+    }
+    parts = {part.name: part.process.argv for part in cluster.parts()}
+    assert {n.rstrip("-0123456789") for n in parts} == {
+        "prefect-api",
+        "prefect-services",
+        "lb",
+        "prefect-worker",
+        "ingest",
+        "api",
+    }
+    for part, service in same.items():
+        native = parts[part][2:]  # python -m
+        compose = COMPOSE["services"][service]["command"]
+        first_option = next((i for i, w in enumerate(compose) if w.startswith("-")), len(compose))
+        assert native[:first_option] == compose[:first_option], part  # program and subcommand
+        options = {w for w in compose if w.startswith("--")} - {"--host", "--port", "--tls-cert", "--tls-key"}
+        assert options <= set(native), (part, options - set(native))
 
 
 @pytest.mark.parametrize("name", sorted(OURS))
@@ -81,6 +134,8 @@ def test_every_service_command_exists_in_the_image_with_its_options(name: str) -
     command = OURS[name]["command"]
     assert isinstance(command, list), f"{name}: use the exec form (a list)"
     program, args = command[0], command[1:]
+    # Files mounted into the container (the API's certificate) exist only there.
+    args = [str(REPO / "README.md") if a.startswith("/etc/alertflow/") else a for a in args]
     assert program in ("alertflow", "prefect"), f"{name}: {program} is not an entry point of the image"
     if program == "alertflow":
         leaf = resolve(typer.main.get_command(alertflow_app), args)
@@ -105,12 +160,17 @@ def test_an_unknown_option_is_caught_by_the_command_check() -> None:
 def test_every_environment_name_is_a_setting() -> None:
     from prefect.settings import Settings as PrefectSettings
     from prefect.settings.legacy import _get_settings_fields
+    from prefect_redis.client import RedisMessagingSettings
 
     prefect_names = set(_get_settings_fields(PrefectSettings))
+    prefect_names |= {f"PREFECT_REDIS_MESSAGING_{f.upper()}" for f in RedisMessagingSettings.model_fields}
     ours = {f"ALERTFLOW_{f.upper()}" for f in Settings.model_fields}
     ours |= {f"ALERTFLOW_UP_{f.upper()}" for f in UpSettings.model_fields}
-    for name, service in OURS.items():
-        for variable in service["environment"]:
+    ours |= {f"ALERTFLOW_CLUSTER_{f.upper()}" for f in ClusterSettings.model_fields}
+    sources = {name: list(service["environment"]) for name, service in OURS.items()}
+    sources[str(ENV_FILE.relative_to(REPO))] = [v for v in file_values(ENV_FILE) if v != "DO_NOT_TRACK"]
+    for name, variables in sources.items():
+        for variable in variables:
             if variable.startswith("ALERTFLOW_"):
                 assert variable in ours, f"{name}: {variable} is not an alertflow setting"
             else:
@@ -126,6 +186,7 @@ def test_published_ports_bind_to_loopback_only() -> None:
 def test_workers_serve_the_pool_prefect_yaml_deploys_to() -> None:
     command = COMPOSE["services"]["worker"]["command"]
     assert command[command.index("--pool") + 1] == WORK_POOL
+    assert ClusterSettings().work_pool == file_values(ENV_FILE)["ALERTFLOW_CLUSTER_WORK_POOL"] == WORK_POOL
     prefect_yaml = yaml.safe_load((REPO / "prefect.yaml").read_text())
     assert {d["work_pool"]["name"] for d in prefect_yaml["deployments"]} == {WORK_POOL}
 

@@ -15,6 +15,7 @@ from alertflow.cli import (
     alerts,
     api,
     blocks,
+    cluster,
     config,
     db,
     dead_letters,
@@ -58,6 +59,7 @@ app.command("api")(api.api)
 app.add_typer(users.app, name="users")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(posture.app, name="posture")
+app.add_typer(cluster.app, name="cluster")
 
 
 @app.command()

@@ -60,6 +60,11 @@ def ensure_api_admin_password(data_dir: Path) -> str:
     return _secret_file(data_dir / API_ADMIN_FILE, lambda: secrets.token_urlsafe(24))
 
 
+def ensure_password(path: Path) -> str:
+    """A random password kept in `path` (mode 0600), created once."""
+    return _secret_file(path, lambda: secrets.token_urlsafe(24))
+
+
 def _secret_file(path: Path, make: Callable[[], str]) -> str:
     """The one-line secret in `path`, created (mode 0600) when missing; refused when others can read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
