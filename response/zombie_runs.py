@@ -25,34 +25,58 @@ ZOMBIE_AUTOMATION_NAME = "alertflow: crash flow runs whose heartbeats stopped"
 FINAL_EVENTS = ("Completed", "Failed", "Cancelled", "Crashed")
 
 
-def zombie_automation(heartbeat_s: int) -> AutomationCore:
-    """The automation: no heartbeat or final state within 1.5 heartbeats of the last → Crashed."""
+NEVER_STARTED_AUTOMATION_NAME = "alertflow: crash flow runs whose worker never started them"
+
+
+def _crash_automation(
+    name: str, description: str, after: set[str], expect: set[str], within_s: int
+) -> AutomationCore:
+    """A proactive automation: after one of `after`, none of `expect` within `within_s` → Crashed."""
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
 
+    return AutomationCore(
+        name=name,
+        description=description,
+        trigger=EventTrigger(
+            match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
+            after={f"prefect.flow-run.{e}" for e in after},
+            expect={f"prefect.flow-run.{e}" for e in expect},
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=within_s),
+        ),
+        actions=[ChangeFlowRunState(state="CRASHED", message=description)],
+    )
+
+
+def zombie_automation(heartbeat_s: int) -> AutomationCore:
+    """The automation: no heartbeat or final state within 1.5 heartbeats of the last → Crashed."""
     if heartbeat_s < 30:
         raise ValueError(
             f"heartbeat_s is at least 30 (Prefect's minimum heartbeat frequency), not {heartbeat_s}"
         )
-    return AutomationCore(
-        name=ZOMBIE_AUTOMATION_NAME,
-        description="A flow run that stopped sending heartbeats (its worker died) is marked Crashed.",
-        trigger=EventTrigger(
-            match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
-            after={"prefect.flow-run.heartbeat"},
-            expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{e}" for e in FINAL_EVENTS)},
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=timedelta(seconds=heartbeat_s * 3 // 2),
-        ),
-        actions=[
-            ChangeFlowRunState(
-                state="CRASHED",
-                message=f"no heartbeat for {heartbeat_s * 3 // 2} s: the worker running it died",
-            )
-        ],
+    within = heartbeat_s * 3 // 2
+    return _crash_automation(
+        ZOMBIE_AUTOMATION_NAME,
+        f"no heartbeat for {within} s: the worker running it died",
+        {"heartbeat"},
+        {"heartbeat", *FINAL_EVENTS},
+        within,
+    )
+
+
+def never_started_automation(start_timeout_s: int) -> AutomationCore:
+    """A run a worker claimed (Pending, Submitting) but never started sends no heartbeat: when its
+    worker dies there, this marks it Crashed after `start_timeout_s`."""
+    return _crash_automation(
+        NEVER_STARTED_AUTOMATION_NAME,
+        f"claimed by a worker but not running after {start_timeout_s} s: the worker died",
+        {"Pending", "Submitting"},
+        {"Running", "Cancelling", "Paused", *FINAL_EVENTS},
+        start_timeout_s,
     )
 
 

@@ -36,15 +36,7 @@ from alertmodel import migrate
 from alertmodel.engine import make_engine
 from alertmodel.errors import AlertflowError
 from alertmodel.settings import Settings
-
-# Prefect's zombie-run automation (the name the dispatcher's own check looks for, so it is made
-# once): a flow run sends a heartbeat every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds (30 here);
-# none, nor a final state, within 1.5 of those and the triggers service marks it Crashed.
-ZOMBIE_AUTOMATION = "alertflow: crash flow runs whose heartbeats stopped"
-# A run a worker claimed (Pending, Submitting) but never started sends no heartbeat: when its
-# worker dies there, this one marks it Crashed after `start_timeout_s`.
-NEVER_STARTED_AUTOMATION = "alertflow: crash flow runs whose worker never started them"
-FINAL_EVENTS = ("Completed", "Failed", "Cancelled", "Crashed")
+from response.zombie_runs import never_started_automation, zombie_automation
 
 
 def app_dir() -> Path:
@@ -315,9 +307,12 @@ class Cluster:
                 api.request("POST", "/work_pools/", json={"name": self.cluster.work_pool, "type": "process"})
             existing = {a["name"] for a in api.request("POST", "/automations/filter", json={"limit": 200})}
             heartbeat_s = int(self._base_env().get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30"))
-            for automation in crash_automations(max(heartbeat_s, 30), self.cluster.start_timeout_s):
-                if automation["name"] not in existing:
-                    api.request("POST", "/automations/", json=automation)
+            for automation in (
+                zombie_automation(max(heartbeat_s, 30)),
+                never_started_automation(self.cluster.start_timeout_s),
+            ):
+                if automation.name not in existing:
+                    api.request("POST", "/automations/", json=automation.model_dump(mode="json"))
 
     def _oneshot(
         self, name: str, argv: list[str], env: dict[str, str], deadline: float, stdout: Any = None
@@ -368,50 +363,6 @@ class Cluster:
 
     def status(self) -> list[dict[str, Any]]:
         return [part.state() for part in self.parts()]
-
-
-def _crash_automation(
-    name: str, description: str, after: set[str], expect: set[str], within_s: int
-) -> dict[str, Any]:
-    """A proactive automation: after one of `after`, none of `expect` within `within_s` → Crashed."""
-    return {
-        "name": name,
-        "description": description,
-        "enabled": True,
-        "trigger": {
-            "type": "event",
-            "match": {"prefect.resource.id": "prefect.flow-run.*"},
-            "after": sorted(f"prefect.flow-run.{e}" for e in after),
-            "expect": sorted(f"prefect.flow-run.{e}" for e in expect),
-            "for_each": ["prefect.resource.id"],
-            "posture": "Proactive",
-            "threshold": 1,
-            "within": within_s,
-        },
-        "actions": [{"type": "change-flow-run-state", "state": "CRASHED", "message": description}],
-    }
-
-
-def crash_automations(heartbeat_s: int, start_timeout_s: int) -> list[dict[str, Any]]:
-    """Prefect automations that end the runs of a dead worker: started ones by their missing
-    heartbeats, claimed-but-never-started ones by their start timeout."""
-    within = heartbeat_s * 3 // 2
-    return [
-        _crash_automation(
-            ZOMBIE_AUTOMATION,
-            f"no heartbeat for {within} s: the worker running it died",
-            {"heartbeat"},
-            {"heartbeat", *FINAL_EVENTS},
-            within,
-        ),
-        _crash_automation(
-            NEVER_STARTED_AUTOMATION,
-            f"claimed by a worker but not running after {start_timeout_s} s: the worker died",
-            {"Pending", "Submitting"},
-            {"Running", "Cancelling", "Paused", *FINAL_EVENTS},
-            start_timeout_s,
-        ),
-    ]
 
 
 def _answers(url: str) -> bool:

@@ -13,8 +13,14 @@ import yaml
 from alertflow.cluster import nginx
 from alertflow.cluster.processes import Process
 from alertflow.cluster.settings import ENV_FILE, file_values, load
-from alertflow.cluster.topology import NEVER_STARTED_AUTOMATION, ZOMBIE_AUTOMATION, app_dir, crash_automations
+from alertflow.cluster.topology import app_dir
 from alertmodel.errors import ConfigurationError
+from response.zombie_runs import (
+    NEVER_STARTED_AUTOMATION_NAME,
+    ZOMBIE_AUTOMATION_NAME,
+    never_started_automation,
+    zombie_automation,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -67,11 +73,15 @@ def test_a_pid_file_finds_its_process_and_not_a_reused_pid(tmp_path: Path) -> No
 def test_the_crash_automations_are_valid_prefect_automations() -> None:
     from prefect.events.schemas.automations import AutomationCore
 
-    zombie, never_started = (AutomationCore.model_validate(a) for a in crash_automations(30, 300))
-    assert zombie.name == ZOMBIE_AUTOMATION and zombie.trigger.within.total_seconds() == 45
+    zombie, never_started = (
+        AutomationCore.model_validate(a.model_dump(mode="json"))
+        for a in (zombie_automation(30), never_started_automation(300))
+    )
+    assert zombie.name == ZOMBIE_AUTOMATION_NAME and zombie.trigger.within.total_seconds() == 45
     assert zombie.trigger.after == {"prefect.flow-run.heartbeat"}
     assert (
-        never_started.name == NEVER_STARTED_AUTOMATION and never_started.trigger.within.total_seconds() == 300
+        never_started.name == NEVER_STARTED_AUTOMATION_NAME
+        and never_started.trigger.within.total_seconds() == 300
     )
     assert "prefect.flow-run.Running" in never_started.trigger.expect
     assert [a.type for a in zombie.actions] == ["change-flow-run-state"]
