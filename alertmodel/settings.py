@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         description="Bytes of a dead letter's raw input stored at most; a longer one is cut and ends in "
         "'…[truncated N bytes]'.",
     )
+    dispatch_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Actions the ingest worker's dispatcher performs at once (flow runs created at once); "
+        "more keeps a Prefect server on PostgreSQL busy in a burst, a SQLite one only waits on its lock.",
+    )
     rerun_crashed_playbooks: bool = Field(
         default=True,
         description="The dispatcher runs a Crashed playbook run again, once, when its deployment is declared "

@@ -122,7 +122,12 @@ def ingest(
     with prefect_server(NO_DISPATCH_HINT) if dispatch or misp_block else contextlib.nullcontext():
         enrichers = _enrichers(misp_block, node or settings.node, ioc_severity)
         dispatcher = (
-            DispatcherThread(engine, DispatcherConfig(rerun_crashed=settings.rerun_crashed_playbooks))
+            DispatcherThread(
+                engine,
+                DispatcherConfig(
+                    concurrency=settings.dispatch_concurrency, rerun_crashed=settings.rerun_crashed_playbooks
+                ),
+            )
             if dispatch
             else None
         )

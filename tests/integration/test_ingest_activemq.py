@@ -78,13 +78,9 @@ def test_ten_thousand_events_through_activemq_arrive_exactly_once_in_mariadb(
     assert count_alerts(engine) == (10_000, 10_000)
 
 
-def test_a_worker_killed_mid_stream_and_restarted_loses_and_doubles_nothing(
-    queue: str, mariadb: tuple[str, Engine], tmp_path: Path
-) -> None:
-    url, engine = mariadb
-    total = 5_000
-    publish(queue, suricata_alerts(total, "kill"))
-    args = [
+def _worker_args(queue: str) -> list[str]:
+    """`alertflow ingest` on the test queue, in batches small enough to be killed between."""
+    return [
         "--source",
         f"stomp://{STOMP_HOST}:{STOMP_PORT}{queue}",
         "--batch-size",
@@ -92,6 +88,15 @@ def test_a_worker_killed_mid_stream_and_restarted_loses_and_doubles_nothing(
         "--prefetch",
         "400",
     ]
+
+
+def test_a_worker_killed_mid_stream_and_restarted_loses_and_doubles_nothing(
+    queue: str, mariadb: tuple[str, Engine], tmp_path: Path
+) -> None:
+    url, engine = mariadb
+    total = 5_000
+    publish(queue, suricata_alerts(total, "kill"))
+    args = _worker_args(queue)
     env = {"ALERTFLOW_DATABASE_URL": url}
     first = WorkerProcess(args, env, tmp_path / "first.log")
     try:
@@ -223,14 +228,7 @@ def test_a_worker_killed_beside_a_second_one_hands_its_unacked_messages_to_it(
     url, engine = mariadb
     total = 6_000
     publish(queue, suricata_alerts(total, "handover"))
-    args = [
-        "--source",
-        f"stomp://{STOMP_HOST}:{STOMP_PORT}{queue}",
-        "--batch-size",
-        "200",
-        "--prefetch",
-        "400",
-    ]
+    args = _worker_args(queue)
     env = {"ALERTFLOW_DATABASE_URL": url}
     doomed = WorkerProcess(args, env, tmp_path / "doomed.log")
     survivor = None
