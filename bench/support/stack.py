@@ -34,6 +34,9 @@ class Up:
             "ALERTFLOW_UP_PREFECT_PORT": str(self.prefect_port),
             "ALERTFLOW_UP_INGEST_PORT": str(self.ingest_port),
             "ALERTFLOW_UP_API_PORT": str(self.api_port),
+            # free ports, so benches (and an `up` someone runs) can share the machine
+            "ALERTFLOW_UP_METRICS_PORT": str(free_port()),
+            "ALERTFLOW_UP_FORWARD_METRICS_PORT": str(free_port()),
             "ALERTFLOW_UP_READY_TIMEOUT_S": "280",
             "DO_NOT_TRACK": "1",
         }
