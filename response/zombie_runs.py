@@ -53,16 +53,18 @@ def _crash_automation(
 
 
 def zombie_automation(heartbeat_s: int) -> AutomationCore:
-    """The automation: no heartbeat or final state within 1.5 heartbeats of the last → Crashed."""
+    """The automation: no heartbeat or final state within 1.5 heartbeats of the last (or of the start) → Crashed."""
     if heartbeat_s < 30:
         raise ValueError(
             f"heartbeat_s is at least 30 (Prefect's minimum heartbeat frequency), not {heartbeat_s}"
         )
     within = heartbeat_s * 3 // 2
+    # Armed by a heartbeat and by the run starting: a worker killed between a run's Running
+    # state and its first heartbeat would otherwise leave it Running for ever.
     return _crash_automation(
         ZOMBIE_AUTOMATION_NAME,
         f"no heartbeat for {within} s: the worker running it died",
-        {"heartbeat"},
+        {"heartbeat", "Running"},
         {"heartbeat", *FINAL_EVENTS},
         within,
     )

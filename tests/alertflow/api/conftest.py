@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from alertflow.api import accounts
@@ -51,6 +52,7 @@ class LiveApi:
     base_url: str
     engine: Engine
     url: str
+    app: FastAPI
 
     def client(self, user: str | None) -> httpx.Client:
         auth = (user, PASSWORD) if user else None
@@ -107,5 +109,5 @@ def live_api(store_url: str, prefect_server: LocalPrefectServer) -> Iterator[Liv
     prefect = PrefectAddress(prefect_server.api_url, None, "the test Prefect server")
     app = create_app(engine, prefect_ui_url="http://127.0.0.1:4200", prefect=prefect)
     with serve(app) as base_url:
-        yield LiveApi(base_url, engine, store_url)
+        yield LiveApi(base_url, engine, store_url, app)
     engine.dispose()

@@ -78,7 +78,7 @@ def test_the_crash_automations_are_valid_prefect_automations() -> None:
         for a in (zombie_automation(30), never_started_automation(300))
     )
     assert zombie.name == ZOMBIE_AUTOMATION_NAME and zombie.trigger.within.total_seconds() == 45
-    assert zombie.trigger.after == {"prefect.flow-run.heartbeat"}
+    assert zombie.trigger.after == {"prefect.flow-run.heartbeat", "prefect.flow-run.Running"}
     assert (
         never_started.name == NEVER_STARTED_AUTOMATION_NAME
         and never_started.trigger.within.total_seconds() == 300

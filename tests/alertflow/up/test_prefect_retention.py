@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 
+from alertflow.cluster.settings import file_values
 from alertflow.up.prefect_server import LocalPrefectServer, free_port, vacuum_env
 from alertflow.up.settings import UpSettings
 from alertflow.up.supervisor import Stack
@@ -48,15 +49,18 @@ def test_the_default_is_thirty_days_and_unset_keeps_flow_runs(
     assert kept.enabled_vacuum_types == {"events"}  # type: ignore[attr-defined]
 
 
-def test_compose_gives_its_prefect_server_the_same_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compose_gives_its_prefect_services_the_same_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The services process (where the vacuum runs) reads cluster.env, which keeps up's 30 days."""
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    env = compose["services"]["prefect-server"]["environment"]
-    period = env["PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD"]
-    assert period == "P${ALERTFLOW_PREFECT_RETAIN_FLOW_RUNS_DAYS:-30}D"
-    default = {**env, "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": "P30D"}  # as compose expands it
-    vacuum = _vacuum_settings(monkeypatch, {k: v for k, v in default.items() if "DB_VACUUM" in k})
+    services = compose["services"]["prefect-services"]
+    assert services["env_file"] == ["alertflow/cluster/cluster.env"]
+    env = file_values(REPO / services["env_file"][0])
+    assert env["PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD"] == "P30D"
+    vacuum = _vacuum_settings(monkeypatch, {k: v for k, v in env.items() if "DB_VACUUM" in k})
     assert "flow_runs" in vacuum.enabled_vacuum_types  # type: ignore[attr-defined]
     assert vacuum.retention_period == timedelta(days=30)  # type: ignore[attr-defined]
+    up_default = _vacuum_settings(monkeypatch, vacuum_env(30))  # what `up` gives its own server
+    assert up_default.retention_period == vacuum.retention_period  # type: ignore[attr-defined]
 
 
 def test_the_vacuum_deletes_a_flow_run_that_ended_before_the_retention(tmp_path: Path) -> None:
@@ -64,12 +68,14 @@ def test_the_vacuum_deletes_a_flow_run_that_ended_before_the_retention(tmp_path:
     server = LocalPrefectServer(home=tmp_path / "prefect", port=free_port(), extra_env=env).start()
     try:
         with httpx.Client(base_url=server.api_url, timeout=60) as api:
-            flow_id = api.post("/flows/", json={"name": "retention-check"}).json()["id"]
+            flow_id = _created(api.post("/flows/", json={"name": "retention-check"}))
             runs = [
-                api.post(
-                    "/flow_runs/",
-                    json={"flow_id": flow_id, "name": name, "state": {"type": "COMPLETED"}},
-                ).json()["id"]
+                _created(
+                    api.post(
+                        "/flow_runs/",
+                        json={"flow_id": flow_id, "name": name, "state": {"type": "COMPLETED"}},
+                    )
+                )
                 for name in ("old-run", "recent-run")
             ]
             # end_time is the server's clock; make the first run end two days ago
@@ -86,3 +92,9 @@ def test_the_vacuum_deletes_a_flow_run_that_ended_before_the_retention(tmp_path:
             assert api.get(f"/flow_runs/{runs[1]}").status_code == 200
     finally:
         server.stop()
+
+
+def _created(answer: httpx.Response) -> str:
+    assert answer.status_code in (200, 201), f"{answer.status_code}: {answer.text[:500]}"
+    created: str = answer.json()["id"]
+    return created
