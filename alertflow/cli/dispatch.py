@@ -15,7 +15,11 @@ from response.dispatcher import DispatcherConfig, run_dispatcher
 
 
 def dispatch(
-    concurrency: int = typer.Option(4, min=1, help="Actions performed at once (flow runs created at once)."),
+    concurrency: int | None = typer.Option(
+        None,
+        min=1,
+        help="Actions performed at once (flow runs created at once) [default: ALERTFLOW_DISPATCH_CONCURRENCY, 4].",
+    ),
     max_attempts: int = typer.Option(8, min=1, help="Attempts before a row is marked failed."),
     lease: float = typer.Option(
         30, min=1, help="Seconds a claimed row stays ours if we die (renewed while its action runs)."
@@ -26,14 +30,13 @@ def dispatch(
 
     Playbooks start on `alertflow up`'s Prefect server, or PREFECT_API_URL's.
     """
-    logging.basicConfig(
-        level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = DispatcherConfig(
-        concurrency=concurrency,
+        concurrency=concurrency or settings.dispatch_concurrency,
         max_attempts=max_attempts,
         lease_s=lease,
-        rerun_crashed=get_settings().rerun_crashed_playbooks,
+        rerun_crashed=settings.rerun_crashed_playbooks,
     )
     engine = open_engine()
 
