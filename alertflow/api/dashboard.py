@@ -137,6 +137,8 @@ def read(
 
 MAX_PIECES = 1000
 """Windows over more (day, tenant) pieces than this rank by a plain GROUP BY."""
+SEED_PIECES = 4
+"""The largest pieces whose top values seed the bound."""
 MAX_CANDIDATES = 2000
 """When the bound leaves more candidate values than this, a plain GROUP BY ranks them instead."""
 
@@ -153,8 +155,9 @@ def _top(
     """The k largest values of `dim` in [since, until) (ties by value), reading only what can be among them.
 
     Exact, by a pigeonhole bound over the day rows of every day the window touches (a
-    piece: one tenant's day; its size from the status rows). The 2k largest values of the
-    largest piece, with their window totals, say the k-th largest total is at least T. A
+    piece: one tenant's day; its size from the status rows). The 2k largest values of each
+    of the few largest pieces (one atypical day, such as a burst from one host, would seed a
+    weak bound), with their window totals, say the k-th largest total is at least T. A
     value with window total >= T has at least T over those days, so in some piece p at
     least T * size(p) / size(all pieces) alerts; only values over that threshold in some
     piece (`ix_alert_rollup_rank` serves each piece's `n >=` range) are counted in full
@@ -173,15 +176,18 @@ def _top(
     if not pieces or len(pieces) > MAX_PIECES:
         return None
     day = ROLLUP.c.grain == "d"
-    bucket, ref_id = max(pieces, key=lambda p: pieces[p])
-    seeds = conn.scalars(
-        _using("ix_alert_rollup_rank", select(ROLLUP.c.value_key))
-        .where(day, ROLLUP.c.dim == dim, ROLLUP.c.bucket == bucket, ROLLUP.c.ref_id == ref_id)
-        .order_by(ROLLUP.c.n.desc())
-        .limit(2 * k)  # some may have no alert inside the window's part of that day
-    ).all()
+    seeds: set[str] = set()
+    for bucket, ref_id in sorted(pieces, key=lambda p: pieces[p], reverse=True)[:SEED_PIECES]:
+        seeds.update(
+            conn.scalars(
+                _using("ix_alert_rollup_rank", select(ROLLUP.c.value_key))
+                .where(day, ROLLUP.c.dim == dim, ROLLUP.c.bucket == bucket, ROLLUP.c.ref_id == ref_id)
+                .order_by(ROLLUP.c.n.desc())
+                .limit(2 * k)  # some may have no alert inside the window's part of that day
+            )
+        )
     visible = {ref_id for _, ref_id in pieces}
-    totals = _totals(conn, dim, ranges, visible, seeds)
+    totals = _totals(conn, dim, ranges, visible, sorted(seeds))
     if len(totals) < k:
         return None
     bound = sorted((n for _, n in totals.values()), reverse=True)[k - 1]
