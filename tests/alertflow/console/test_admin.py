@@ -309,7 +309,10 @@ def test_a_dead_letter_shows_its_reason_and_bytes_and_is_re_ingested_by_an_admin
         f"/operations/dead-letters/{dead_id}/reingest",
         data={"csrf_token": token, "content": json.dumps(corrected)},
     )
-    assert done.status_code == 200 and "1 alert stored" in done.text
+    assert done.status_code == 303 and done.headers["location"] == f"/operations/dead-letters/{dead_id}"
+    shown = admin.get(done.headers["location"]).text
+    assert "1 alert stored" in shown and 'id="reingested"' in shown
+    assert 'id="reingested"' not in admin.get(done.headers["location"]).text  # shown once
     again = admin.post(f"/operations/dead-letters/{dead_id}/reingest", data={"csrf_token": token})
     assert again.status_code == 422 and "re-ingested" in again.text
 
