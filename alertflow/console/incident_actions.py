@@ -1,6 +1,8 @@
 """What an analyst does from an incident's page: notify a group (e-mail, Slack, SMS) and send it
 to JIRA or TheHive, through the API's own notify and escalate routes (same blocks, same checks,
 same audit). An escalation happens once: a second send shows the key stored the first time.
+A post that did something answers 303 to the incident's page, which says once what was done
+(a flash kept in the session), so reloading that page never notifies or sends again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from alertflow.console.pages import (
     _incident_id,
     _page_not_found,
     _problems,
+    redirect_after_post,
     render,
 )
 from response.incidents import TRANSITIONS
@@ -63,7 +66,7 @@ async def notify_group(request: Request, incident_id: str, visit: VisitDep, fiel
 
 
 async def send_notice(request: Request, visit: Visit, incident_id: int, fields: dict[str, str]) -> Response:
-    """Notify through the API's route and show the incident with who was told, or why not."""
+    """Notify through the API's route, then send the browser to the incident saying who was told (or show why not)."""
     try:
         body = _notify_body(fields)
     except ValidationError as exc:
@@ -77,7 +80,7 @@ async def send_notice(request: Request, visit: Visit, incident_id: int, fields: 
     if isinstance(told, Response):
         return told
     notice = f"Notified {body.group} by {CHANNEL_NAMES[body.via]}: {', '.join(told.recipients)}"
-    return incident_page(request, visit, incident_id, notice=notice)
+    return redirect_after_post(request, visit, f"/incidents/{incident_id}", notice=notice)
 
 
 async def _attempt(request: Request, visit: Visit, incident_id: int, action: Awaitable[T]) -> T | Response:
@@ -121,7 +124,7 @@ async def escalate(request: Request, incident_id: str, visit: VisitDep, fields: 
         if sent.sent
         else f"Already in {product} as {sent.key}: nothing was sent again"
     )
-    return incident_page(request, visit, number, notice=notice)
+    return redirect_after_post(request, visit, f"/incidents/{number}", notice=notice)
 
 
 def _first(exc: RequestValidationError) -> str:
@@ -135,11 +138,10 @@ def incident_page(
     visit: Visit,
     incident_id: int,
     *,
-    notice: str = "",
     problem: str = "",
     status: int = 200,
 ) -> Response:
-    """The incident's page with its history, its forms, and the outcome of an action."""
+    """The incident's page with its history, its forms, and why an action was refused (or, once, what it did)."""
     engine = _engine(request)
     try:
         incident = incident_routes.get_incident(incident_id, engine, visit.principal)
@@ -154,6 +156,6 @@ def incident_page(
         incident=incident,
         moves=TRANSITIONS.get(incident.state, ()),
         groups=groups,
-        notice=notice,
+        notice="",  # a flash of the post that redirected here replaces it
         problem=problem,
     )

@@ -178,7 +178,12 @@ def _checked(visit: Visit, fields: dict[str, str], role: str) -> None:
 def render(
     request: Request, template: str, visit: Visit | None, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    """A page from `template`; never cached, since it shows alert data."""
+    """A page from `template`; never cached, since it shows alert data.
+
+    A GET shows, once, the flash a post kept for this path (see `redirect_after_post`).
+    """
+    if visit is not None and request.method == "GET":
+        context.update(_store(request).pop_flash(visit.session, request.url.path))
     html = TEMPLATES.get_template(template).render(
         user=visit.principal if visit else None,
         csrf=visit.csrf if visit else "",
@@ -186,6 +191,16 @@ def render(
         **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def redirect_after_post(request: Request, visit: Visit, path: str, **flash: Any) -> Response:
+    """303 to the page at `path`, whose next render shows `flash` once.
+
+    The flash stays in the session, not the URL: reloading the page does not post again, and a
+    link cannot put words in the console's mouth.
+    """
+    _store(request).set_flash(visit.session, path, **flash)
+    return RedirectResponse(path, status_code=303)
 
 
 def _secure(request: Request) -> bool:

@@ -5,6 +5,10 @@ the store keeps its SHA-256, the user's name, a CSRF token and when it was last 
 session ends on logout, after `idle_s` without a request, or `max_age_s` after sign-in,
 whichever comes first. The user's role and tenants are read again on every request, so a
 disabled user or a changed role takes effect at once.
+
+A session also holds one flash: what a form post did, kept server-side for the page the post
+redirects to (Post/Redirect/Get), shown by that page's next render and then forgotten. It is
+never in the URL, so a link cannot make the console say something it did not do.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 COOKIE = "alertflow_console"
 LOGIN_CSRF_COOKIE = "alertflow_login_csrf"
@@ -24,6 +29,14 @@ CSRF_FIELD = "csrf_token"
 IDLE_S = 30 * 60
 MAX_AGE_S = 12 * 3600
 MAX_SESSIONS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Flash:
+    """What a post did, for the next render of the page at `path` (template values by name)."""
+
+    path: str
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -34,6 +47,7 @@ class Session:
     csrf: str
     started: float
     last_seen: float
+    flash: Flash | None = None
 
 
 class SessionStore:
@@ -80,6 +94,20 @@ class SessionStore:
                 session.last_seen = now
                 self._sessions.move_to_end(key)
             return session
+
+    def set_flash(self, session: Session, path: str, **values: Any) -> None:
+        """Keep `values` for the next render of `path` in this session (replacing an earlier flash)."""
+        with self._lock:
+            session.flash = Flash(path, dict(values))
+
+    def pop_flash(self, session: Session, path: str) -> dict[str, Any]:
+        """The flash kept for `path`, once: it is forgotten as it is read ({} when there is none)."""
+        with self._lock:
+            flash = session.flash
+            if flash is None or flash.path != path:
+                return {}
+            session.flash = None
+            return flash.values
 
     def end(self, cookie: str | None) -> None:
         """Forget the session (logout)."""

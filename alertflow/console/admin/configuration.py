@@ -3,9 +3,12 @@
 Each page calls the API's route functions with the signed-in principal, so validation, the
 409s and 404s, and the audit log are the API's; the console adds the admin check for reading
 (the API's role table: configuration is the admin's) and the global-admin check for writing.
-Errors are shown next to the form field they name. A response profile is edited as the YAML
-of one `response_profiles` item of a profiles file and validated as `alertflow profiles import`
-validates it (`ResponseProfileSpec`, then the references to category profiles and user groups).
+Errors are shown next to the form field they name. A category profile or user group is edited
+in a form of its fields and replaced as `PUT /api/v1/<section>/{name}` replaces it; its name is
+its identity (response profiles refer to it by name), so it stays. A response profile is edited
+as the YAML of one `response_profiles` item of a profiles file and validated as `alertflow
+profiles import` validates it (`ResponseProfileSpec`, then the references to category profiles
+and user groups).
 """
 
 from __future__ import annotations
@@ -130,11 +133,35 @@ def create_category_profile(request: Request, visit: VisitDep, fields: FormDep) 
     _writer(visit, fields)
     values = {k: fields.get(k, "") for k in ("name", "source_type", "categories")}
     return _create_item(
-        request,
-        visit,
-        "category_profiles",
-        lambda: CategoryProfileSpec.model_validate({**values, "categories": lines(values["categories"])}),
-        values,
+        request, visit, "category_profiles", lambda: _category_profile(values["name"], values), values
+    )
+
+
+def _category_profile(name: str, values: dict[str, str]) -> CategoryProfileSpec:
+    """The category profile a form describes (categories one per line), validated as the import validates it."""
+    return CategoryProfileSpec.model_validate(
+        {"name": name, "source_type": values["source_type"], "categories": lines(values["categories"])}
+    )
+
+
+def _category_profile_values(spec: CategoryProfileSpec) -> dict[str, str]:
+    return {"source_type": spec.source_type, "categories": "\n".join(spec.categories)}
+
+
+@router.get("/admin/category-profiles/{name}")
+def edit_category_profile(request: Request, name: str, visit: VisitDep) -> Response:
+    """One category profile in a form, to change its source type and categories."""
+    return _edit_page(request, visit, "category_profiles", _name(name))
+
+
+@router.post("/admin/category-profiles/{name}")
+def replace_category_profile(request: Request, name: str, visit: VisitDep, fields: FormDep) -> Response:
+    """Replace a category profile (global admin), as `PUT /api/v1/category-profiles/{name}`; the name stays."""
+    _writer(visit, fields)
+    name = _name(name)
+    values = {k: fields.get(k, "") for k in ("source_type", "categories")}
+    return _replace_item(
+        request, visit, "category_profiles", name, lambda: _category_profile(name, values), values
     )
 
 
@@ -155,6 +182,50 @@ def _create_item(
     except HTTPException as exc:
         return page(request, visit, errors={"name": [str(exc.detail)]}, values=values)
     return _done(path, item.name)
+
+
+def _edit_page(
+    request: Request,
+    visit: Visit,
+    section: profile_store.Section,
+    name: str,
+    *,
+    errors: FieldErrors | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    """The edit form of a stored item (404 when there is none), with what was typed or what is stored."""
+    admin_only(visit)
+    try:
+        stored = profile_store.get_item(_engine(request), section, name)
+    except HTTPException as exc:
+        raise ConsoleError(exc.status_code, str(exc.detail)) from None
+    template, as_values = _SECTION_FORMS[section]
+    return form_page(
+        request, visit, template, errors=errors, values=values or as_values(stored), name=stored.name
+    )
+
+
+def _replace_item(
+    request: Request,
+    visit: Visit,
+    section: profile_store.Section,
+    name: str,
+    spec: Callable[[], profile_store.Spec],
+    values: dict[str, str],
+) -> Response:
+    """Replace the item `name` by what `spec` validates (errors by field on its edit page), as `PUT` does.
+
+    The store writes the audit entry (before and after), as for the API's `PUT`.
+    """
+    _, path = _SECTION_PAGES[section]
+    try:
+        item = spec()
+        profile_store.replace_item(_engine(request), section, name, item, actor=visit.principal.name)
+    except (ValidationError, RequestValidationError) as exc:
+        return _edit_page(request, visit, section, name, errors=field_errors(exc), values=values)
+    except HTTPException as exc:
+        raise ConsoleError(exc.status_code, str(exc.detail)) from None
+    return _done(path, name)
 
 
 @router.post("/admin/category-profiles/{name}/delete")
@@ -194,20 +265,42 @@ def create_user_group(request: Request, visit: VisitDep, fields: FormDep) -> Res
     """Create a user group (global admin)."""
     _writer(visit, fields)
     values = {k: fields.get(k, "") for k in ("name", "emails", "phones", "slack_channel")}
-    return _create_item(
-        request,
-        visit,
-        "user_groups",
-        lambda: UserGroupSpec.model_validate(
-            {
-                "name": values["name"],
-                "emails": lines(values["emails"]),
-                "phones": lines(values["phones"]),
-                "slack_channel": values["slack_channel"].strip() or None,
-            }
-        ),
-        values,
+    return _create_item(request, visit, "user_groups", lambda: _user_group(values["name"], values), values)
+
+
+def _user_group(name: str, values: dict[str, str]) -> UserGroupSpec:
+    """The user group a form describes (addresses and numbers one per line; no channel when empty)."""
+    return UserGroupSpec.model_validate(
+        {
+            "name": name,
+            "emails": lines(values["emails"]),
+            "phones": lines(values["phones"]),
+            "slack_channel": values["slack_channel"].strip() or None,
+        }
     )
+
+
+def _user_group_values(spec: UserGroupSpec) -> dict[str, str]:
+    return {
+        "emails": "\n".join(spec.emails),
+        "phones": "\n".join(spec.phones),
+        "slack_channel": spec.slack_channel or "",
+    }
+
+
+@router.get("/admin/user-groups/{name}")
+def edit_user_group(request: Request, name: str, visit: VisitDep) -> Response:
+    """One user group in a form, to change who it tells."""
+    return _edit_page(request, visit, "user_groups", _name(name))
+
+
+@router.post("/admin/user-groups/{name}")
+def replace_user_group(request: Request, name: str, visit: VisitDep, fields: FormDep) -> Response:
+    """Replace a user group (global admin), as `PUT /api/v1/user-groups/{name}`; the name stays."""
+    _writer(visit, fields)
+    name = _name(name)
+    values = {k: fields.get(k, "") for k in ("emails", "phones", "slack_channel")}
+    return _replace_item(request, visit, "user_groups", name, lambda: _user_group(name, values), values)
 
 
 @router.post("/admin/user-groups/{name}/delete")
@@ -221,6 +314,11 @@ def delete_user_group(request: Request, name: str, visit: VisitDep, fields: Form
 _SECTION_PAGES: dict[str, tuple[Callable[..., Response], str]] = {
     "category_profiles": (_category_profiles_page, "/admin/category-profiles"),
     "user_groups": (_user_groups_page, "/admin/user-groups"),
+}
+_SECTION_FORMS: dict[str, tuple[str, Callable[[Any], dict[str, str]]]] = {
+    # section: (its edit form's template, the form's values for a stored item)
+    "category_profiles": ("admin/category_profile.html", _category_profile_values),
+    "user_groups": ("admin/user_group.html", _user_group_values),
 }
 
 

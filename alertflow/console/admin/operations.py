@@ -28,6 +28,7 @@ from alertflow.console.pages import (
     _engine,
     _problems,
     _query_dict,
+    redirect_after_post,
     render,
 )
 
@@ -149,7 +150,7 @@ def reingest(request: Request, dead_letter_id: str, visit: VisitDep, fields: For
         if exc.status_code == 404:
             raise ConsoleError(404, str(exc.detail)) from None
         return _dead_letter_page(request, visit, number, errors={"form": [str(exc.detail)]}, values=values)
-    return _dead_letter_page(request, visit, number, done=done)
+    return redirect_after_post(request, visit, f"/operations/dead-letters/{number}", done=done)
 
 
 # --- outbox -------------------------------------------------------------------------------------

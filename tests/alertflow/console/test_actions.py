@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,18 @@ def _incident(client: httpx.Client, alert_uuid: str) -> int:
     )
     assert response.status_code == 303, response.text
     return int(response.headers["location"].rsplit("/", 1)[1])
+
+
+def _followed(client: httpx.Client, path: str, data: dict[str, str]) -> str:
+    """Post an action that succeeds: it answers 303 to the incident, whose page says (once) what was done."""
+    response = client.post(path, data=data)
+    assert response.status_code == 303, response.text
+    incident = path.rsplit("/", 1)[0]
+    assert response.headers["location"] == incident
+    shown = client.get(incident)
+    assert shown.status_code == 200 and shown.text.count('id="action-outcome"') == 1
+    assert 'id="action-outcome"' not in client.get(incident).text  # a reload shows it no more
+    return shown.text
 
 
 def _audit(live: LiveConsole, target: str, action: str) -> list[Any]:
@@ -264,14 +277,13 @@ def test_an_incident_is_sent_to_jira_once_and_a_second_send_shows_the_key(
     page = client.get(f"/incidents/{incident_id}").text
     data = {"csrf_token": csrf_of(page), "to": "jira", "block": f"jira-{suffix}", "project": "SEC"}
 
-    first = client.post(f"/incidents/{incident_id}/escalate", data=data)
-    second = client.post(f"/incidents/{incident_id}/escalate", data=data)
+    first = _followed(client, f"/incidents/{incident_id}/escalate", data)
+    second = _followed(client, f"/incidents/{incident_id}/escalate", data)
 
-    assert first.status_code == second.status_code == 200, first.text
-    assert "Sent to JIRA as SEC-7" in first.text
-    assert "Already in JIRA as SEC-7: nothing was sent again" in second.text
+    assert "Sent to JIRA as SEC-7" in first
+    assert "Already in JIRA as SEC-7: nothing was sent again" in second
     assert [key for key, _ in jira.filed] == ["SEC-7"]
-    assert "<dt>JIRA</dt><dd>SEC-7</dd>" in second.text
+    assert "<dt>JIRA</dt><dd>SEC-7</dd>" in second
     assert len(_audit(live_console, f"incident/{incident_id}", "incident.escalate")) == 1
 
 
@@ -289,18 +301,14 @@ def test_an_incident_goes_to_thehive_once_and_a_missing_block_is_named(
     missing = client.post(
         f"/incidents/{incident_id}/escalate", data={"csrf_token": token, "to": "thehive", "block": "no-hive"}
     )
-    first = client.post(
-        f"/incidents/{incident_id}/escalate",
-        data={"csrf_token": token, "to": "thehive", "block": f"thehive-{suffix}"},
-    )
-    second = client.post(
-        f"/incidents/{incident_id}/escalate",
-        data={"csrf_token": token, "to": "thehive", "block": f"thehive-{suffix}"},
-    )
+    hive_form = {"csrf_token": token, "to": "thehive", "block": f"thehive-{suffix}"}
+    first = _followed(client, f"/incidents/{incident_id}/escalate", hive_form)
+    second = _followed(client, f"/incidents/{incident_id}/escalate", hive_form)
 
     assert missing.status_code == 422 and "TheHive Server block &#39;no-hive&#39;" in missing.text
-    assert "Sent to TheHive as ~4242" in first.text
-    assert "Already in TheHive as ~4242" in second.text
+    assert 'id="action-problem"' in missing.text  # a refusal is shown at the post's address: nothing was done
+    assert "Sent to TheHive as ~4242" in first
+    assert "Already in TheHive as ~4242" in second
     assert [a["sourceRef"] for a in hive.created] == [alert_uuid]
 
 
@@ -316,21 +324,53 @@ def test_a_group_is_told_on_slack_and_by_sms_from_the_incident_page(
     page = client.get(f"/incidents/{incident_id}").text
     assert f'<option value="{group}">' in page
 
-    slack = client.post(
+    slack = _followed(
+        client,
         f"/incidents/{incident_id}/notify",
-        data={"csrf_token": csrf_of(page), "group": group, "via": "slack", "block": f"slack-{suffix}"},
+        {"csrf_token": csrf_of(page), "group": group, "via": "slack", "block": f"slack-{suffix}"},
     )
-    sms = client.post(
+    sms = _followed(
+        client,
         f"/incidents/{incident_id}/notify",
-        data={"csrf_token": csrf_of(page), "group": group, "via": "twilio", "block": f"twilio-{suffix}"},
+        {"csrf_token": csrf_of(page), "group": group, "via": "twilio", "block": f"twilio-{suffix}"},
     )
 
-    assert slack.status_code == 200 and f"Notified {group} by Slack: C0SOC" in slack.text
-    assert sms.status_code == 200 and f"Notified {group} by SMS (Twilio): +15005550006" in sms.text
+    assert f"Notified {group} by Slack: C0SOC" in slack
+    assert f"Notified {group} by SMS (Twilio): +15005550006" in sms
     posted = json.loads(next(r for r, _ in httpserver.log if r.path == "/api/chat.postMessage").data)
     assert posted["channel"] == "C0SOC" and f"[incident #{incident_id} new]" in posted["text"]
     assert next(r for r, _ in httpserver.log if r.path == PATH_SMS).form["To"] == "+15005550006"
-    assert f"notified {group} by slack: C0SOC" in sms.text  # in the incident's history
+    assert f"notified {group} by slack: C0SOC" in sms  # in the incident's history
+
+
+def test_a_notice_is_kept_in_the_session_for_its_page_shown_once_escaped_and_never_read_from_the_url(
+    live_console: LiveConsole, httpserver: HTTPServer, prefect_server: object
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    asyncio.run(save_blocks(httpserver, suffix))
+    serve_products(httpserver)
+    group = f"soc-{suffix}-{PAYLOAD}"
+    import_profiles(live_console.engine, {"user_groups": [{"name": group, "slack_channel": "C0SOC"}]})
+    client = signed_in(live_console.base_url, "analyst")
+    incident_id = _incident(client, _tenant_a_suricata(live_console))
+    page = client.get(f"/incidents/{incident_id}").text
+    assert client.get(f"/incidents/{incident_id}?notice=Forged+notice").text.count('id="action-outcome"') == 0
+
+    told = client.post(
+        f"/incidents/{incident_id}/notify",
+        data={"csrf_token": csrf_of(page), "group": group, "via": "slack", "block": f"slack-{suffix}"},
+    )
+
+    assert told.status_code == 303 and told.headers["location"] == f"/incidents/{incident_id}"
+    assert PAYLOAD not in told.headers["location"] and "Notified" not in told.headers["location"]
+    other = signed_in(live_console.base_url, "analyst")  # another session of the same user sees nothing
+    assert 'id="action-outcome"' not in other.get(f"/incidents/{incident_id}").text
+    assert client.get("/incidents").status_code == 200  # another page does not use it up
+    shown = client.get(f"/incidents/{incident_id}").text
+    assert shown.count(str(escape(f"Notified {group} by Slack: C0SOC"))) == 1
+    assert PAYLOAD not in shown and "<script>window.__xss" not in shown
+    assert 'id="action-outcome"' not in client.get(f"/incidents/{incident_id}").text
+    assert len(_audit(live_console, f"incident/{incident_id}", "incident.notify")) == 1
 
 
 def test_notifying_from_an_alert_opens_its_incident_and_e_mails_the_group(
@@ -355,9 +395,11 @@ def test_notifying_from_an_alert_opens_its_incident_and_e_mails_the_group(
         data={"csrf_token": csrf_of(page), "group": group, "via": "email", "block": block},
     )
 
-    assert told.status_code == 200, told.text
-    assert f"Notified {group} by e-mail: soc@example.org" in told.text
-    assert f"opened to notify {group}" in told.text
+    assert told.status_code == 303, told.text
+    assert re.fullmatch(r"/incidents/\d+", told.headers["location"])  # the incident opened for it
+    incident = client.get(told.headers["location"]).text
+    assert f"Notified {group} by e-mail: soc@example.org" in incident
+    assert f"opened to notify {group}" in incident
     [message] = smtp_sink.messages
     assert message["To"] == "soc@example.org"
     assert "(opened now)" not in client.get(f"/alerts/{alert_uuid}").text

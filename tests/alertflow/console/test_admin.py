@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from alertflow.api import accounts
+from alertflow.api import accounts, profile_store
 from alertflow.console import dashboard
 from alertmodel import AuditEntry, CategoryProfile, ResponseProfile, UserGroup
 from alertmodel.account import ApiUser
@@ -31,7 +31,13 @@ ADMIN_PAGES = [
     "/admin/user-groups",
     "/admin/users",
     "/admin/filter-policies",
+    "/admin/category-profiles/stored-cats",
+    "/admin/user-groups/stored-group",
 ]
+STORED = {  # what the edit pages of ADMIN_PAGES show, stored before the role checks
+    "category_profiles": [{"name": "stored-cats", "source_type": "Suricata", "categories": ["*"]}],
+    "user_groups": [{"name": "stored-group", "emails": ["soc@example.org"]}],
+}
 ADMIN_FORMS = {
     "/admin/categories": {"name": "viewer-made", "source_type": "Suricata"},
     "/admin/category-profiles": {"name": "viewer-made", "source_type": "Suricata", "categories": "*"},
@@ -40,6 +46,8 @@ ADMIN_FORMS = {
     "/admin/users": {"name": "viewer-made", "role": "admin", "password": "a long password"},
     "/admin/users/viewer": {"role": "admin"},
     "/admin/filter-policies": {"node": "viewer-made", "body": "{}"},
+    "/admin/category-profiles/stored-cats": {"source_type": "Wazuh", "categories": "viewer-made"},
+    "/admin/user-groups/stored-group": {"emails": "viewer-made@example.org"},
 }
 
 
@@ -52,6 +60,7 @@ def _count(live: LiveConsole, table: object, *where: object) -> int:
 def test_only_an_admin_reaches_the_configuration_pages_or_posts_their_forms(
     live_console: LiveConsole, user: str
 ) -> None:
+    import_profiles(live_console.engine, STORED)
     client = signed_in(live_console.base_url, user)
     home = client.get("/").text
     assert 'href="/admin"' not in home
@@ -63,6 +72,7 @@ def test_only_an_admin_reaches_the_configuration_pages_or_posts_their_forms(
             response = client.post(path, data={**form, "csrf_token": forged})
             assert response.status_code == 403, (path, forged)
     assert _count(live_console, AuditEntry.__table__) == audit_before
+    assert profile_store.get_item(live_console.engine, "category_profiles", "stored-cats").categories == ["*"]
     with live_console.engine.connect() as conn:
         assert conn.execute(
             select(ApiUser.__table__.c.role).where(ApiUser.__table__.c.name == "viewer")
@@ -88,6 +98,19 @@ def test_an_admin_post_with_a_forged_token_or_from_another_origin_is_refused(
     )
     assert cross.status_code == 403
     assert "forged-post" not in admin.get("/admin/categories").text
+    import_profiles(live_console.engine, STORED)
+    audit_before = _count(live_console, AuditEntry.__table__)
+    for path, edit in [
+        ("/admin/category-profiles/stored-cats", {"source_type": "Wazuh", "categories": "forged"}),
+        ("/admin/user-groups/stored-group", {"emails": "forged@example.org"}),
+    ]:
+        for forged in ("forged", other_token, ""):
+            assert admin.post(path, data={**edit, "csrf_token": forged}).status_code == 403, (path, forged)
+        cross = admin.post(
+            path, data={**edit, "csrf_token": token}, headers={"Origin": "https://evil.example"}
+        )
+        assert cross.status_code == 403, path
+    assert _count(live_console, AuditEntry.__table__) == audit_before
 
 
 def test_a_tenant_bound_admin_reads_the_configuration_but_cannot_change_it(live_console: LiveConsole) -> None:
@@ -112,6 +135,17 @@ def test_a_tenant_bound_admin_reads_the_configuration_but_cannot_change_it(live_
     assert (
         _count(live_console, CategoryProfile.__table__, CategoryProfile.__table__.c.name == "bound-made") == 0
     )
+    import_profiles(live_console.engine, STORED)
+    assert client.get("/admin/user-groups/stored-group").status_code == 200
+    for path, edit in [
+        ("/admin/category-profiles/stored-cats", {"source_type": "Wazuh", "categories": "bound"}),
+        ("/admin/user-groups/stored-group", {"emails": "bound@example.org"}),
+    ]:
+        response = client.post(path, data={**edit, "csrf_token": csrf_of(page.text)})
+        assert response.status_code == 403 and "bound to no tenant" in response.text, path
+    assert profile_store.get_item(live_console.engine, "user_groups", "stored-group").emails == [
+        "soc@example.org"
+    ]
 
 
 def test_forms_show_the_error_next_to_the_field_it_names_and_store_nothing(live_console: LiveConsole) -> None:
@@ -189,6 +223,104 @@ def test_an_admin_creates_and_deletes_configuration_and_the_audit_log_names_them
     assert admin.post("/admin/user-groups/night-shift/delete", data={"csrf_token": token}).status_code == 303
     audit = admin.get("/audit").text
     assert "user-group.delete" in audit and "response-profile.create" in audit
+
+
+def _audited(live: LiveConsole, action: str, target: str) -> list[tuple[str, object, object]]:
+    table = AuditEntry.__table__
+    with live.engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.actor, table.c.before, table.c.after)
+            .where(table.c.action == action, table.c.target == target)
+            .order_by(table.c.id)
+        ).all()
+    return [tuple(r) for r in rows]
+
+
+def test_an_admin_edits_a_category_profile_and_a_user_group_in_place_and_both_are_audited(
+    live_console: LiveConsole,
+) -> None:
+    engine = live_console.engine
+    admin = signed_in(live_console.base_url, "admin")
+    token = csrf_of(admin.get("/admin").text)
+    for path, form in [
+        ("/admin/category-profiles", {"name": "edit-cats", "source_type": "Suricata", "categories": "*"}),
+        ("/admin/user-groups", {"name": "edit-group", "emails": "a@example.org"}),
+    ]:
+        assert admin.post(path, data={"csrf_token": token, **form}).status_code == 303, path
+    listed = admin.get("/admin/category-profiles").text
+    assert 'href="/admin/category-profiles/edit-cats"' in listed
+    assert 'href="/admin/user-groups/edit-group"' in admin.get("/admin/user-groups").text
+
+    # the form shows what is stored; the name is the page's, not a field
+    form = admin.get("/admin/category-profiles/edit-cats")
+    assert form.status_code == 200 and 'action="/admin/category-profiles/edit-cats"' in form.text
+    assert 'id="source_type" name="source_type" type="text" value="Suricata"' in form.text
+    assert '<input id="name"' not in form.text
+    # a bad edit: the error next to its field, what was typed kept, nothing stored or audited
+    bad = admin.post(
+        "/admin/category-profiles/edit-cats",
+        data={"csrf_token": token, "source_type": "", "categories": "kept typing"},
+    )
+    assert bad.status_code == 422
+    assert re.search(r'id="source_type-error"><li>source_type: String should have at least 1', bad.text)
+    assert 'aria-describedby="source_type-hint source_type-error"' in bad.text and "kept typing" in bad.text
+    assert profile_store.get_item(engine, "category_profiles", "edit-cats").source_type == "Suricata"
+    # a good one (a posted name is not a field: the profile keeps its own)
+    saved = admin.post(
+        "/admin/category-profiles/edit-cats",
+        data={
+            "csrf_token": token,
+            "name": "renamed",
+            "source_type": "Wazuh",
+            "categories": "web\n\n auth \n",
+        },
+    )
+    assert (
+        saved.status_code == 303 and saved.headers["location"] == "/admin/category-profiles?saved=edit-cats"
+    )
+    stored = profile_store.get_item(engine, "category_profiles", "edit-cats")
+    assert (stored.source_type, stored.categories) == ("Wazuh", ["web", "auth"])
+    assert _count(live_console, CategoryProfile.__table__, CategoryProfile.__table__.c.name == "renamed") == 0
+    assert "Saved: edit-cats" in admin.get(saved.headers["location"]).text
+    [(actor, before, after)] = _audited(live_console, "category-profile.update", "category-profile/edit-cats")
+    assert actor == "admin" and before["source_type"] == "Suricata" and after["categories"] == ["web", "auth"]  # type: ignore[index]
+
+    # a user group: a bad address is named, then the group is changed
+    form = admin.get("/admin/user-groups/edit-group")
+    assert form.status_code == 200 and ">a@example.org</textarea>" in form.text
+    bad = admin.post(
+        "/admin/user-groups/edit-group",
+        data={"csrf_token": token, "emails": "not an address", "phones": "", "slack_channel": ""},
+    )
+    assert bad.status_code == 422 and 'id="emails-error"' in bad.text
+    assert "is not an e-mail address" in bad.text and 'aria-invalid="true"' in bad.text
+    saved = admin.post(
+        "/admin/user-groups/edit-group",
+        data={
+            "csrf_token": token,
+            "emails": "b@example.org\nc@example.org",
+            "phones": "+15005550006",
+            "slack_channel": " C0EDIT ",
+        },
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == "/admin/user-groups?saved=edit-group"
+    group = profile_store.get_item(engine, "user_groups", "edit-group")
+    assert (group.emails, group.phones, group.slack_channel) == (
+        ["b@example.org", "c@example.org"],
+        ["+15005550006"],
+        "C0EDIT",
+    )
+    [(actor, before, after)] = _audited(live_console, "user-group.update", "user-group/edit-group")
+    assert before["emails"] == ["a@example.org"] and after["slack_channel"] == "C0EDIT"  # type: ignore[index]
+    assert "user-group.update" in admin.get("/audit").text
+
+    # no such object: a 404 page, nothing stored
+    assert admin.get("/admin/user-groups/no-such-group").status_code == 404
+    missing = admin.post(
+        "/admin/category-profiles/no-such-cats", data={"csrf_token": token, "source_type": "X"}
+    )
+    assert missing.status_code == 404 and "no category profile" in missing.text
+    assert admin.get("/admin/category-profiles/" + "x" * 256).status_code == 404
 
 
 def test_the_users_page_changes_a_user_and_never_shows_a_password_hash(live_console: LiveConsole) -> None:
@@ -309,7 +441,10 @@ def test_a_dead_letter_shows_its_reason_and_bytes_and_is_re_ingested_by_an_admin
         f"/operations/dead-letters/{dead_id}/reingest",
         data={"csrf_token": token, "content": json.dumps(corrected)},
     )
-    assert done.status_code == 200 and "1 alert stored" in done.text
+    assert done.status_code == 303 and done.headers["location"] == f"/operations/dead-letters/{dead_id}"
+    shown = admin.get(done.headers["location"]).text
+    assert "1 alert stored" in shown and 'id="reingested"' in shown
+    assert 'id="reingested"' not in admin.get(done.headers["location"]).text  # shown once
     again = admin.post(f"/operations/dead-letters/{dead_id}/reingest", data={"csrf_token": token})
     assert again.status_code == 422 and "re-ingested" in again.text
 

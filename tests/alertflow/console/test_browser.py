@@ -317,7 +317,12 @@ def test_an_analyst_runs_a_playbook_from_the_form_notifies_a_group_and_sends_the
     page.get_by_role("button", name="Notify the group").click()
     expect(page.get_by_role("status")).to_have_text(f"Notified {group} by Slack: C0SOC")
     expect(page.locator("#history")).to_contain_text(f"notified {group} by slack: C0SOC")
+    assert re.fullmatch(rf"{re.escape(live_console.base_url)}/incidents/\d+", page.url)  # redirected there
     watched.check("incident-notified")
+    page.reload()  # a GET of the incident: nothing is posted again, and the notice is gone
+    expect(page.get_by_role("status")).to_have_count(0)
+    expect(page.locator("#history")).to_contain_text(f"notified {group} by slack: C0SOC")
+    expect(page.locator("#history tbody tr", has_text=f"notified {group} by slack")).to_have_count(1)
     # send it to JIRA twice: once filed, then the key it has
     for expected in ("Sent to JIRA as SEC-7", "Already in JIRA as SEC-7: nothing was sent again"):
         page.get_by_label("Send to", exact=True).select_option("jira")

@@ -95,6 +95,36 @@ def test_an_admin_configures_categories_profiles_and_filter_policies_in_the_brow
     page.get_by_role("button", name="Create category profile").click()
     expect(page.locator("table")).to_contain_text("browser-web")
     watched.check("admin-category-profiles")
+    # edited in place: no category at all is named at its field, then the categories are changed
+    page.get_by_role("link", name="Edit category profile browser-web").click()
+    expect(page.get_by_role("heading", name="Category profile browser-web")).to_be_visible()
+    expect(page.get_by_label("Categories")).to_have_value(
+        "Browser-made category\nAttempted Administrator Privilege Gain"
+    )
+    page.get_by_label("Categories").fill("")
+    page.get_by_role("button", name="Save category profile").click()
+    expect(page.locator("#categories-error")).to_contain_text("categories: List should have at least 1 item")
+    expect(page.get_by_label("Categories")).to_have_attribute("aria-invalid", "true")
+    watched.check("admin-category-profile-error")
+    page.get_by_label("Categories").fill("Browser-made category\nWeb Application Attack")
+    page.get_by_role("button", name="Save category profile").click()
+    expect(page.get_by_role("status")).to_have_text("Saved: browser-web")
+    expect(page.locator("table")).to_contain_text("Browser-made category, Web Application Attack")
+    watched.check("admin-category-profile-edited")
+    # a user group, made then edited
+    page.goto(live_console.base_url + "/admin/user-groups")
+    page.get_by_label("Name").fill("browser-group")
+    page.get_by_label("E-mail addresses").fill("day@example.org")
+    page.get_by_role("button", name="Create user group").click()
+    page.get_by_role("link", name="Edit user group browser-group").click()
+    expect(page.get_by_label("E-mail addresses")).to_have_value("day@example.org")
+    page.get_by_label("E-mail addresses").fill("night@example.org")
+    page.get_by_label("Slack channel").fill("C0NIGHT")
+    watched.check("admin-user-group-edit")
+    page.get_by_role("button", name="Save user group").click()
+    expect(page.get_by_role("status")).to_have_text("Saved: browser-group")
+    expect(page.locator("table")).to_contain_text("night@example.org")
+    expect(page.locator("table")).to_contain_text("C0NIGHT")
     # a response profile: first with a severity out of range, then fixed
     page.goto(live_console.base_url + "/admin/response-profiles")
     watched.check("admin-response-profiles")
@@ -144,6 +174,8 @@ def test_an_admin_configures_categories_profiles_and_filter_policies_in_the_brow
     watched.check("admin-policies")
     page.goto(live_console.base_url + "/audit")
     expect(page.locator("main")).to_contain_text("filter_policy.rollback")
+    expect(page.locator("main")).to_contain_text("category-profile.update")
+    expect(page.locator("main")).to_contain_text("user-group.update")
     page.close()
 
 
@@ -173,6 +205,8 @@ def test_every_new_page_shows_hostile_text_as_text(
         ("/admin/categories", "admin-categories-hostile"),
         ("/admin/category-profiles", "admin-category-profiles-hostile"),
         ("/admin/user-groups", "admin-user-groups"),
+        ("/admin/category-profiles/hostile-cats", "admin-category-profile-hostile"),
+        ("/admin/user-groups/hostile-group", "admin-user-group-hostile"),
         ("/admin/users", "admin-users"),
         ("/admin/response-profiles", "admin-response-profiles-hostile"),
         ("/admin/response-profiles/hostile-profile", "admin-response-profile-hostile"),
@@ -195,6 +229,8 @@ def test_every_new_page_shows_hostile_text_as_text(
     expect(page.locator("#raw-base64")).to_contain_text("//48c2NyaXB0Pn")
     page.goto(f"{live_console.base_url}/admin/user-groups")
     expect(page.locator("table")).to_contain_text(PAYLOAD)
+    page.goto(f"{live_console.base_url}/admin/user-groups/hostile-group")
+    expect(page.get_by_label("Slack channel")).to_have_value(PAYLOAD)
     page.close()
 
 

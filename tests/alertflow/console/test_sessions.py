@@ -61,6 +61,18 @@ def test_sign_out_and_disabling_end_sessions_and_cookies_are_not_guessable() -> 
     assert store.get("x" * 500) is None and store.get(None) is None
 
 
+def test_a_flash_is_read_once_by_its_own_page_of_its_own_session() -> None:
+    store = SessionStore()
+    _, session = store.start("ana")
+    _, other = store.start("ana")
+    store.set_flash(session, "/incidents/7", notice="first")
+    store.set_flash(session, "/incidents/7", notice="Notified soc")  # the newest replaces it
+    assert store.pop_flash(other, "/incidents/7") == {}
+    assert store.pop_flash(session, "/incidents") == {}  # another page leaves it
+    assert store.pop_flash(session, "/incidents/7") == {"notice": "Notified soc"}
+    assert store.pop_flash(session, "/incidents/7") == {}
+
+
 def test_csrf_tokens_compare_exactly() -> None:
     assert csrf_matches("abc", "abc")
     assert not csrf_matches("abc", "abd") and not csrf_matches("abc", "") and not csrf_matches("abc", None)
