@@ -7,6 +7,8 @@ the hostile ones (every source, markup in every text field) belong to tenant A.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import json
 import os
 import subprocess
@@ -119,4 +121,8 @@ def manual_deployment(prefect_server: LocalPrefectServer) -> tuple[str, str]:
         )
         return f"console-manual/form-{suffix}", str(await deployment.aapply())
 
-    return asyncio.run(apply())
+    # in a thread of its own (with this context: the test server's settings), since a browser test
+    # may be the first to ask, inside Playwright's running loop
+    context = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(context.run, asyncio.run, apply()).result()
