@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(900)  # up's start and the settling of the last runs come on top of the 3 minutes
 def test_three_minutes_of_steady_mixed_load_lose_and_double_nothing(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(REPO / "bench/soak.py"), "--minutes", "3", "--out", str(tmp_path)],
