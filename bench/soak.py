@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ response_profiles:
 ATTACKERS = [f"{net}.{host}" for net in ("192.0.2", "198.51.100", "203.0.113") for host in range(1, 255)]
 """Documentation addresses: public to the sensor's own_networks check, and never routed."""
 SAMPLE_EVERY_S = 10
+RECENT_RUNS_MARGIN = timedelta(minutes=2)  # a sample re-reads runs this far before the newest seen
 FINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 
 
@@ -211,12 +212,23 @@ class Sampler:
         self.rows: list[dict[str, Any]] = []
         self.latency_ms: list[tuple[float, float]] = []  # (elapsed s, ms)
         self.seen_runs: set[str] = set()
+        self.newest: datetime | None = None  # the latest expected start of a run seen so far
         self.started = time.monotonic()
 
-    def flow_runs(self) -> list[dict[str, Any]]:
+    def flow_runs(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """The deployment's runs, or only those expected to start after `since` (each sample's
+        share: listing every run every 10 s made Prefect's server serialize an ever longer
+        answer, which stalled it for seconds and grew its memory with the run count)."""
         runs, offset = [], 0
         while True:
-            body = {"deployments": {"id": {"any_": [self.deployment_id]}}, "limit": 200, "offset": offset}
+            body: dict[str, Any] = {
+                "deployments": {"id": {"any_": [self.deployment_id]}},
+                "sort": "EXPECTED_START_TIME_ASC",
+                "limit": 200,
+                "offset": offset,
+            }
+            if since is not None:
+                body["flow_runs"] = {"expected_start_time": {"after_": since.isoformat()}}
             page = self.up.prefect.post("/flow_runs/filter", json=body).json()
             runs += page
             if len(page) < 200:
@@ -226,7 +238,11 @@ class Sampler:
     def sample(self) -> None:
         elapsed = time.monotonic() - self.started
         window: list[float] = []
-        for run in self.flow_runs():
+        since = self.newest - RECENT_RUNS_MARGIN if self.newest is not None else None
+        for run in self.flow_runs(since):
+            if run.get("expected_start_time"):
+                expected = datetime.fromisoformat(run["expected_start_time"])
+                self.newest = max(self.newest or expected, expected)
             if run["id"] in self.seen_runs:
                 continue
             srcip = run["parameters"]["alert"]["srcip"]
