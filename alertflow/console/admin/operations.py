@@ -120,11 +120,16 @@ def _dead_letter_page(
     *,
     errors: FieldErrors | None = None,
     values: dict[str, str] | None = None,
-    done: Any = None,
 ) -> Response:
     letter = _dead_letter(request, visit, dead_letter_id)
     return form_page(
-        request, visit, "admin/dead_letter.html", errors=errors, values=values, letter=letter, done=done
+        request,
+        visit,
+        "admin/dead_letter.html",
+        errors=errors,
+        values=values,
+        letter=letter,
+        done=None,  # a flash of the re-ingest that redirected here replaces it
     )
 
 
