@@ -125,6 +125,50 @@ def test_search_keeps_a_tenant_bound_viewer_to_its_tenant(live_api: LiveApi, mar
     assert len(everything) == min(tenant_b, 10_000)
 
 
+def test_an_address_on_either_side_answers_each_matching_alert_once_newest_first(live_api: LiveApi) -> None:
+    ip = f"198.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
+    other = "203.0.113.77"
+    sides = [  # (srcip, dstip, srcport as a marker, seconds after COLLECTED)
+        (ip, other, 1, 1),
+        (other, ip, 2, 2),
+        (ip, ip, 3, 3),  # matches both alternatives: answered once
+        (other, other, 4, 4),  # matches neither
+        (ip, other, 5, 5),
+        (ip, other, 5, 5),  # the same fields as the one before, another alert: answered too
+    ]
+    rows = [
+        make_alert(srcip=src, dstip=dst, srcport=port, time_collr=COLLECTED.replace(second=sec))
+        for src, dst, port, sec in sides
+    ]
+    store_batch(live_api.engine, rows)
+    window = "a.timeCollr BETWEEN '2026-05-04 00:00:00.000' AND '2026-05-05 00:00:00.000'"
+    query = f"SELECT a FROM Alert a WHERE (a.dstIp = '{ip}' OR a.srcIp = '{ip}') AND {window}"
+    response = search(live_api, "viewer", query)
+    assert response.status_code == 200
+    assert [a["srcport"] for a in response.json()] == [5, 5, 3, 2, 1]
+    alone = search(live_api, "viewer", f"SELECT a FROM Alert a WHERE a.dstIp = '{ip}' OR a.srcIp = '{ip}'")
+    assert [a["srcport"] for a in alone.json()] == [5, 5, 3, 2, 1]
+
+
+def test_an_or_of_addresses_is_read_as_one_index_branch_each() -> None:
+    from sqlalchemy import true
+
+    from alertflow.api.routes.stix import search_statement
+    from alertflow.api.stix_query import parse
+
+    def sql(query: str) -> str:
+        return str(search_statement(true(), parse(f"SELECT a FROM Alert a WHERE {query}")))
+
+    assert (
+        sql("(a.dstIp = '192.0.2.1' OR a.srcIp = '192.0.2.1') AND a.alertSeverity >= 1").count("UNION") == 1
+    )
+    assert "UNION" not in sql("a.srcIp = '192.0.2.1' AND a.alertSeverity >= 1")
+    two_ors = (
+        "(a.dstIp = '192.0.2.1' OR a.srcIp = '192.0.2.1') AND (a.alertSeverity >= 1 OR a.agentName = 'x')"
+    )
+    assert "UNION" not in sql(two_ors)
+
+
 @pytest.mark.parametrize(
     ("query", "code"),
     [
