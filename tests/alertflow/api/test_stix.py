@@ -146,27 +146,6 @@ def test_an_address_on_either_side_answers_each_matching_alert_once_newest_first
     response = search(live_api, "viewer", query)
     assert response.status_code == 200
     assert [a["srcport"] for a in response.json()] == [5, 5, 3, 2, 1]
-    alone = search(live_api, "viewer", f"SELECT a FROM Alert a WHERE a.dstIp = '{ip}' OR a.srcIp = '{ip}'")
-    assert [a["srcport"] for a in alone.json()] == [5, 5, 3, 2, 1]
-
-
-def test_an_or_of_addresses_is_read_as_one_index_branch_each() -> None:
-    from sqlalchemy import true
-
-    from alertflow.api.routes.stix import search_statement
-    from alertflow.api.stix_query import parse
-
-    def sql(query: str) -> str:
-        return str(search_statement(true(), parse(f"SELECT a FROM Alert a WHERE {query}")))
-
-    assert (
-        sql("(a.dstIp = '192.0.2.1' OR a.srcIp = '192.0.2.1') AND a.alertSeverity >= 1").count("UNION") == 1
-    )
-    assert "UNION" not in sql("a.srcIp = '192.0.2.1' AND a.alertSeverity >= 1")
-    two_ors = (
-        "(a.dstIp = '192.0.2.1' OR a.srcIp = '192.0.2.1') AND (a.alertSeverity >= 1 OR a.agentName = 'x')"
-    )
-    assert "UNION" not in sql(two_ors)
 
 
 @pytest.mark.parametrize(
