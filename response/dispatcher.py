@@ -356,8 +356,11 @@ async def run_dispatcher(
     started: Callable[[Dispatcher], None] | None = None,
 ) -> Dispatcher:
     """Dispatch with the default executors and the Prefect client of this process's settings."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
     from response.executors import default_executors
-    from response.playbook_runs import CrashedRuns, prefect_client, refresh_playbook_runs
+    from response.playbook_runs import CrashedRuns, refresh_playbook_runs
 
     if not prefect_api_configured():
         raise ConfigurationError(
@@ -368,19 +371,22 @@ async def run_dispatcher(
     # The client's own retries back off 2**n s each; the executors retry busy answers after
     # short delays themselves (response.playbook_runs.call_prefect) and then hand a server that is
     # still busy to the dispatcher's pause, which probes it at most every max_busy_pause_s.
-    async with prefect_client(config.prefect_client_retries) as client:
-        crashed = CrashedRuns(engine, client) if config.rerun_crashed else None
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: config.prefect_client_retries}):
+        async with get_client() as client:
+            crashed = CrashedRuns(engine, client) if config.rerun_crashed else None
 
-        async def maintenance() -> None:
-            await refresh_playbook_runs(engine, client)
-            if crashed is not None:
-                for crashed_id, repeat_id in await crashed.rerun():
-                    log.warning("playbook run %s crashed; running it again as %s", crashed_id, repeat_id)
+            async def maintenance() -> None:
+                await refresh_playbook_runs(engine, client)
+                if crashed is not None:
+                    for crashed_id, repeat_id in await crashed.rerun():
+                        log.warning("playbook run %s crashed; running it again as %s", crashed_id, repeat_id)
 
-        dispatcher = Dispatcher(engine, default_executors(engine, client), config, maintenance=maintenance)
-        if started is not None:
-            started(dispatcher)
-        await dispatcher.run(stop, until_idle=until_idle)
+            dispatcher = Dispatcher(
+                engine, default_executors(engine, client), config, maintenance=maintenance
+            )
+            if started is not None:
+                started(dispatcher)
+            await dispatcher.run(stop, until_idle=until_idle)
     return dispatcher
 
 

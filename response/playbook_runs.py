@@ -16,8 +16,7 @@ safe to repeat, or a repeat that crashed again) needs a human.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
@@ -114,30 +113,6 @@ class PlaybookExecutor:
             ) from exc
         self._deployment_ids[name] = deployment.id
         return deployment.id
-
-
-@asynccontextmanager
-async def prefect_client(client_retries: int = 0) -> AsyncIterator[PrefectClient]:
-    """This process's Prefect client, with its own retries set to `client_retries`.
-
-    With none, its busy answers come back at once for `call_prefect` to retry. Prefect's client
-    sleeps its back-off (2**n s) after a busy answer even when it has no retry left, so without
-    the `Retry-After: 0` this sets on them one lost lock race still cost 2 s.
-    """
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
-
-    settings: dict[str, Any] = {}
-    if client_retries == 0:
-        settings["event_hooks"] = {"response": [_answer_busy_at_once]}
-    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: client_retries}):
-        async with get_client(httpx_settings=settings) as client:
-            yield client
-
-
-async def _answer_busy_at_once(response: httpx.Response) -> None:
-    if response.status_code in RETRYABLE_STATUS:
-        response.headers["Retry-After"] = "0"
 
 
 # An SQLite-backed Prefect server answers 503 when a request loses a race for the write lock;

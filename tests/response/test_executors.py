@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from uuid import uuid4
 
 import httpx
 import pytest
@@ -17,7 +16,7 @@ from alertmodel.repository import load_alerts
 from response.executors import MissingIntegration
 from response.outbox_writer import ResponseHook
 from response.payload import OutboxItem
-from response.playbook_runs import PREFECT_RETRY_DELAYS_S, PlaybookExecutor, call_prefect, prefect_client
+from response.playbook_runs import PREFECT_RETRY_DELAYS_S, PlaybookExecutor, call_prefect
 from tests.alertfactory import import_profiles, make_alert, store_batch
 from tests.integration.response.conftest import flow_runs_of
 from tests.integration.response.playbooks import record_alert
@@ -188,90 +187,3 @@ async def test_call_prefect_does_not_retry_what_a_retry_cannot_fix(
     with pytest.raises(expected):
         await call_prefect(call, "creating a run")
     assert call.calls == 1
-
-
-class BusyPrefect:
-    """An HTTP server on loopback that answers `busy` requests with 503 (a lost SQLite lock race),
-    then creates the flow run, as Prefect's API would."""
-
-    def __init__(self, busy: int) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        from prefect.client.schemas.objects import FlowRun
-
-        owner = self
-        self.busy, self.requests = busy, 0
-        created = FlowRun(flow_id=uuid4(), name="created").model_dump_json().encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                owner.requests += 1
-                status, body = (
-                    (503, b'{"exception_message":"database is locked"}') if owner.busy else (201, created)
-                )
-                owner.busy = max(owner.busy - 1, 0)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:  # the client's CSRF token request: as a server with CSRF off
-                body = b'{"detail":"CSRF protection is disabled."}'
-                self.send_response(422)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/api"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-async def create_run_through_the_dispatchers_client(server: BusyPrefect) -> tuple[object, float]:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings(updates={PREFECT_API_URL: server.url}):
-        async with prefect_client() as client:
-            started = time.monotonic()
-            try:
-                run = await call_prefect(
-                    lambda: client.create_flow_run_from_deployment(uuid4(), parameters={}), "creating a run"
-                )
-            except ServiceUnavailableError as exc:
-                run = exc
-            return run, time.monotonic() - started
-
-
-async def test_the_dispatchers_client_hands_back_a_busy_answer_at_once() -> None:
-    # Prefect's client sleeps its 2 s back-off after a 503 even with no retry left.
-    server = BusyPrefect(busy=1)
-    try:
-        run, elapsed = await create_run_through_the_dispatchers_client(server)
-    finally:
-        server.close()
-    assert getattr(run, "name", None) == "created"
-    assert server.requests == 2
-    assert elapsed < 0.5
-
-
-async def test_the_dispatchers_client_gives_up_on_a_busy_server_after_the_short_delays() -> None:
-    server = BusyPrefect(busy=len(PREFECT_RETRY_DELAYS_S) + 1)
-    try:
-        error, elapsed = await create_run_through_the_dispatchers_client(server)
-    finally:
-        server.close()
-    assert isinstance(error, ServiceUnavailableError)
-    assert "answered 503" in str(error)
-    assert server.requests == len(PREFECT_RETRY_DELAYS_S) + 1
-    assert elapsed < sum(PREFECT_RETRY_DELAYS_S) + 1.0
