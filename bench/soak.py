@@ -163,6 +163,7 @@ def _role(process: psutil.Process) -> str | None:
         ("alertflow api", "api"),
         ("deployments.serve", "serve"),
         ("prefect server", "prefect"),
+        ("prefect_sqlite_server", "prefect"),
         ("prefect.server", "prefect"),
         ("uvicorn", "prefect"),
         ("decode_process", "decode"),

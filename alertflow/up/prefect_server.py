@@ -89,7 +89,7 @@ class LocalPrefectServer:
             [
                 sys.executable,
                 "-m",
-                "prefect",
+                "alertflow.up.prefect_sqlite_server",
                 "server",
                 "start",
                 "--host",

@@ -92,7 +92,7 @@ class Up:
             "ingest": "alertflow ingest",
             "serve": "deployments.serve --limit",
             "api": "alertflow api",
-            "prefect": "prefect server start",
+            "prefect": "server start --host",
         }
         for process in psutil.Process(self.process.pid).children(recursive=True):
             try:
