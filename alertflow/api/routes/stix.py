@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, Integer, String, case, cast, func, literal, literal_column, select, text
 
 from alertflow.api.alert_queries import c as col
 from alertflow.api.alert_queries import visible
@@ -48,9 +47,7 @@ _TEXT_FIELDS = {
     "type": col.type,
 }
 """Connector field -> alert column; `indef` and empty values are left out, as the connector skips them."""
-_COLUMNS = [col.time_collr, col.severity, col.srcport, col.dstport, *_TEXT_FIELDS.values()]
-_NAMES = list(_TEXT_FIELDS)
-_EMPTY = {"", "indef"}
+_EMPTY = ("", "indef")
 
 
 class StixStatus(BaseModel):
@@ -102,27 +99,51 @@ def stix_search(
         message = str(exc)
         body = {"code": exc.code, "message": message, "messages": [{"text": message}]}
         return JSONResponse(body, status_code=400)
-    statement = (
-        select(*_COLUMNS)
-        .where(visible(principal), where)
-        .order_by(col.time_collr.desc(), col.alert_id.desc())
-        .limit(MAX_RESULTS)
-    )
     with engine.connect() as conn:
-        rows = conn.execute(statement).all()
-    # orjson: thousands of rows encode in a tenth of the time of the standard library's JSONResponse
-    return Response(orjson.dumps([_flat(row) for row in rows]), media_type="application/json")
+        statement = (
+            select(alert_json(conn.dialect.name))
+            .where(visible(principal), where)
+            .order_by(col.time_collr.desc(), col.alert_id.desc())
+            .limit(MAX_RESULTS)
+        )
+        rows = conn.execute(statement).scalars().all()
+    return Response(_json_array(rows), media_type="application/json")
 
 
-def _flat(row: Any) -> dict[str, Any]:
-    """One row (in _COLUMNS order) in the connector's shape; positional, as this runs for thousands of rows."""
-    time_collr, severity, srcport, dstport, *texts = row
-    alert: dict[str, Any] = {"create_time": int(time_collr.timestamp() * 1000), "severity": severity}
-    if srcport:
-        alert["srcport"] = srcport
-    if dstport:
-        alert["dstport"] = dstport
-    for name, value in zip(_NAMES, texts, strict=True):
-        if value not in _EMPTY:
-            alert[name] = value
-    return alert
+def alert_json(dialect: str) -> ColumnElement[str]:
+    """One alert in the connector's flat shape, as JSON text built by the database.
+
+    A search answers thousands of rows; decoding one text column per row and joining them
+    costs the driver a fraction of decoding 21 typed columns (pymysql decodes in Python).
+    Values go through the database's own JSON_QUOTE, never through string pasting.
+    """
+    body: ColumnElement[str] = (
+        literal('{"create_time":')
+        + cast(_epoch_ms(dialect), String)
+        + literal(',"severity":')
+        + cast(col.severity, String)
+    )
+    for name, port in (("srcport", col.srcport), ("dstport", col.dstport)):
+        body = body + case((port != 0, literal(f',"{name}":') + cast(port, String)), else_=literal(""))
+    for name, column in _TEXT_FIELDS.items():
+        member = literal(f',"{name}":') + func.json_quote(column, type_=String)
+        body = body + case((column.in_(_EMPTY), literal("")), else_=member)
+    return body + literal("}")
+
+
+def _epoch_ms(dialect: str) -> ColumnElement[int]:
+    """Collection time in whole epoch milliseconds (time_collr is naive UTC in both stores)."""
+    if dialect in ("mysql", "mariadb"):
+        micros = func.timestampdiff(
+            literal_column("MICROSECOND"), literal("1970-01-01 00:00:00"), col.time_collr
+        )
+        return micros.op("DIV")(1000)
+    # SQLite keeps it as text 'YYYY-MM-DD HH:MM:SS.ffffff'; its date functions round to the
+    # millisecond (.999999 would become the next second), so the two parts are read apart.
+    seconds = cast(func.strftime("%s", func.substr(col.time_collr, 1, 19)), Integer)
+    return seconds * 1000 + cast(func.substr(col.time_collr, 21, 3), Integer)
+
+
+def _json_array(rows: list[Any]) -> bytes:
+    parts = [row.encode() if isinstance(row, str) else bytes(row) for row in rows]
+    return b"[" + b",".join(parts) + b"]"

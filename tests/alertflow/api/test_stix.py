@@ -8,7 +8,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,36 @@ def test_an_address_on_either_side_answers_each_matching_alert_once_newest_first
     response = search(live_api, "viewer", query)
     assert response.status_code == 200
     assert [a["srcport"] for a in response.json()] == [5, 5, 3, 2, 1]
+
+
+HOSTILE = {
+    "description": 'quote " backslash \\ slash / <script>alert(1)</script> \u00e9\u4e2d\U0001f600',
+    "user": "tab\tnew\nline\r" + "".join(chr(i) for i in range(1, 32)),
+    "file": "C:\\Windows\\evil.exe\u2028\u2029",
+    "process": "', 1); DROP TABLE alert; --",
+    "category": '{"a": [1]}',
+}
+
+
+def test_every_value_is_answered_exactly_as_stored(live_api: LiveApi) -> None:
+    """The database builds each alert's JSON: hostile text, milliseconds and left-out fields survive it."""
+    agent = f"hostile-{uuid.uuid4().hex[:8]}"
+    times = [COLLECTED.replace(microsecond=us) for us in (999999, 1000, 0)]
+    rows = [
+        make_alert(agent=agent, srcport=0, dstport=n, info="", hash_md5="indef", time_collr=at, **HOSTILE)
+        for n, at in enumerate(times, start=1)
+    ]
+    store_batch(live_api.engine, rows)
+    response = search(live_api, "viewer", f"SELECT a FROM Alert a WHERE a.agentName = '{agent}'")
+    assert response.status_code == 200
+    alerts = response.json()
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert [a["create_time"] for a in alerts] == [(at - epoch) // timedelta(milliseconds=1) for at in times]
+    assert [a["create_time"] % 1000 for a in alerts] == [999, 1, 0]
+    for alert, row in zip(alerts, rows, strict=True):
+        assert {k: alert[k] for k in HOSTILE} == HOSTILE
+        assert alert["dstport"] == row["dstport"] and alert["agent"] == agent
+        assert "srcport" not in alert and "info" not in alert and "md5" not in alert
 
 
 @pytest.mark.parametrize(
