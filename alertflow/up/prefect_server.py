@@ -16,9 +16,9 @@ import httpx
 
 # SQLite has one writer. The late-runs service fights API writes for it ("SQLite lock storms");
 # alertflow's dispatcher handles late runs itself. The event persister's default flush (every
-# 20 events or 5 s) overlapped a flow-run creation every few hundred: that request failed with
-# 503 after ~2 s, the p99 of alert -> flow run. Flushing every 30 s (or 2,000 events) keeps
-# every event and makes those collisions rare.
+# 20 events or 5 s) takes the write lock often; flushing every 30 s (or 2,000 events) keeps
+# every event and leaves the lock to API writes (which begin IMMEDIATE and wait for it, see
+# alertflow.up.prefect_sqlite_server).
 EMBEDDED_SERVER_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
