@@ -52,7 +52,7 @@ from sqlalchemy import Engine, func, select
 from alertflow.api import accounts, alert_queries, dashboard
 from alertflow.api.accounts import Principal
 from alertflow.api.alert_schemas import AlertSearch
-from alertflow.api.routes.stix import MAX_RESULTS, alert_json
+from alertflow.api.routes.stix import search_statement
 from alertflow.api.stix_query import parse
 from alertflow.up.prefect_server import free_port
 from alertmodel import ALERT_COLUMNS, Alert, migrate, rollup
@@ -360,11 +360,8 @@ def run_db(db: str, gen: Generator, repeat: int, scratch: Path, made: list[str])
                 lambda _i, w=window_of: dashboard.read(conn, *w(), None, 10),
                 lambda _i, w=window_of: dashboard.scan(conn, *w(), None, 10),
             )
-        stix_statement = (
-            select(alert_json(conn.dialect.name))
-            .where(alert_queries.visible(principal), parse(stix_query))
-            .order_by(alert_queries.c.time_collr.desc(), alert_queries.c.alert_id.desc())
-            .limit(MAX_RESULTS)
+        stix_statement = search_statement(
+            conn.dialect.name, alert_queries.visible(principal), parse(stix_query)
         )
         cases["stix"] = (
             http("/alertflex-ctrl/rest/stix-alerts/search", {"query": stix_query}),

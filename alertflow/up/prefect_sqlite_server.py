@@ -25,8 +25,6 @@ def begin_writes_immediately() -> None:
     from prefect.server.database.configurations import AioSqliteConfiguration
 
     deferred_or_immediate = AioSqliteConfiguration.begin_transaction
-    if getattr(deferred_or_immediate, "begins_immediately", False):
-        return
 
     @asynccontextmanager
     async def begin_transaction(
@@ -35,7 +33,6 @@ def begin_writes_immediately() -> None:
         async with deferred_or_immediate(self, session, with_for_update=True) as transaction:
             yield transaction
 
-    begin_transaction.begins_immediately = True  # type: ignore[attr-defined]
     AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
 
 

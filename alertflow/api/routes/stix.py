@@ -13,7 +13,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Integer, String, case, cast, func, literal, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 
 from alertflow.api.alert_queries import c as col
 from alertflow.api.alert_queries import visible
@@ -100,14 +112,20 @@ def stix_search(
         body = {"code": exc.code, "message": message, "messages": [{"text": message}]}
         return JSONResponse(body, status_code=400)
     with engine.connect() as conn:
-        statement = (
-            select(alert_json(conn.dialect.name))
-            .where(visible(principal), where)
-            .order_by(col.time_collr.desc(), col.alert_id.desc())
-            .limit(MAX_RESULTS)
-        )
-        rows = conn.execute(statement).scalars().all()
-    return Response(_json_array(rows), media_type="application/json")
+        rows = conn.execute(search_statement(conn.dialect.name, visible(principal), where)).scalars().all()
+    return Response(("[" + ",".join(rows) + "]").encode(), media_type="application/json")
+
+
+def search_statement(
+    dialect: str, visible_rows: ColumnElement[bool], where: ColumnElement[bool]
+) -> Select[Any]:
+    """The newest MAX_RESULTS visible alerts matching `where`, each as its JSON text."""
+    return (
+        select(alert_json(dialect))
+        .where(visible_rows, where)
+        .order_by(col.time_collr.desc(), col.alert_id.desc())
+        .limit(MAX_RESULTS)
+    )
 
 
 def alert_json(dialect: str) -> ColumnElement[str]:
@@ -142,8 +160,3 @@ def _epoch_ms(dialect: str) -> ColumnElement[int]:
     # millisecond (.999999 would become the next second), so the two parts are read apart.
     seconds = cast(func.strftime("%s", func.substr(col.time_collr, 1, 19)), Integer)
     return seconds * 1000 + cast(func.substr(col.time_collr, 21, 3), Integer)
-
-
-def _json_array(rows: list[Any]) -> bytes:
-    parts = [row.encode() if isinstance(row, str) else bytes(row) for row in rows]
-    return b"[" + b",".join(parts) + b"]"
