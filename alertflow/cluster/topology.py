@@ -27,6 +27,7 @@ from alertflow.cluster import nginx
 from alertflow.cluster.processes import Process
 from alertflow.cluster.provision import ensure_mariadb, ensure_postgres, mariadb_url, postgres_url
 from alertflow.cluster.settings import ENV_FILE, ClusterSettings, file_values
+from alertflow.cluster.work_pool import TEMPLATE_PATH, command_default, process_pool_template
 from alertflow.up.api_access import ensure_api_admin, ensure_api_certificate
 from alertflow.up.prefect_api import PrefectApi
 from alertflow.up.prefect_server import vacuum_env
@@ -167,6 +168,7 @@ class Cluster:
         for i in range(c.prefect_workers):
             port = c.worker_health_port_base + i
             argv = [python, "-m", "prefect", "worker", "start", "--pool", c.work_pool, "--type", "process"]
+            argv += ["--base-job-template", str(TEMPLATE_PATH)]  # as compose's; the pool exists already
             argv += [
                 "--name",
                 f"cluster-worker-{i + 1}",
@@ -304,7 +306,15 @@ class Cluster:
                 json={"work_pools": {"name": {"any_": [self.cluster.work_pool]}}},
             )
             if not pools:
-                api.request("POST", "/work_pools/", json={"name": self.cluster.work_pool, "type": "process"})
+                template = process_pool_template(sys.executable)
+                body = {"name": self.cluster.work_pool, "type": "process", "base_job_template": template}
+                api.request("POST", "/work_pools/", json=body)
+            elif command_default(current := pools[0].get("base_job_template") or {}) is None:
+                # a pool made before its command was set: set only that, keep the rest of its template
+                template = process_pool_template(sys.executable, current)
+                api.request(
+                    "PATCH", f"/work_pools/{self.cluster.work_pool}", json={"base_job_template": template}
+                )
             existing = {a["name"] for a in api.request("POST", "/automations/filter", json={"limit": 200})}
             heartbeat_s = int(self._base_env().get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30"))
             for automation in (

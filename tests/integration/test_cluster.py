@@ -18,6 +18,7 @@ keeps the 1,000-alert burst.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections import Counter
@@ -26,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from alertflow.cluster.work_pool import command_default, engine_command
 from bench.support.cluster import LocalCluster, alert_of, scale_event
 from tests.integration.ingest_kit import require_broker
 
@@ -105,6 +107,10 @@ def test_every_alert_stored_once_and_every_matching_alert_one_completed_run(clus
     states = Counter(runs[0]["state_name"] for runs in grouped.values())
     assert states == {"Completed": matching}
     assert {runs[0]["work_pool_name"] for runs in grouped.values()} == {cluster.settings.work_pool}
+    # The pool starts each flow run as the engine itself (no workspace supervisor process before it).
+    with cluster.prefect() as client:
+        pool = client.get(f"/work_pools/{cluster.settings.work_pool}").raise_for_status().json()
+    assert command_default(pool["base_job_template"]) == engine_command(sys.executable)
     # Both ingest workers consumed (competing consumers on one queue).
     for name in ("ingest-1", "ingest-2"):
         log = (cluster.settings.data_dir / "logs" / f"{name}.log").read_text()  # type: ignore[operator]
