@@ -31,6 +31,10 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_recycle", 3600)
+    if parsed.get_driver_name() == "pymysql":
+        from alertmodel.pymysql_driver import dbapi  # imported only for MariaDB/MySQL
+
+        kwargs.setdefault("module", dbapi)  # pymysql, with a faster string escape
     return create_engine(parsed, **kwargs)
 
 
