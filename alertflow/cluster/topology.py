@@ -27,7 +27,7 @@ from alertflow.cluster import nginx
 from alertflow.cluster.processes import Process
 from alertflow.cluster.provision import ensure_mariadb, ensure_postgres, mariadb_url, postgres_url
 from alertflow.cluster.settings import ENV_FILE, ClusterSettings, file_values
-from alertflow.cluster.work_pool import TEMPLATE_PATH, command_default, process_pool_template
+from alertflow.cluster.work_pool import TEMPLATE_PATH, ensure_process_pool
 from alertflow.up.api_access import ensure_api_admin, ensure_api_certificate
 from alertflow.up.prefect_api import PrefectApi
 from alertflow.up.prefect_server import vacuum_env
@@ -300,21 +300,7 @@ class Cluster:
     def _prepare_prefect(self) -> None:
         """The process work pool and the automations that end the runs of a worker that died."""
         with PrefectApi(self.cluster.lb_api_url, self.auth_string, timeout_s=30) as api:
-            pools = api.request(
-                "POST",
-                "/work_pools/filter",
-                json={"work_pools": {"name": {"any_": [self.cluster.work_pool]}}},
-            )
-            if not pools:
-                template = process_pool_template(sys.executable)
-                body = {"name": self.cluster.work_pool, "type": "process", "base_job_template": template}
-                api.request("POST", "/work_pools/", json=body)
-            elif command_default(current := pools[0].get("base_job_template") or {}) is None:
-                # a pool made before its command was set: set only that, keep the rest of its template
-                template = process_pool_template(sys.executable, current)
-                api.request(
-                    "PATCH", f"/work_pools/{self.cluster.work_pool}", json={"base_job_template": template}
-                )
+            ensure_process_pool(api, self.cluster.work_pool, sys.executable)
             existing = {a["name"] for a in api.request("POST", "/automations/filter", json={"limit": 200})}
             heartbeat_s = int(self._base_env().get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30"))
             for automation in (

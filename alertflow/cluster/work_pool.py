@@ -16,6 +16,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from alertflow.up.prefect_api import PrefectApi
+
 TEMPLATE_PATH = Path(__file__).with_name("process-pool.json")
 
 
@@ -42,3 +44,15 @@ def command_default(template: dict[str, Any]) -> str | None:
     command = template.get("variables", {}).get("properties", {}).get("command", {})
     default = command.get("default") if isinstance(command, dict) else None
     return default if isinstance(default, str) and default.strip() else None
+
+
+def ensure_process_pool(api: PrefectApi, name: str, python: str) -> None:
+    """Create the process pool `name` from our template, or set only the command of one without it."""
+    pools = api.request("POST", "/work_pools/filter", json={"work_pools": {"name": {"any_": [name]}}})
+    if not pools:
+        body = {"name": name, "type": "process", "base_job_template": process_pool_template(python)}
+        api.request("POST", "/work_pools/", json=body)
+    elif command_default(current := pools[0].get("base_job_template") or {}) is None:
+        # a pool made before its command was set (or by a worker): set only that, keep the rest
+        template = process_pool_template(python, current)
+        api.request("PATCH", f"/work_pools/{name}", json={"base_job_template": template})
