@@ -39,7 +39,7 @@ class Connection(pymysql.connections.Connection):
 
     def _escape_string(self, s: str) -> str:
         if self.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES:
-            return s.replace("'", "''")
+            return super()._escape_string(s)  # pymysql's own: quotes doubled, no backslashes
         return escape_string(s)
 
 

@@ -62,3 +62,15 @@ def test_mariadb_engines_use_it_and_hostile_values_round_trip(mariadb_database: 
         assert [stored[100 + i] for i in range(len(values))] == values
     finally:
         engine.dispose()
+
+
+def test_a_server_without_backslash_escapes_gets_pymysqls_quote_doubling(mariadb_database: str) -> None:
+    engine = make_engine(mariadb_database)
+    value = "it's \\ not a \\' break-out" * 4
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+            assert conn.exec_driver_sql("SELECT %s", (value,)).scalar() == value
+            conn.rollback()
+    finally:
+        engine.dispose()
