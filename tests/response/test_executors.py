@@ -121,6 +121,50 @@ async def test_unreachable_prefect_is_reported_as_unavailable(engine: Engine) ->
                 await PlaybookExecutor(engine, client)(item_for(alert["alert_uuid"]))
 
 
+async def test_runs_of_stored_alerts_skip_the_servers_schema_check_and_no_other_run_does(
+    engine: Engine, prefect_server: LocalPrefectServer
+) -> None:
+    """A deployment whose enforced schema refuses every stored alert: Prefect refuses a run
+    another caller asks for, the dispatcher's run is created, and the flow itself still
+    refuses an alert its model does not accept."""
+    from prefect.exceptions import ParameterTypeError
+
+    import_profiles(
+        engine,
+        {
+            "response_profiles": [
+                {"name": "p", "actions": [{"kind": "playbook", "deployment": "record-alert/strict"}]}
+            ]
+        },
+    )
+    alert = make_alert(action="p")
+    store_batch(engine, [alert], ResponseHook())
+    parameters = {"alert": load_alerts(engine, [alert["alert_uuid"]])[0].model_dump(mode="json")}
+    refuses_every_alert = {
+        "type": "object",
+        "properties": {"alert": {"type": "object", "required": ["never_stored"]}},
+        "required": ["alert"],
+    }
+    async with get_client() as client:
+        flow_id = await client.create_flow_from_name("record-alert")
+        deployment_id = await client.create_deployment(
+            flow_id, "strict", parameter_openapi_schema=refuses_every_alert, enforce_parameter_schema=True
+        )
+        with pytest.raises(httpx.HTTPStatusError) as refused:
+            await client.create_flow_run_from_deployment(deployment_id, parameters=parameters)
+        assert refused.value.response.status_code == 409
+        assert "never_stored" in refused.value.response.text
+        await PlaybookExecutor(engine, client)(
+            item_for(alert["alert_uuid"], deployment="record-alert/strict")
+        )
+        [run] = playbook_runs_of(engine)
+        assert run.flow_run_id is not None
+        created = await client.read_flow_run(run.flow_run_id)
+    assert created.deployment_id == deployment_id and created.parameters == parameters
+    with pytest.raises(ParameterTypeError, match="srcport"):
+        record_alert.validate_parameters({"alert": {**parameters["alert"], "srcport": "not a port"}})
+
+
 def prefect_api_url() -> str:
     from prefect.settings import PREFECT_API_URL
 
