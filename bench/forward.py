@@ -37,6 +37,9 @@ from typing import Any
 
 import orjson
 
+# `python bench/forward.py` runs with bench/ first on the path: bench.* and tests.* need the root
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from alertflow.cli.forward import FORWARD_NICE
 from alertmodel import migrate
 from alertmodel.engine import make_engine
