@@ -213,23 +213,26 @@ class LocalCluster:
         return httpx.Client(base_url=self.settings.lb_api_url, auth=(user, password), timeout=60)
 
     def flow_runs(self, client: httpx.Client, deployment: str = PLAYBOOK) -> list[dict[str, Any]]:
-        """Every flow run of `deployment` (through the load balancer)."""
+        """Every flow run of `deployment` (through the load balancer).
+
+        The filter is a read sent as POST, and nginx does not pass a POST on to the other server
+        once the one it went to dies with it (502): being a read, it is simply asked again.
+        """
         deployment_id = client.get(f"/deployments/name/{deployment}").raise_for_status().json()["id"]
         runs: list[dict[str, Any]] = []
         while True:
-            page = (
-                client.post(
-                    "/flow_runs/filter",
-                    json={
-                        "deployments": {"id": {"any_": [deployment_id]}},
-                        "limit": 200,
-                        "offset": len(runs),
-                        "sort": "ID_DESC",
-                    },
-                )
-                .raise_for_status()
-                .json()
-            )
+            body = {
+                "deployments": {"id": {"any_": [deployment_id]}},
+                "limit": 200,
+                "offset": len(runs),
+                "sort": "ID_DESC",
+            }
+            for attempt in range(5):
+                response = client.post("/flow_runs/filter", json=body)
+                if response.status_code != 502 or attempt == 4:
+                    break
+                time.sleep(0.5)
+            page = response.raise_for_status().json()
             runs += page
             if len(page) < 200:
                 return runs

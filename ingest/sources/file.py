@@ -146,7 +146,8 @@ class FileSource:
                         partial += data
                         continue
                     return _ROTATED if self._deliver_final(partial, consumed, ident) else _STOPPED
-                if now is not None and os.stat(path).st_size < consumed + len(partial):
+                # fstat: `path` is this same file, and a rename right now must not end the tail
+                if now is not None and os.fstat(fh.fileno()).st_size < consumed + len(partial):
                     log.warning("%s was truncated; reading it from the start", path)
                     fh.seek(0)
                     consumed, partial = 0, b""
