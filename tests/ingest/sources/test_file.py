@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +75,36 @@ def test_a_partial_last_line_waits_for_its_newline(tmp_path: Path) -> None:
         with path.open("ab") as fh:
             fh.write(b"o\n")
         assert got.until(2) == [b"one", b"two"]
+    finally:
+        got.source.close()
+
+
+def test_a_rotation_between_the_tails_two_looks_at_the_file_does_not_end_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rename lands right after the tail saw the file still there, before it reads its size."""
+    from ingest.sources import file as file_source
+
+    path = tmp_path / "eve.json"
+    _append(path, [b"1"])
+    seen_still_there = file_source._identity
+    rotate_next = threading.Event()
+
+    def identity_then_rotation(p: Path) -> tuple[int, int] | None:
+        ident = seen_still_there(p)
+        if rotate_next.is_set() and p == path and ident is not None:
+            p.rename(tmp_path / "eve.json.1")
+            rotate_next.clear()
+        return ident
+
+    monkeypatch.setattr(file_source, "_identity", identity_then_rotation)
+    got = Collected(FileSource(path, poll_s=0.01))
+    try:
+        got.until(1)
+        rotate_next.set()
+        wait_for(lambda: not rotate_next.is_set(), timeout=10, what="the rotation")
+        _append(path, [b"2", b"3"])
+        assert got.until(3) == [b"1", b"2", b"3"]
     finally:
         got.source.close()
 
